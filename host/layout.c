@@ -1,0 +1,203 @@
+/* layout.c - a carved image in host memory: format, reset, inspect, check.
+ *
+ * Everything here reads the image through the allocator core
+ * (carve_core.h), the same code the kernels ran. */
+#include "carve_internal.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* The device compiler lays these structures out on its own; fixed-width
+ * fields and these checks keep both sides agreeing. */
+_Static_assert(sizeof(carve_set_header) == 128, "header is 128 bytes");
+_Static_assert(offsetof(carve_set_header, arena_count) == 16, "header field");
+_Static_assert(offsetof(carve_set_header, open_failures) == 56, "header field");
+_Static_assert(offsetof(carve_set_header, probe_address_lo) == 64,
+               "header field");
+_Static_assert(offsetof(carve_set_header, probe_echo) == 76, "header field");
+_Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
+               "state entry fixed part");
+_Static_assert(offsetof(carve_arena_state, failed_count) == 28, "state field");
+_Static_assert(offsetof(carve_arena_state, root) == 52, "state field");
+
+const carve_set_header *carve__header(const void *mem)
+{
+    const carve_set_header *h = (const carve_set_header *)mem;
+    uint64_t state_end, arenas_end;
+    if (h == NULL || h->magic != CARVE_SET_MAGIC ||
+        h->version != CARVE_SET_VERSION ||
+        h->header_bytes != sizeof(carve_set_header))
+        return NULL;
+    state_end = h->state_offset + (uint64_t)h->arena_count * h->state_stride;
+    arenas_end = h->arenas_offset + (uint64_t)h->arena_count * h->arena_stride;
+    if (h->state_offset < h->header_bytes || state_end > h->arenas_offset ||
+        arenas_end > h->total_bytes || h->arena_count == 0 ||
+        h->arena_stride < (uint64_t)h->arena_granules * CARVE_GRANULE ||
+        h->arena_granules > CARVE_MAX_ARENA_GRANULES ||
+        h->class_count != carve_core_class_count(h->arena_granules) ||
+        h->state_stride != carve_core_state_stride(h->arena_granules))
+        return NULL;
+    return h;
+}
+
+carve_status carve_layout_validate(const void *mem, size_t size)
+{
+    const carve_set_header *h;
+    if (mem == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (size < sizeof(carve_set_header))
+        return CARVE_ERROR_CORRUPT_SET;
+    h = carve__header(mem);
+    return h != NULL && h->total_bytes <= size ? CARVE_SUCCESS
+                                               : CARVE_ERROR_CORRUPT_SET;
+}
+
+carve_status carve_layout_format(void *mem, size_t size, const carve_plan *plan)
+{
+    carve_set_header *h = (carve_set_header *)mem;
+    if (mem == NULL || plan == NULL || plan->total_bytes == 0 ||
+        plan->total_bytes > UINT32_MAX)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (size < plan->total_bytes)
+        return CARVE_ERROR_BUFFER_TOO_SMALL;
+    memset(h, 0, sizeof *h);
+    h->magic = CARVE_SET_MAGIC;
+    h->version = CARVE_SET_VERSION;
+    h->header_bytes = sizeof *h;
+    h->total_bytes = (uint32_t)plan->total_bytes;
+    h->arena_count = plan->arena_count;
+    h->arena_granules = plan->arena_granules;
+    h->arena_stride = plan->arena_bytes;
+    h->arenas_offset = plan->arenas_offset;
+    h->state_offset = plan->state_offset;
+    h->state_stride = plan->state_stride;
+    h->class_count = plan->class_count;
+    h->class_words = plan->class_words;
+    h->bitmap_words = plan->bitmap_words;
+    return carve_layout_reset(mem);
+}
+
+carve_status carve_layout_reset(void *mem)
+{
+    carve_set_header *h = (carve_set_header *)mem;
+    if (mem == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (carve__header(mem) == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    /* An all-zero state entry is an empty arena (carve_core.h). */
+    memset((unsigned char *)mem + h->state_offset, 0,
+           (size_t)h->arena_count * h->state_stride);
+    h->open_failures = 0;
+    h->generation += 1;
+    return CARVE_SUCCESS;
+}
+
+/* A host handle on arena `index`; looking never counts as a device open. */
+static carve_status open_arena(const void *mem, uint32_t index, carve_arena *a)
+{
+    const carve_set_header *h = carve__header(mem);
+    if (h == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    if (index >= h->arena_count)
+        return CARVE_ERROR_INDEX_OUT_OF_RANGE;
+    *a = carve_core_view((carve_u8 *)(uintptr_t)mem, index);
+    return CARVE_SUCCESS;
+}
+
+carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
+                                      carve_arena_stats *out)
+{
+    carve_arena a;
+    const carve_arena_state *s;
+    carve_status status;
+    if (out == NULL || mem == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    status = open_arena(mem, index, &a);
+    if (status != CARVE_SUCCESS)
+        return status;
+    s = a.state;
+    memset(out, 0, sizeof *out);
+    out->capacity_bytes = (uint64_t)a.granules * CARVE_GRANULE;
+    out->in_use_bytes = (uint64_t)s->live_granules * CARVE_GRANULE;
+    out->peak_in_use_bytes = (uint64_t)s->live_peak * CARVE_GRANULE;
+    out->footprint_bytes = (uint64_t)s->bump * CARVE_GRANULE;
+    out->peak_footprint_bytes = (uint64_t)s->bump_peak * CARVE_GRANULE;
+    out->live_blocks = s->live_blocks;
+    out->alloc_count = s->alloc_count;
+    out->free_count = s->free_count;
+    out->failed_count = s->failed_count;
+    out->last_failure = s->last_failure;
+    out->largest_failed = s->largest_failed;
+    out->misuse_count = s->misuse_count;
+    out->last_misuse = s->last_misuse;
+    out->flags = s->flags;
+    out->root = s->root;
+    return CARVE_SUCCESS;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+carve_status carve_layout_summary(const void *mem, carve_summary *out)
+{
+    const carve_set_header *h = carve__header(mem);
+    carve_arena_stats s;
+    uint32_t i;
+    if (out == NULL || mem == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (h == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    memset(out, 0, sizeof *out);
+    out->arena_count = h->arena_count;
+    out->open_failures = h->open_failures;
+    for (i = 0; i < h->arena_count; ++i) {
+        carve_layout_arena_stats(mem, i, &s);
+        out->arenas_opened += (s.flags & CARVE_ARENA_OPENED) != 0;
+        out->arenas_closed += (s.flags & CARVE_ARENA_CLOSED) != 0;
+        out->arenas_corrupt += (s.flags & CARVE_ARENA_CORRUPT) != 0;
+        out->arenas_with_failures += s.failed_count != 0;
+        out->capacity_bytes += s.capacity_bytes;
+        out->in_use_bytes += s.in_use_bytes;
+        out->max_peak_in_use_bytes =
+            max_u64(out->max_peak_in_use_bytes, s.peak_in_use_bytes);
+        out->max_peak_footprint_bytes =
+            max_u64(out->max_peak_footprint_bytes, s.peak_footprint_bytes);
+        out->alloc_count += s.alloc_count;
+        out->free_count += s.free_count;
+        out->failed_count += s.failed_count;
+        out->misuse_count += s.misuse_count;
+    }
+    return CARVE_SUCCESS;
+}
+
+carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
+                                uint32_t *broken)
+{
+    const carve_set_header *h = carve__header(mem);
+    carve_core_report report;
+    carve_arena a;
+    uint32_t i;
+    if (mem == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (h == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    for (i = 0; i < h->arena_count; ++i) {
+        open_arena(mem, i, &a);
+        if (carve_core_check(&a, &report) != CARVE_CHECK_OK) {
+            if (bad_index != NULL)
+                *bad_index = i;
+            if (broken != NULL)
+                *broken = report.broken;
+            return CARVE_ERROR_ARENA_INVALID;
+        }
+    }
+    return CARVE_SUCCESS;
+}
+
+void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes)
+{
+    const carve_set_header *h = carve__header(mem);
+    if (h == NULL || offset == 0 || offset > h->total_bytes ||
+        bytes > h->total_bytes - offset)
+        return NULL;
+    return (unsigned char *)mem + offset;
+}

@@ -1,0 +1,313 @@
+/* plan.c - laying out an arena set and checking it against a device. */
+#include "carve_internal.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define DEFAULT_ARENA_ALIGNMENT 128u
+#define MIN_ARENA_ALIGNMENT CARVE_GRANULE
+#define MAX_ARENA_ALIGNMENT 4096u
+#define OFFSET_LIMIT 0xffffffffull
+
+static int is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+static uint64_t round_up(uint64_t x, uint64_t align)
+{
+    return (x + align - 1) & ~(align - 1);
+}
+
+/* a * b into *out; 0 on overflow. */
+static int multiply(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (b != 0 && a > UINT64_MAX / b)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+static carve_status refuse(carve_plan *plan, carve_status status,
+                           const char *format, uint64_t a, uint64_t b)
+{
+    char need[32], have[32], over[32];
+    carve__bytes_text(a, need, sizeof need);
+    carve__bytes_text(b, have, sizeof have);
+    carve__bytes_text(a > b ? a - b : 0, over, sizeof over);
+    carve__message(plan->message, sizeof plan->message, format,
+                   (unsigned long long)a, need, (unsigned long long)b, have,
+                   over);
+    return status;
+}
+
+static carve_status count_arenas(const carve_plan_params *p, carve_plan *plan,
+                                 uint64_t *count)
+{
+    cl_uint d;
+    if (p->work_dim > 3) {
+        carve__message(plan->message, sizeof plan->message,
+                       "work_dim is %u; an NDRange has 1 to 3 dimensions "
+                       "(0 means an explicit arena_count)",
+                       (unsigned)p->work_dim);
+        return CARVE_ERROR_INVALID_NDRANGE;
+    }
+    if (p->work_dim == 0) {
+        *count = p->arena_count;
+        if (*count == 0) {
+            carve__message(plan->message, sizeof plan->message,
+                           "no arenas: work_dim is 0 and arena_count is 0");
+            return CARVE_ERROR_INVALID_NDRANGE;
+        }
+        return CARVE_SUCCESS;
+    }
+    *count = 1;
+    for (d = 0; d < p->work_dim; ++d) {
+        if (p->global_size[d] == 0) {
+            carve__message(plan->message, sizeof plan->message,
+                           "global_size[%u] is 0", (unsigned)d);
+            return CARVE_ERROR_INVALID_NDRANGE;
+        }
+        if (!multiply(*count, p->global_size[d], count)) {
+            carve__message(plan->message, sizeof plan->message,
+                           "the NDRange's work-item count overflows 64 bits "
+                           "at dimension %u",
+                           (unsigned)d);
+            return CARVE_ERROR_SIZE_OVERFLOW;
+        }
+    }
+    return CARVE_SUCCESS;
+}
+
+static carve_status check_arena_shape(const carve_plan_params *p,
+                                      const carve_device_limits *limits,
+                                      carve_plan *plan, uint32_t *alignment)
+{
+    const uint64_t max_arena = (uint64_t)CARVE_MAX_ARENA_GRANULES * CARVE_GRANULE;
+    *alignment = p->arena_alignment ? p->arena_alignment
+                                    : DEFAULT_ARENA_ALIGNMENT;
+    if (p->arena_bytes == 0 || p->arena_bytes > max_arena) {
+        carve__message(plan->message, sizeof plan->message,
+                       "arena_bytes is %llu; it must be 1 to %llu (2 GiB)",
+                       (unsigned long long)p->arena_bytes,
+                       (unsigned long long)max_arena);
+        return CARVE_ERROR_INVALID_ARENA_SIZE;
+    }
+    if (!is_power_of_two(*alignment) || *alignment < MIN_ARENA_ALIGNMENT ||
+        *alignment > MAX_ARENA_ALIGNMENT) {
+        carve__message(plan->message, sizeof plan->message,
+                       "arena_alignment is %u; it must be a power of two "
+                       "from %u to %u",
+                       (unsigned)*alignment, MIN_ARENA_ALIGNMENT,
+                       MAX_ARENA_ALIGNMENT);
+        return CARVE_ERROR_INVALID_ALIGNMENT;
+    }
+    if (limits->base_addr_align < *alignment) {
+        carve__message(plan->message, sizeof plan->message,
+                       "arenas start every %u bytes, but the device aligns "
+                       "buffers only to %u bytes (CL_DEVICE_MEM_BASE_ADDR_"
+                       "ALIGN): %u bytes short; lower arena_alignment",
+                       (unsigned)*alignment, (unsigned)limits->base_addr_align,
+                       (unsigned)(*alignment - limits->base_addr_align));
+        return CARVE_ERROR_BASE_ALIGNMENT;
+    }
+    return CARVE_SUCCESS;
+}
+
+/* Sizes of the parts; fails only on 64-bit overflow. */
+static carve_status size_parts(carve_plan *plan, uint64_t count,
+                               uint64_t arena_bytes)
+{
+    uint64_t arenas_offset;
+    plan->arena_granules = (uint32_t)(arena_bytes / CARVE_GRANULE);
+    plan->arena_bytes = (uint32_t)arena_bytes;
+    plan->class_count = carve_core_class_count(plan->arena_granules);
+    plan->class_words = (plan->class_count + 31) / 32;
+    plan->bitmap_words = (plan->arena_granules + 31) / 32;
+    plan->header_bytes = (uint32_t)sizeof(carve_set_header);
+    plan->state_offset = plan->header_bytes;
+    plan->state_stride = carve_core_state_stride(plan->arena_granules);
+    if (!multiply(count, plan->state_stride, &plan->state_bytes) ||
+        !multiply(count, arena_bytes, &plan->arenas_bytes)) {
+        carve__message(plan->message, sizeof plan->message,
+                       "%llu arenas of %llu bytes overflow 64 bits",
+                       (unsigned long long)count,
+                       (unsigned long long)arena_bytes);
+        return CARVE_ERROR_SIZE_OVERFLOW;
+    }
+    arenas_offset = round_up(plan->state_offset + plan->state_bytes,
+                             plan->arena_alignment);
+    if (arenas_offset < plan->state_bytes ||
+        arenas_offset + plan->arenas_bytes < arenas_offset) {
+        carve__message(plan->message, sizeof plan->message,
+                       "the buffer size overflows 64 bits");
+        return CARVE_ERROR_SIZE_OVERFLOW;
+    }
+    plan->total_bytes = arenas_offset + plan->arenas_bytes;
+    plan->arenas_offset = (uint32_t)(arenas_offset > OFFSET_LIMIT
+                                         ? OFFSET_LIMIT
+                                         : arenas_offset);
+    return CARVE_SUCCESS;
+}
+
+static carve_status check_device_fit(carve_plan *plan)
+{
+    const carve_device_limits *l = &plan->limits;
+    if (plan->total_bytes > OFFSET_LIMIT)
+        return refuse(plan, CARVE_ERROR_OFFSET_LIMIT,
+                      "the buffer needs %llu bytes (%s) but 32-bit offsets "
+                      "reach %llu bytes (%s): %s too much",
+                      plan->total_bytes, OFFSET_LIMIT);
+    if (plan->total_bytes > l->max_mem_alloc_size)
+        return refuse(plan, CARVE_ERROR_EXCEEDS_MAX_ALLOC,
+                      "the buffer needs %llu bytes (%s) but "
+                      "CL_DEVICE_MAX_MEM_ALLOC_SIZE is %llu bytes (%s): %s "
+                      "too much",
+                      plan->total_bytes, l->max_mem_alloc_size);
+    if (plan->total_bytes > l->global_mem_size)
+        return refuse(plan, CARVE_ERROR_EXCEEDS_GLOBAL_MEM,
+                      "the buffer needs %llu bytes (%s) but "
+                      "CL_DEVICE_GLOBAL_MEM_SIZE is %llu bytes (%s): %s too "
+                      "much",
+                      plan->total_bytes, l->global_mem_size);
+    return CARVE_SUCCESS;
+}
+
+carve_status carve_plan_compute(const carve_plan_params *params,
+                                const carve_device_limits *limits,
+                                carve_plan *plan)
+{
+    uint64_t count = 0;
+    uint32_t alignment = 0;
+    carve_status status;
+    if (plan == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    memset(plan, 0, sizeof *plan);
+    if (params == NULL || limits == NULL) {
+        carve__message(plan->message, sizeof plan->message,
+                       "params and limits must not be NULL");
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    }
+    plan->params = *params;
+    plan->limits = *limits;
+    status = count_arenas(params, plan, &count);
+    if (status == CARVE_SUCCESS)
+        status = check_arena_shape(params, limits, plan, &alignment);
+    if (status != CARVE_SUCCESS)
+        return status;
+    plan->arena_alignment = alignment;
+    plan->arena_count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    status = size_parts(plan, count, round_up(params->arena_bytes, alignment));
+    if (status == CARVE_SUCCESS)
+        status = check_device_fit(plan);
+    return status;
+}
+
+/* Appends to a bounded buffer, counting what the whole text needs. */
+typedef struct text_sink {
+    char *buf;
+    size_t size;
+    size_t used; /* what the whole text needs so far, without the NUL */
+} text_sink;
+
+static void put(text_sink *sink, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void put(text_sink *sink, const char *format, ...)
+{
+    va_list args;
+    int n;
+    char *at = sink->used < sink->size ? sink->buf + sink->used : NULL;
+    size_t room = sink->used < sink->size ? sink->size - sink->used : 0;
+    va_start(args, format);
+    n = vsnprintf(at, room, format, args);
+    va_end(args);
+    if (n > 0)
+        sink->used += (size_t)n;
+}
+
+static void put_row(text_sink *sink, const char *part, uint64_t offset,
+                    uint64_t bytes, uint64_t per_arena)
+{
+    char size[32], each[32];
+    carve__bytes_text(bytes, size, sizeof size);
+    if (per_arena)
+        carve__bytes_text(per_arena, each, sizeof each);
+    else
+        each[0] = '\0';
+    put(sink, "  %-12s %12llu  %12s  %10s\n", part, (unsigned long long)offset,
+        size, each);
+}
+
+static void put_origin(text_sink *sink, const carve_plan *plan)
+{
+    const carve_plan_params *p = &plan->params;
+    cl_uint d;
+    if (p->work_dim == 0) {
+        put(sink, "explicit count)\n");
+        return;
+    }
+    put(sink, "one per work-item of a ");
+    for (d = 0; d < p->work_dim; ++d)
+        put(sink, "%s%llu", d ? " x " : "", (unsigned long long)p->global_size[d]);
+    put(sink, " NDRange)\n");
+}
+
+carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
+                               size_t *needed)
+{
+    text_sink sink;
+    char a[32], b[32], c[32];
+    const carve_device_limits *l;
+    if (plan == NULL || (buf == NULL && size > 0))
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    sink.buf = buf;
+    sink.size = size;
+    sink.used = 0;
+    l = &plan->limits;
+    put(&sink, "carve plan: %u arenas of %s (", (unsigned)plan->arena_count,
+        carve__bytes_text(plan->arena_bytes, a, sizeof a));
+    put_origin(&sink, plan);
+    put(&sink, "  %-12s %12s  %12s  %10s\n", "part", "offset", "size",
+        "per arena");
+    put_row(&sink, "header", 0, plan->header_bytes, 0);
+    put_row(&sink, "state table", plan->state_offset, plan->state_bytes,
+            plan->state_stride);
+    put_row(&sink, "arenas", plan->arenas_offset, plan->arenas_bytes,
+            plan->arena_bytes);
+    put(&sink, "  %-12s %12s  %12s\n", "total", "",
+        carve__bytes_text(plan->total_bytes, a, sizeof a));
+    put(&sink,
+        "  allocator: %u granules of %u B per arena, %u size classes, "
+        "metadata %.1f%% of arena bytes\n",
+        (unsigned)plan->arena_granules, CARVE_GRANULE,
+        (unsigned)plan->class_count,
+        plan->arena_bytes ? 100.0 * plan->state_stride / plan->arena_bytes
+                          : 0.0);
+    put(&sink,
+        "  device: max alloc %s (%.1f%% used), global memory %s, buffer "
+        "alignment %s\n",
+        carve__bytes_text(l->max_mem_alloc_size, a, sizeof a),
+        l->max_mem_alloc_size
+            ? 100.0 * (double)plan->total_bytes / (double)l->max_mem_alloc_size
+            : 0.0,
+        carve__bytes_text(l->global_mem_size, b, sizeof b),
+        carve__bytes_text(l->base_addr_align, c, sizeof c));
+    if (needed != NULL)
+        *needed = sink.used + 1;
+    return sink.used < size ? CARVE_SUCCESS : CARVE_ERROR_BUFFER_TOO_SMALL;
+}
+
+carve_status carve_plan_print(const carve_plan *plan, FILE *stream)
+{
+    char stack[2048];
+    size_t needed = 0;
+    carve_status status;
+    if (plan == NULL || stream == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    status = carve_plan_format(plan, stack, sizeof stack, &needed);
+    if (status != CARVE_SUCCESS)
+        return status;
+    fputs(stack, stream);
+    return CARVE_SUCCESS;
+}

@@ -1,0 +1,351 @@
+/*
+ * carve - dynamic memory inside OpenCL kernels, carved from one zero-copy
+ * buffer that host and device share.
+ *
+ * A host program
+ *   1. plans what a launch needs (carve_plan_compute): one arena per
+ *      work-item, checked against the device's limits before anything is
+ *      allocated;
+ *   2. carves the plan out of one shared buffer (carve_set_create), which
+ *      also proves that the device works on the host's bytes without a copy;
+ *   3. binds the set to a kernel argument and launches; the kernel calls
+ *      carve_malloc / carve_free (kernels/carve.clh) in its arena;
+ *   4. takes the buffer back (carve_set_to_host) and reads results and
+ *      statistics in place, then resets the set for the next launch.
+ *
+ * Errors: every fallible function returns a carve_status. 0 is success;
+ * OpenCL error codes pass through unchanged; carve's own codes are the
+ * CARVE_ERROR_* values in [-7099, -7000]. carve_status_string() names any of
+ * them. The library never prints and never exits.
+ *
+ * Threads: functions on distinct objects may run concurrently; a carve_set
+ * must not be used by two threads at once. Plans and limits are plain
+ * values.
+ */
+#ifndef CARVE_CARVE_H
+#define CARVE_CARVE_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "carve_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CARVE_VERSION_MAJOR 0
+#define CARVE_VERSION_MINOR 1
+#define CARVE_VERSION_PATCH 0
+
+/* ---- status codes -------------------------------------------------------- */
+
+typedef cl_int carve_status;
+
+#define CARVE_SUCCESS 0
+#define CARVE_ERROR_INVALID_ARGUMENT (-7001)   /* NULL handle or bad value */
+#define CARVE_ERROR_OUT_OF_HOST_MEMORY (-7002) /* host malloc failed */
+#define CARVE_ERROR_INVALID_NDRANGE (-7003)    /* dims not 1-3, or a 0 size */
+#define CARVE_ERROR_INVALID_ARENA_SIZE (-7004) /* 0, or above 2 GiB */
+#define CARVE_ERROR_INVALID_ALIGNMENT (-7005)  /* not a power of 2 in range */
+#define CARVE_ERROR_SIZE_OVERFLOW (-7006)      /* count * size overflows */
+#define CARVE_ERROR_OFFSET_LIMIT (-7007)       /* over 4 GiB: 32-bit offsets */
+#define CARVE_ERROR_EXCEEDS_MAX_ALLOC (-7008)  /* > CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+#define CARVE_ERROR_EXCEEDS_GLOBAL_MEM (-7009) /* > CL_DEVICE_GLOBAL_MEM_SIZE */
+#define CARVE_ERROR_BASE_ALIGNMENT (-7010)     /* device aligns buffers less */
+#define CARVE_ERROR_NOT_ZERO_COPY (-7011)      /* zero-copy required, not shown */
+#define CARVE_ERROR_WRONG_OWNER (-7012)        /* host call while device owns */
+#define CARVE_ERROR_CORRUPT_SET (-7013)        /* header damaged or foreign */
+#define CARVE_ERROR_ARENA_INVALID (-7014)      /* an arena broke an invariant */
+#define CARVE_ERROR_INDEX_OUT_OF_RANGE (-7015) /* arena index >= count */
+#define CARVE_ERROR_BUFFER_TOO_SMALL (-7016)   /* caller's buffer too small */
+#define CARVE_ERROR_NO_DEVICE (-7017)          /* no OpenCL device found */
+#define CARVE_ERROR_PROBE_FAILED (-7018)       /* probe kernel gave no answer */
+
+/* A short message for any carve or OpenCL status; never NULL, static
+ * storage. O(1), thread-safe. */
+const char *carve_status_string(carve_status status);
+
+/* ---- planning ------------------------------------------------------------ */
+
+/* What a launch needs. Zero-initialise, then fill in. */
+typedef struct carve_plan_params {
+    /* 1 to 3: one arena per work-item of global_size[0..work_dim-1];
+     * 0: arena_count arenas. */
+    cl_uint work_dim;
+    size_t global_size[3];
+    uint64_t arena_count;
+    /* Usable bytes per arena, before rounding up to arena_alignment. */
+    uint64_t arena_bytes;
+    /* Where each arena starts, in bytes: a power of two from 16 to 4096;
+     * 0 means 128 (a cache line on every target, and the largest
+     * carve_malloc_aligned alignment). */
+    uint32_t arena_alignment;
+} carve_plan_params;
+
+/* The device properties a plan is checked against. */
+typedef struct carve_device_limits {
+    uint64_t max_mem_alloc_size; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    uint64_t global_mem_size;    /* CL_DEVICE_GLOBAL_MEM_SIZE */
+    uint32_t base_addr_align;    /* CL_DEVICE_MEM_BASE_ADDR_ALIGN, in BYTES */
+} carve_device_limits;
+
+/* A laid-out launch: offsets and sizes of every part of the buffer. */
+typedef struct carve_plan {
+    carve_plan_params params;
+    carve_device_limits limits;
+    uint32_t arena_count;
+    uint32_t arena_bytes;  /* usable bytes per arena, after rounding */
+    uint32_t arena_granules;
+    uint32_t arena_alignment;
+    uint32_t class_count;  /* allocator size classes per arena */
+    uint32_t class_words;
+    uint32_t bitmap_words;
+    uint32_t header_bytes;
+    uint32_t state_offset;
+    uint32_t state_stride; /* bytes of allocator state per arena */
+    uint32_t arenas_offset;
+    uint64_t state_bytes;
+    uint64_t arenas_bytes;
+    uint64_t total_bytes;  /* the buffer to allocate */
+    /* Empty after success; after a failure, what did not fit and by how
+     * much. */
+    char message[320];
+} carve_plan;
+
+/* Queries the limits of `device`. Fails with the OpenCL status of the first
+ * clGetDeviceInfo that fails, or CARVE_ERROR_INVALID_ARGUMENT for NULL out.
+ * Thread-safe. */
+carve_status carve_device_limits_query(cl_device_id device,
+                                       carve_device_limits *out);
+
+/* Lays out `params` and checks the result against `limits`; allocates
+ * nothing. On success fills *plan. On failure returns the status of the
+ * first check that failed, in this order, and writes plan->message:
+ *   CARVE_ERROR_INVALID_ARGUMENT   a NULL pointer;
+ *   CARVE_ERROR_INVALID_NDRANGE    work_dim > 3, a zero global size, or no
+ *                                  arena at all;
+ *   CARVE_ERROR_INVALID_ARENA_SIZE arena_bytes 0 or above 2 GiB;
+ *   CARVE_ERROR_INVALID_ALIGNMENT  arena_alignment not a power of two in
+ *                                  [16, 4096];
+ *   CARVE_ERROR_BASE_ALIGNMENT     the device aligns buffers to fewer bytes
+ *                                  than arena_alignment;
+ *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes overflows 64 bits;
+ *   CARVE_ERROR_OFFSET_LIMIT       the buffer exceeds 4 GiB - 1, the reach
+ *                                  of 32-bit offsets;
+ *   CARVE_ERROR_EXCEEDS_MAX_ALLOC  above CL_DEVICE_MAX_MEM_ALLOC_SIZE;
+ *   CARVE_ERROR_EXCEEDS_GLOBAL_MEM above CL_DEVICE_GLOBAL_MEM_SIZE.
+ * O(1). Thread-safe. */
+carve_status carve_plan_compute(const carve_plan_params *params,
+                                const carve_device_limits *limits,
+                                carve_plan *plan);
+
+/* Writes the plan as a table (parts, offsets, sizes, totals) to `buf`,
+ * always NUL-terminated when size > 0. Sets *needed (if not NULL) to the
+ * bytes the whole table needs, NUL included. Fails with
+ * CARVE_ERROR_BUFFER_TOO_SMALL when it was cut, INVALID_ARGUMENT on NULL
+ * plan, or a buf of NULL with size > 0. */
+carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
+                               size_t *needed);
+
+/* carve_plan_format to a stream. Fails with INVALID_ARGUMENT on NULL. */
+carve_status carve_plan_print(const carve_plan *plan, FILE *stream);
+
+/* ---- statistics ---------------------------------------------------------- */
+
+/* The CARVE_FAIL_* (why a device request returned NULL), CARVE_MISUSE_* (why
+ * free/realloc refused a pointer) and CARVE_ARENA_* (arena flags) codes, and
+ * the layout of the carved buffer, come from the allocator core shared with
+ * the device. */
+typedef struct carve_arena_stats {
+    uint64_t capacity_bytes;
+    uint64_t in_use_bytes;         /* in live blocks, whole granules */
+    uint64_t peak_in_use_bytes;
+    uint64_t footprint_bytes;      /* from the arena start to its top block */
+    uint64_t peak_footprint_bytes; /* the arena size this run needed */
+    uint32_t live_blocks;
+    uint32_t alloc_count;
+    uint32_t free_count;
+    uint32_t failed_count;
+    uint32_t last_failure;   /* CARVE_FAIL_* */
+    uint32_t largest_failed; /* bytes */
+    uint32_t misuse_count;
+    uint32_t last_misuse;    /* CARVE_MISUSE_* */
+    uint32_t flags;          /* CARVE_ARENA_* */
+    uint32_t root;           /* offset left by carve_set_root, 0 if none */
+} carve_arena_stats;
+
+typedef struct carve_summary {
+    uint32_t arena_count;
+    uint32_t arenas_opened;
+    uint32_t arenas_closed;
+    uint32_t arenas_corrupt;
+    uint32_t arenas_with_failures;
+    uint32_t open_failures; /* carve_arena_open refused (bad index) */
+    uint64_t capacity_bytes;
+    uint64_t in_use_bytes;
+    uint64_t max_peak_in_use_bytes;   /* the largest arena peak */
+    uint64_t max_peak_footprint_bytes;
+    uint64_t alloc_count;
+    uint64_t free_count;
+    uint64_t failed_count;
+    uint64_t misuse_count;
+} carve_summary;
+
+/* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise). */
+const char *carve_failure_string(uint32_t failure);
+const char *carve_misuse_string(uint32_t misuse);
+
+/* ---- layout: a carved image in any memory --------------------------------
+ * These work on host memory laid out by a plan: the mapping of a set (see
+ * carve_set_host_base), or memory of your own for host-side tests. None of
+ * them talks to OpenCL. */
+
+/* Writes the header and an empty state table for `plan` into mem; arena
+ * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, or
+ * BUFFER_TOO_SMALL if size < plan->total_bytes. O(state bytes). */
+carve_status carve_layout_format(void *mem, size_t size,
+                                 const carve_plan *plan);
+
+/* Empties every arena: zeroes the state table and the header's counters;
+ * arena bytes are not touched. Fails with CORRUPT_SET if mem does not hold
+ * a valid header. O(state bytes). */
+carve_status carve_layout_reset(void *mem);
+
+/* Validates the header at mem against `size` bytes of mapping. Fails with
+ * CORRUPT_SET (bad magic, version or offsets) or INVALID_ARGUMENT. O(1). */
+carve_status carve_layout_validate(const void *mem, size_t size);
+
+/* Statistics of arena `index`. Fails with INDEX_OUT_OF_RANGE or
+ * CORRUPT_SET. O(1). */
+carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
+                                      carve_arena_stats *out);
+
+/* Totals over all arenas. O(arena count). */
+carve_status carve_layout_summary(const void *mem, carve_summary *out);
+
+/* Runs the allocator's invariant check (the same code the device ran) on
+ * every arena. Returns CARVE_SUCCESS, or ARENA_INVALID with the first bad
+ * arena's index in *bad_index and the broken invariant (CARVE_CHECK_* of
+ * carve_core.h) in *broken; either out-pointer may be NULL.
+ * O(total bitmap words + blocks). */
+carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
+                                uint32_t *broken);
+
+/* The host address of [offset, offset + bytes) in the image, or NULL if
+ * that range is not inside it or offset is 0. O(1). */
+void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
+
+/* ---- kernels ------------------------------------------------------------- */
+
+/* Builds `source` for `device`, with carve's device headers (carve.clh and
+ * what it includes) supplied from memory, so `#include "carve.clh"` needs no
+ * file. `options` may be NULL. On failure returns the OpenCL status (for a
+ * compile error CL_COMPILE_PROGRAM_FAILURE or CL_BUILD_PROGRAM_FAILURE) and,
+ * if build_log is not NULL, sets *build_log to the compiler's log, to be
+ * released with free(); on success *build_log is NULL. Thread-safe for
+ * distinct contexts. */
+carve_status carve_program_build(cl_context context, cl_device_id device,
+                                 const char *source, const char *options,
+                                 cl_program *program, char **build_log);
+
+/* The text of an embedded device source ("carve.clh", "carve_core.h",
+ * "carve_port.h", "carve_probe.cl"), or NULL. *length may be NULL. */
+const char *carve_device_source(const char *name, size_t *length);
+
+/* Picks a device: `selector` (or, if NULL, the environment variable
+ * CARVE_DEVICE) is "P:D" for platform P, device D (numbers), or a
+ * case-sensitive substring of the device or platform name; unset means the
+ * first device of the first platform that has one. Fails with
+ * CARVE_ERROR_NO_DEVICE if nothing matches. */
+carve_status carve_device_find(const char *selector, cl_device_id *device);
+
+/* ---- sets: a plan carved from one shared OpenCL buffer -------------------- */
+
+typedef struct carve_set carve_set;
+
+/* carve_set_create flags */
+#define CARVE_SET_REQUIRE_ZERO_COPY 1u /* fail unless zero-copy is proven */
+
+typedef struct carve_zero_copy_info {
+    int verified;            /* 1: the device used the host's own bytes */
+    uint64_t host_address;   /* where the host maps the buffer */
+    uint64_t device_address; /* where the probe kernel saw it */
+    const char *how;         /* e.g. "CL_MEM_ALLOC_HOST_PTR, mapped" */
+} carve_zero_copy_info;
+
+/* Allocates one buffer of plan->total_bytes, maps it, writes the layout,
+ * and runs a probe kernel that proves (or disproves) zero-copy. The set is
+ * then owned by the host. `queue` must be an in-order queue of `device` in
+ * `context`; the set keeps references to all three. Fails with an OpenCL
+ * status (e.g. CL_MEM_OBJECT_ALLOCATION_FAILURE), INVALID_ARGUMENT,
+ * OUT_OF_HOST_MEMORY, PROBE_FAILED, or NOT_ZERO_COPY when that flag was
+ * given and zero-copy was not shown; nothing is leaked on failure. */
+carve_status carve_set_create(cl_context context, cl_device_id device,
+                              cl_command_queue queue, const carve_plan *plan,
+                              uint32_t flags, carve_set **set);
+
+/* Releases the buffer and the set. NULL does nothing. The caller must not
+ * have commands using the set still running. */
+void carve_set_release(carve_set *set);
+
+/* Hands the buffer to the device (unmaps it; where memory is not coherent,
+ * this is where caches are written back). After this, host accessors fail
+ * with WRONG_OWNER until carve_set_to_host. Idempotent. */
+carve_status carve_set_to_device(carve_set *set);
+
+/* Takes the buffer back (a blocking map, waiting for the events given and,
+ * on an in-order queue, for every command enqueued before). Idempotent. */
+carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
+                               const cl_event *events);
+
+/* Passes the set to `kernel` as argument `arg_index` (a global pointer). */
+carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
+                            cl_uint arg_index);
+
+/* Convenience: to_device, bind, enqueue the kernel, to_host. The NDRange
+ * must match the plan's arena count (the product of global_size for a plan
+ * made from an NDRange); otherwise INVALID_NDRANGE. */
+carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
+                           cl_uint work_dim, const size_t *global_size,
+                           const size_t *local_size);
+
+/* Empties every arena for the next launch without touching arena bytes or
+ * re-creating the buffer. Host must own the set (WRONG_OWNER otherwise). */
+carve_status carve_set_reset(carve_set *set);
+
+/* The plan the set was made from. Never NULL for a valid set. */
+const carve_plan *carve_set_plan(const carve_set *set);
+
+/* The OpenCL buffer (not retained for the caller). */
+cl_mem carve_set_buffer(const carve_set *set);
+
+/* How the buffer is shared, and whether zero-copy was proven. */
+carve_status carve_set_zero_copy(const carve_set *set,
+                                 carve_zero_copy_info *out);
+
+/* The host's view of the image while it owns the set, else NULL. Pass it to
+ * the carve_layout_* functions. */
+void *carve_set_host_base(const carve_set *set);
+
+/* Host-owned shorthands for the layout functions on this set's image. */
+carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
+                                   carve_arena_stats *out);
+carve_status carve_set_summary(const carve_set *set, carve_summary *out);
+carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
+                             uint32_t *broken);
+/* Host address for a device offset (see carve_offset in carve.clh), or NULL
+ * when the set is not host-owned or the range is outside it. */
+void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CARVE_CARVE_H */

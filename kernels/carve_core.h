@@ -1,0 +1,902 @@
+/*
+ * carve_core.h - the per-work-item arena allocator, shared by host and device.
+ *
+ * This one file is compiled as OpenCL C 1.2 into kernels and as C99 into the
+ * host library, so every line the device runs is also unit-tested, fuzzed and
+ * run under sanitizers on the host, and the host inspects arenas after a
+ * kernel with exactly the code that built them.
+ *
+ * Scheme
+ * ------
+ * An arena is `granules` granules of 16 bytes. Blocks are whole granules,
+ * handed out from the bottom by a bump pointer (`bump`); everything at or
+ * above `bump` is untouched "wilderness". Live blocks carry no header: two
+ * bitmaps outside the arena mark the first granule (start bit) and the last
+ * granule (end bit) of every live block, so a 16-byte request costs exactly
+ * 16 bytes of arena plus 2 bits of metadata. Free blocks below `bump` carry
+ * their own header (size, next, prev) and a footer (~size) inside their
+ * payload, and sit in segregated doubly-linked free lists (TLSF-style size
+ * classes: exact for 1-4 granules, then four classes per power of two),
+ * with a bitmap of non-empty classes.
+ *
+ * - malloc: take the first non-empty class that guarantees a fit (bitmap
+ *   search over at most 4 words), split off the remainder; otherwise bump.
+ * - free: clear the two bits, merge with a free neighbour on either side
+ *   (found through the bitmaps and the neighbour's footer), and either
+ *   return the result to the wilderness (if it touches `bump`) or push it on
+ *   its class list.
+ * Both are O(1) in the number of live blocks. Finding a live block's size
+ * reads the end bitmap from the block's start: one 32-bit word per 32
+ * granules (512 bytes) of block, so free/realloc of a block of B bytes read
+ * ceil(B / 512) + 1 words at most, independently of everything else.
+ *
+ * Fragmentation (worst case)
+ * - Internal: a request is rounded up to whole granules, so at most 15
+ *   bytes per block are lost. An alignment A > 16 may need up to A - 16
+ *   bytes of padding, which becomes a free block, not a loss.
+ * - External: free blocks are merged with free neighbours and with the
+ *   wilderness at once, so no two free blocks ever touch. A request of n
+ *   granules succeeds when the wilderness holds n (plus padding), when a
+ *   free block of a class above n's exists, or when the first block of n's
+ *   own class holds n; it can fail with free space left only if every free
+ *   block that would fit is in n's class (at most 25% larger than n) and not
+ *   first in its list: TLSF's "good fit" trade for O(1). Beyond that the
+ *   bound is the one no non-moving allocator escapes: live and free blocks
+ *   of one granule alternating leave half the arena free and every 32-byte
+ *   request failing.
+ *
+ * Invariants (checked by carve_core_check after every operation in tests)
+ * I1 bump <= granules; no bitmap bit is set at or above bump.
+ * I2 [0, bump) is tiled by blocks: each is live (start and end bit, nothing
+ *    set between) or free (no bits set, valid header and footer).
+ * I3 no free block touches another free block or the wilderness.
+ * I4 each free block is on the list of its class, lists are consistently
+ *    doubly linked, and a class bit is set exactly when its list is not empty.
+ * I5 the statistics agree with the walk (live blocks, live granules).
+ *
+ * Robustness: every offset read from arena memory (free-block links and
+ * sizes, which a buggy kernel can overwrite after a free) is range-checked
+ * before it is used; if a check fails the arena is marked corrupt and then
+ * refuses all requests, so no write ever leaves the arena.
+ */
+#ifndef CARVE_CORE_H
+#define CARVE_CORE_H
+
+#include "carve_port.h"
+
+#define CARVE_GRANULE 16u
+#define CARVE_GRANULE_SHIFT 4u
+#define CARVE_MAX_ALIGN 128u
+#define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
+#define CARVE_SET_VERSION 1u
+/* Largest arena: granule indices and byte offsets must fit 32 bits. */
+#define CARVE_MAX_ARENA_GRANULES (1u << 27)
+#define CARVE_NO_CLASS 0xffffffffu
+
+/* Why a request returned NULL (carve_arena_state.last_failure). */
+#define CARVE_FAIL_NONE 0u
+#define CARVE_FAIL_ZERO_SIZE 1u     /* size 0 asked for */
+#define CARVE_FAIL_TOO_LARGE 2u     /* larger than the whole arena */
+#define CARVE_FAIL_OUT_OF_MEMORY 3u /* fits the arena, but no room left */
+#define CARVE_FAIL_BAD_ALIGNMENT 4u /* not a power of two, or above 128 */
+#define CARVE_FAIL_OVERFLOW 5u      /* calloc count * size overflows */
+#define CARVE_FAIL_CORRUPT 6u       /* the arena was found corrupt earlier */
+#define CARVE_FAIL_NO_ARENA 7u      /* the handle is not an open arena */
+
+/* Why a pointer passed to free/realloc was refused (last_misuse). */
+#define CARVE_MISUSE_NONE 0u
+#define CARVE_MISUSE_FOREIGN 1u  /* not inside this arena */
+#define CARVE_MISUSE_INTERIOR 2u /* not a block start (misaligned or inside) */
+#define CARVE_MISUSE_NOT_LIVE 3u /* no live block starts there: double free */
+#define CARVE_MISUSE_CORRUPT 4u  /* allocator metadata was found damaged */
+
+/* carve_arena_state.flags */
+#define CARVE_ARENA_OPENED 1u
+#define CARVE_ARENA_CLOSED 2u
+#define CARVE_ARENA_CORRUPT 4u
+
+/*
+ * The header at offset 0 of a carved buffer. Written by the host, read by
+ * every work-item; only open_failures is written by the device (atomically).
+ */
+typedef struct carve_set_header {
+    carve_u32 magic;
+    carve_u32 version;
+    carve_u32 header_bytes;
+    carve_u32 total_bytes;
+    carve_u32 arena_count;
+    carve_u32 arena_granules;
+    carve_u32 arena_stride;  /* bytes from one arena's payload to the next */
+    carve_u32 arenas_offset; /* first arena's payload, from the base */
+    carve_u32 state_offset;  /* the per-arena state table, from the base */
+    carve_u32 state_stride;  /* bytes per state entry */
+    carve_u32 class_count;
+    carve_u32 class_words;   /* 32-bit words of the non-empty-class bitmap */
+    carve_u32 bitmap_words;  /* words of each of the start and end bitmaps */
+    carve_u32 options;
+    carve_u32 open_failures; /* carve_arena_open calls that were refused */
+    carve_u32 generation;    /* bumped by every host reset */
+    /* Written by the zero-copy probe kernel: the buffer's address as the
+     * device sees it, and the host's nonce plus one. */
+    carve_u32 probe_address_lo;
+    carve_u32 probe_address_hi;
+    carve_u32 probe_nonce;
+    carve_u32 probe_echo;
+    carve_u32 reserved[12];
+} carve_set_header;
+
+/*
+ * One entry of the state table: statistics plus the allocator's metadata.
+ * All-zero is a valid empty arena, so a reset is a memset of the table and
+ * never touches arena bytes. The entry is followed in memory by
+ * class_bits[class_words], heads[class_count], start_bits[bitmap_words] and
+ * end_bits[bitmap_words].
+ */
+typedef struct carve_arena_state {
+    carve_u32 bump;           /* granules handed out from the bottom */
+    carve_u32 bump_peak;      /* highest bump: the footprint high-water */
+    carve_u32 live_granules;  /* granules in live blocks */
+    carve_u32 live_peak;      /* high-water of live_granules */
+    carve_u32 live_blocks;
+    carve_u32 alloc_count;    /* successful allocations */
+    carve_u32 free_count;     /* successful frees */
+    carve_u32 failed_count;   /* requests that returned NULL */
+    carve_u32 last_failure;   /* CARVE_FAIL_* of the latest failure */
+    carve_u32 largest_failed; /* bytes of the largest failed request */
+    carve_u32 misuse_count;   /* pointers refused by free/realloc */
+    carve_u32 last_misuse;    /* CARVE_MISUSE_* of the latest refusal */
+    carve_u32 flags;          /* CARVE_ARENA_* */
+    carve_u32 root;           /* an offset the kernel leaves for the host */
+    carve_u32 reserved[2];
+} carve_arena_state;
+
+#define CARVE_STATE_FIXED_WORDS 16u
+
+/* A work-item's handle on its arena. Lives in private memory. */
+typedef struct carve_arena {
+    CARVE_GLOBAL carve_u8 *base; /* the carved buffer */
+    CARVE_GLOBAL carve_arena_state *state; /* 0 when the open was refused */
+    CARVE_GLOBAL carve_u32 *class_bits;
+    CARVE_GLOBAL carve_u32 *heads; /* per class: first free granule + 1, 0 = empty */
+    CARVE_GLOBAL carve_u32 *start_bits;
+    CARVE_GLOBAL carve_u32 *end_bits;
+    CARVE_GLOBAL carve_u8 *payload;
+    carve_u32 payload_offset; /* payload, in bytes from base */
+    carve_u32 granules;
+    carve_u32 class_count;
+    carve_u32 class_words;
+    carve_u32 bitmap_words;
+    carve_u32 index;
+} carve_arena;
+
+/* ---- size classes ------------------------------------------------------ */
+
+/* The class whose range holds a block of n >= 1 granules. */
+CARVE_INLINE carve_u32 carve_core_class_of(carve_u32 n)
+{
+    carve_u32 fl;
+    if (n < 4u)
+        return n - 1u;
+    fl = 31u - CARVE_CLZ32(n);
+    return 3u + ((fl - 2u) << 2) + ((n >> (fl - 2u)) & 3u);
+}
+
+/* The smallest block size (granules) of class c. */
+CARVE_INLINE carve_u32 carve_core_class_min(carve_u32 c)
+{
+    carve_u32 fl, sl;
+    if (c < 3u)
+        return c + 1u;
+    fl = ((c - 3u) >> 2) + 2u;
+    sl = (c - 3u) & 3u;
+    return (4u + sl) << (fl - 2u);
+}
+
+/* Number of classes an arena of `granules` granules needs. */
+CARVE_INLINE carve_u32 carve_core_class_count(carve_u32 granules)
+{
+    return carve_core_class_of(granules) + 1u;
+}
+
+/* Bytes of one state-table entry for an arena of `granules` granules,
+ * rounded to 64 so that neighbouring work-items never share a cache line. */
+CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules)
+{
+    carve_u32 classes = carve_core_class_count(granules);
+    carve_u32 words = CARVE_STATE_FIXED_WORDS + ((classes + 31u) >> 5) +
+                      classes + 2u * ((granules + 31u) >> 5);
+    return ((words * 4u) + 63u) & ~63u;
+}
+
+/* ---- bitmaps ----------------------------------------------------------- */
+
+CARVE_INLINE carve_u32 carve_core_bit(CARVE_GLOBAL const carve_u32 *bits,
+                                      carve_u32 i)
+{
+    return (bits[i >> 5] >> (i & 31u)) & 1u;
+}
+
+CARVE_INLINE void carve_core_set_bit(CARVE_GLOBAL carve_u32 *bits, carve_u32 i)
+{
+    bits[i >> 5] |= 1u << (i & 31u);
+}
+
+CARVE_INLINE void carve_core_clear_bit(CARVE_GLOBAL carve_u32 *bits,
+                                       carve_u32 i)
+{
+    bits[i >> 5] &= ~(1u << (i & 31u));
+}
+
+/* First set bit at index >= from and < limit, or CARVE_NO_CLASS. Reads
+ * (limit - from) / 32 + 1 words at most. */
+CARVE_INLINE carve_u32 carve_core_next_bit(CARVE_GLOBAL const carve_u32 *bits,
+                                           carve_u32 from, carve_u32 limit)
+{
+    carve_u32 w = from >> 5;
+    carve_u32 last = (limit + 31u) >> 5;
+    carve_u32 v, i;
+    if (from >= limit)
+        return CARVE_NO_CLASS;
+    v = bits[w] & (0xffffffffu << (from & 31u));
+    while (v == 0u) {
+        if (++w >= last)
+            return CARVE_NO_CLASS;
+        v = bits[w];
+    }
+    i = (w << 5) + CARVE_CTZ32(v);
+    return i < limit ? i : CARVE_NO_CLASS;
+}
+
+/* ---- opening an arena -------------------------------------------------- */
+
+/* A handle on arena `index` of the set at `base`, with no side effect; the
+ * handle is unbound (state == 0) if the header or index is bad. */
+CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
+                                         carve_u32 index)
+{
+    CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
+    CARVE_GLOBAL carve_u32 *entry;
+    carve_arena a;
+    a.base = base;
+    a.state = 0;
+    a.class_bits = 0;
+    a.heads = 0;
+    a.start_bits = 0;
+    a.end_bits = 0;
+    a.payload = 0;
+    a.payload_offset = 0u;
+    a.granules = 0u;
+    a.class_count = 0u;
+    a.class_words = 0u;
+    a.bitmap_words = 0u;
+    a.index = index;
+    if (base == 0 || h->magic != CARVE_SET_MAGIC ||
+        h->version != CARVE_SET_VERSION || index >= h->arena_count)
+        return a;
+    entry = (CARVE_GLOBAL carve_u32 *)(base + h->state_offset +
+                                       (carve_u64)index * h->state_stride);
+    a.state = (CARVE_GLOBAL carve_arena_state *)entry;
+    a.granules = h->arena_granules;
+    a.class_count = h->class_count;
+    a.class_words = h->class_words;
+    a.bitmap_words = h->bitmap_words;
+    a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
+    a.heads = a.class_bits + a.class_words;
+    a.start_bits = a.heads + a.class_count;
+    a.end_bits = a.start_bits + a.bitmap_words;
+    a.payload_offset = h->arenas_offset + index * h->arena_stride;
+    a.payload = base + a.payload_offset;
+    return a;
+}
+
+/* The device's open: a view that also marks the arena opened. A refused
+ * open (bad index) is counted in the header, so the host sees it; every
+ * request on such a handle returns NULL. */
+CARVE_INLINE carve_arena carve_core_open(CARVE_GLOBAL carve_u8 *base,
+                                         carve_u32 index)
+{
+    carve_arena a = carve_core_view(base, index);
+    CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
+    if (a.state != 0)
+        a.state->flags |= CARVE_ARENA_OPENED;
+    else if (base != 0 && h->magic == CARVE_SET_MAGIC)
+        CARVE_ATOMIC_INC(&h->open_failures);
+    return a;
+}
+
+CARVE_INLINE void carve_core_close(carve_arena *a)
+{
+    if (a->state != 0)
+        a->state->flags |= CARVE_ARENA_CLOSED;
+}
+
+/* ---- free blocks: header [size, next+1, prev+1], footer ~size ----------- */
+
+CARVE_INLINE CARVE_GLOBAL carve_u32 *carve_core_words(const carve_arena *a,
+                                                      carve_u32 g)
+{
+    return (CARVE_GLOBAL carve_u32 *)(a->payload +
+                                      ((carve_u64)g << CARVE_GRANULE_SHIFT));
+}
+
+CARVE_INLINE void carve_core_mark_corrupt(const carve_arena *a)
+{
+    a->state->flags |= CARVE_ARENA_CORRUPT;
+    a->state->misuse_count += 1u;
+    a->state->last_misuse = CARVE_MISUSE_CORRUPT;
+}
+
+/* Size of the free block at g if its header and footer are sane and it lies
+ * below bump; 0 otherwise. */
+CARVE_INLINE carve_u32 carve_core_free_size(const carve_arena *a, carve_u32 g)
+{
+    CARVE_GLOBAL carve_u32 *w;
+    carve_u32 n;
+    if (g >= a->state->bump)
+        return 0u;
+    w = carve_core_words(a, g);
+    n = w[0];
+    if (n == 0u || n > a->state->bump - g)
+        return 0u;
+    if (carve_core_words(a, g + n - 1u)[3] != ~n)
+        return 0u;
+    return n;
+}
+
+/* A link word is a granule index + 1, or 0; valid ones point below bump. */
+CARVE_INLINE int carve_core_link_ok(const carve_arena *a, carve_u32 link)
+{
+    return link <= a->state->bump;
+}
+
+CARVE_INLINE void carve_core_push_free(const carve_arena *a, carve_u32 g,
+                                       carve_u32 n)
+{
+    carve_u32 c = carve_core_class_of(n);
+    carve_u32 head = a->heads[c];
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
+    w[0] = n;
+    w[1] = head;
+    w[2] = 0u;
+    carve_core_words(a, g + n - 1u)[3] = ~n;
+    if (head != 0u)
+        carve_core_words(a, head - 1u)[2] = g + 1u;
+    a->heads[c] = g + 1u;
+    carve_core_set_bit(a->class_bits, c);
+}
+
+/* Takes the free block at g (of size n) off its list. Returns 0 and marks
+ * the arena corrupt if its links are out of range. */
+CARVE_INLINE int carve_core_unlink(const carve_arena *a, carve_u32 g,
+                                   carve_u32 n)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
+    carve_u32 next = w[1], prev = w[2];
+    carve_u32 c = carve_core_class_of(n);
+    if (!carve_core_link_ok(a, next) || !carve_core_link_ok(a, prev) ||
+        (prev == 0u && a->heads[c] != g + 1u)) {
+        carve_core_mark_corrupt(a);
+        return 0;
+    }
+    if (prev != 0u)
+        carve_core_words(a, prev - 1u)[1] = next;
+    else
+        a->heads[c] = next;
+    if (next != 0u)
+        carve_core_words(a, next - 1u)[2] = prev;
+    if (a->heads[c] == 0u)
+        carve_core_clear_bit(a->class_bits, c);
+    return 1;
+}
+
+/* Returns the free range [g, g + n) to the arena: merges it with free
+ * neighbours, then gives it to the wilderness or to a free list. */
+CARVE_INLINE void carve_core_release_range(const carve_arena *a, carve_u32 g,
+                                           carve_u32 n)
+{
+    carve_u32 hi = g + n;
+    if (hi < a->state->bump && !carve_core_bit(a->start_bits, hi)) {
+        carve_u32 rn = carve_core_free_size(a, hi);
+        if (rn == 0u || !carve_core_unlink(a, hi, rn)) {
+            carve_core_mark_corrupt(a);
+            return;
+        }
+        hi += rn;
+    }
+    if (g > 0u && !carve_core_bit(a->end_bits, g - 1u)) {
+        carve_u32 ln = ~carve_core_words(a, g - 1u)[3];
+        if (ln == 0u || ln > g || carve_core_free_size(a, g - ln) != ln ||
+            !carve_core_unlink(a, g - ln, ln)) {
+            carve_core_mark_corrupt(a);
+            return;
+        }
+        g -= ln;
+    }
+    if (hi == a->state->bump)
+        a->state->bump = g;
+    else
+        carve_core_push_free(a, g, hi - g);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_fail(const carve_arena *a,
+                                                carve_u32 reason,
+                                                carve_u64 bytes)
+{
+    if (a->state == 0)
+        return 0;
+    a->state->failed_count += 1u;
+    a->state->last_failure = reason;
+    if (bytes > 0xffffffffu)
+        bytes = 0xffffffffu;
+    if ((carve_u32)bytes > a->state->largest_failed)
+        a->state->largest_failed = (carve_u32)bytes;
+    return 0;
+}
+
+CARVE_INLINE int carve_core_refuse(const carve_arena *a, carve_u32 why)
+{
+    a->state->misuse_count += 1u;
+    a->state->last_misuse = why;
+    return 0;
+}
+
+/* Marks [g, g + n) live and returns its address. */
+CARVE_INLINE CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
+                                                     carve_u32 g, carve_u32 n)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_core_set_bit(a->start_bits, g);
+    carve_core_set_bit(a->end_bits, g + n - 1u);
+    s->live_granules += n;
+    s->live_blocks += 1u;
+    s->alloc_count += 1u;
+    if (s->live_granules > s->live_peak)
+        s->live_peak = s->live_granules;
+    if (s->bump > s->bump_peak)
+        s->bump_peak = s->bump;
+    return (CARVE_GLOBAL void *)carve_core_words(a, g);
+}
+
+/* Carves n granules aligned to `ag` granules out of the free block [g, g+m),
+ * already unlinked; the slack before and after goes back to the lists. */
+CARVE_INLINE CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
+                                                carve_u32 g, carve_u32 m,
+                                                carve_u32 n, carve_u32 ag)
+{
+    carve_u32 pad = (0u - (a->payload_offset >> CARVE_GRANULE_SHIFT) - g) &
+                    (ag - 1u);
+    carve_u32 rest = m - pad - n;
+    /* Neighbours of a free block are live, so slack needs no merging. */
+    if (pad != 0u)
+        carve_core_push_free(a, g, pad);
+    if (rest != 0u)
+        carve_core_push_free(a, g + pad + n, rest);
+    return carve_core_make_live(a, g + pad, n);
+}
+
+/* Granules needed for `bytes`, or 0 when it cannot fit any arena. */
+CARVE_INLINE carve_u32 carve_core_granules_for(carve_u64 bytes)
+{
+    carve_u64 n = (bytes + (CARVE_GRANULE - 1u)) >> CARVE_GRANULE_SHIFT;
+    if (bytes > (carve_u64)CARVE_MAX_ARENA_GRANULES * CARVE_GRANULE)
+        return 0u;
+    return (carve_u32)n;
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
+                                                          carve_u64 bytes,
+                                                          carve_u32 align)
+{
+    carve_u32 n, ag, need, c, g, m;
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    if (s == 0)
+        return 0;
+    if (s->flags & CARVE_ARENA_CORRUPT)
+        return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+    if (bytes == 0u)
+        return carve_core_fail(a, CARVE_FAIL_ZERO_SIZE, 0u);
+    if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
+        return carve_core_fail(a, CARVE_FAIL_BAD_ALIGNMENT, bytes);
+    n = carve_core_granules_for(bytes);
+    if (n == 0u || n > a->granules)
+        return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
+    ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
+    need = n + ag - 1u;
+
+    /* The class holding `need` may have a block that fits; look at its head
+     * first, then at the classes where every block fits. */
+    c = need <= a->granules ? carve_core_class_of(need) : a->class_count;
+    if (c < a->class_count && a->heads[c] != 0u) {
+        g = a->heads[c] - 1u;
+        m = carve_core_free_size(a, g);
+        if (m == 0u) {
+            carve_core_mark_corrupt(a);
+            return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+        }
+        if (m >= need) {
+            if (!carve_core_unlink(a, g, m))
+                return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+            return carve_core_take(a, g, m, n, ag);
+        }
+    }
+    /* Every block of a higher class fits (a non-empty class c whose head
+     * did not fit cannot be exact, so searching from c + 1 loses nothing). */
+    c = carve_core_next_bit(a->class_bits, c + 1u, a->class_count);
+    if (c != CARVE_NO_CLASS) {
+        g = a->heads[c] - 1u;
+        m = carve_core_free_size(a, g);
+        if (m < need || !carve_core_unlink(a, g, m)) {
+            carve_core_mark_corrupt(a);
+            return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+        }
+        return carve_core_take(a, g, m, n, ag);
+    }
+
+    g = s->bump;
+    m = (0u - (a->payload_offset >> CARVE_GRANULE_SHIFT) - g) & (ag - 1u);
+    if (n > a->granules - g || m > a->granules - g - n)
+        return carve_core_fail(a, CARVE_FAIL_OUT_OF_MEMORY, bytes);
+    s->bump = g + m + n;
+    if (m != 0u)
+        carve_core_push_free(a, g, m);
+    return carve_core_make_live(a, g + m, n);
+}
+
+/* Resolves a pointer from free/realloc to the live block it starts; returns
+ * its size in granules and its first granule, or 0 after recording why the
+ * pointer was refused. */
+CARVE_INLINE carve_u32 carve_core_live_block(const carve_arena *a,
+                                             CARVE_GLOBAL void *p,
+                                             carve_u32 *first)
+{
+    carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
+    carve_u32 g, e;
+    /* An address below the payload wraps around to a huge offset. */
+    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
+        return carve_core_refuse(a, CARVE_MISUSE_FOREIGN);
+    if ((off & (CARVE_GRANULE - 1u)) != 0u)
+        return carve_core_refuse(a, CARVE_MISUSE_INTERIOR);
+    g = (carve_u32)(off >> CARVE_GRANULE_SHIFT);
+    if (g >= a->state->bump || !carve_core_bit(a->start_bits, g))
+        return carve_core_refuse(a, CARVE_MISUSE_NOT_LIVE);
+    e = carve_core_next_bit(a->end_bits, g, a->state->bump);
+    if (e == CARVE_NO_CLASS) {
+        carve_core_mark_corrupt(a);
+        return 0u;
+    }
+    *first = g;
+    return e - g + 1u;
+}
+
+/* Ends the live block [g, g + n) and returns its granules to the arena. */
+CARVE_INLINE void carve_core_retire(const carve_arena *a, carve_u32 g,
+                                    carve_u32 n)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_core_clear_bit(a->start_bits, g);
+    carve_core_clear_bit(a->end_bits, g + n - 1u);
+    s->live_granules -= n;
+    s->live_blocks -= 1u;
+    s->free_count += 1u;
+    carve_core_release_range(a, g, n);
+}
+
+CARVE_INLINE void carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
+{
+    carve_u32 g = 0u, n;
+    if (p == 0 || a->state == 0 || (a->state->flags & CARVE_ARENA_CORRUPT))
+        return;
+    n = carve_core_live_block(a, p, &g);
+    if (n != 0u)
+        carve_core_retire(a, g, n);
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc(carve_arena *a,
+                                                  carve_u64 bytes)
+{
+    return carve_core_malloc_aligned(a, bytes, CARVE_GRANULE);
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_calloc(carve_arena *a,
+                                                  carve_u64 count,
+                                                  carve_u64 size)
+{
+    CARVE_GLOBAL carve_u32 *w;
+    carve_u32 i, words;
+    if (a->state == 0)
+        return 0;
+    if (size != 0u && count > CARVE_U64_MAX / size)
+        return carve_core_fail(a, CARVE_FAIL_OVERFLOW, 0xffffffffu);
+    w = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, count * size);
+    if (w == 0)
+        return 0;
+    words = ((carve_u32)((count * size + CARVE_GRANULE - 1u) >>
+                         CARVE_GRANULE_SHIFT)) << 2;
+    for (i = 0u; i < words; ++i)
+        w[i] = 0u;
+    return (CARVE_GLOBAL void *)w;
+}
+
+/* Grows the live block [g, g + n) in place to m granules when the free block
+ * or wilderness after it has room; returns 1 on success. */
+CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
+                                          carve_u32 n, carve_u32 m)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_u32 hi = g + n, fn;
+    if (hi == s->bump) {
+        if (m > a->granules - g)
+            return 0;
+        s->bump = g + m;
+    } else {
+        if (carve_core_bit(a->start_bits, hi))
+            return 0;
+        fn = carve_core_free_size(a, hi);
+        if (fn == 0u) {
+            carve_core_mark_corrupt(a);
+            return 0;
+        }
+        if (n + fn < m || !carve_core_unlink(a, hi, fn))
+            return 0;
+        if (n + fn > m)
+            carve_core_push_free(a, g + m, n + fn - m);
+    }
+    carve_core_clear_bit(a->end_bits, hi - 1u);
+    carve_core_set_bit(a->end_bits, g + m - 1u);
+    s->live_granules += m - n;
+    if (s->live_granules > s->live_peak)
+        s->live_peak = s->live_granules;
+    if (s->bump > s->bump_peak)
+        s->bump_peak = s->bump;
+    return 1;
+}
+
+/* C semantics: realloc(NULL, n) allocates; realloc(p, 0) frees p and returns
+ * NULL; on failure p stays valid and untouched. A moved block keeps the
+ * default 16-byte alignment. A refused p returns NULL and is recorded. */
+CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
+                                                   CARVE_GLOBAL void *p,
+                                                   carve_u64 bytes)
+{
+    carve_u32 g = 0u, n, m, i;
+    CARVE_GLOBAL carve_u32 *src, *dst;
+    if (a->state == 0)
+        return 0;
+    if (p == 0)
+        return carve_core_malloc(a, bytes);
+    if (a->state->flags & CARVE_ARENA_CORRUPT)
+        return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+    n = carve_core_live_block(a, p, &g);
+    if (n == 0u)
+        return 0;
+    if (bytes == 0u) {
+        carve_core_retire(a, g, n);
+        return 0;
+    }
+    m = carve_core_granules_for(bytes);
+    if (m == 0u || m > a->granules)
+        return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
+    if (m < n) {
+        carve_core_clear_bit(a->end_bits, g + n - 1u);
+        carve_core_set_bit(a->end_bits, g + m - 1u);
+        a->state->live_granules -= n - m;
+        carve_core_release_range(a, g + m, n - m);
+        return p;
+    }
+    if (m == n || carve_core_grow_in_place(a, g, n, m))
+        return p;
+    dst = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, bytes);
+    if (dst == 0)
+        return 0;
+    src = (CARVE_GLOBAL carve_u32 *)p;
+    for (i = 0u; i < (n << 2); ++i)
+        dst[i] = src[i];
+    /* A move counts as one allocation and one free, which keeps
+     * live_blocks == alloc_count - free_count. */
+    carve_core_retire(a, g, n);
+    return (CARVE_GLOBAL void *)dst;
+}
+
+/* Usable bytes of the live block p, or 0 (recorded) if p is not one. */
+CARVE_INLINE carve_u64 carve_core_usable_size(carve_arena *a,
+                                              CARVE_GLOBAL void *p)
+{
+    carve_u32 g = 0u;
+    if (p == 0 || a->state == 0)
+        return 0u;
+    return (carve_u64)carve_core_live_block(a, p, &g) << CARVE_GRANULE_SHIFT;
+}
+
+/* Offset of p from the carved buffer's base: what to store in shared data
+ * structures instead of a pointer. 0 for NULL (offset 0 is the header, never
+ * a block). */
+CARVE_INLINE carve_u32 carve_core_offset(const carve_arena *a,
+                                         CARVE_GLOBAL const void *p)
+{
+    if (p == 0)
+        return 0u;
+    return (carve_u32)((carve_uptr)p - (carve_uptr)a->base);
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_pointer(const carve_arena *a,
+                                                   carve_u32 offset)
+{
+    if (offset == 0u)
+        return 0;
+    return (CARVE_GLOBAL void *)(a->base + offset);
+}
+
+/* ---- walking and checking (the host's post-mortem uses these) ---------- */
+
+#define CARVE_CHECK_OK 0u
+#define CARVE_CHECK_NO_ARENA 1u      /* the handle is not an open arena */
+#define CARVE_CHECK_BUMP 2u          /* bump beyond the arena */
+#define CARVE_CHECK_STALE_BITS 3u    /* a bitmap bit at or above bump */
+#define CARVE_CHECK_TILING 4u        /* a block with no valid extent */
+#define CARVE_CHECK_FREE_NEIGHBOUR 5u /* free block touching free space */
+#define CARVE_CHECK_FREE_LINKS 6u    /* list links inconsistent */
+#define CARVE_CHECK_LIST_COUNT 7u    /* lists and walk disagree (cycle, stray) */
+#define CARVE_CHECK_CLASS_BITS 8u    /* class bit disagrees with its list */
+#define CARVE_CHECK_STATS 9u         /* statistics disagree with the walk */
+#define CARVE_CHECK_CORRUPT_FLAG 10u /* the arena flagged itself corrupt */
+
+typedef struct carve_core_report {
+    carve_u32 broken;  /* CARVE_CHECK_* of the first broken invariant */
+    carve_u32 granule; /* where it broke (granule index), if it has a place */
+    carve_u32 live_blocks;
+    carve_u32 live_granules;
+    carve_u32 free_blocks;
+    carve_u32 free_granules;
+    carve_u32 largest_free; /* granules, wilderness included */
+} carve_core_report;
+
+/* Size in granules of the block starting at g < bump and whether it is live;
+ * 0 if no valid block starts there. Cost: one bitmap word per 32 granules
+ * of the block. */
+CARVE_INLINE carve_u32 carve_core_block_at(const carve_arena *a, carve_u32 g,
+                                           int *live)
+{
+    carve_u32 e, n;
+    if (carve_core_bit(a->start_bits, g)) {
+        *live = 1;
+        e = carve_core_next_bit(a->end_bits, g, a->state->bump);
+        if (e == CARVE_NO_CLASS ||
+            carve_core_next_bit(a->start_bits, g + 1u, e + 1u) != CARVE_NO_CLASS)
+            return 0u;
+        return e - g + 1u;
+    }
+    *live = 0;
+    n = carve_core_free_size(a, g);
+    if (n == 0u ||
+        carve_core_next_bit(a->start_bits, g, g + n) != CARVE_NO_CLASS ||
+        carve_core_next_bit(a->end_bits, g, g + n) != CARVE_NO_CLASS)
+        return 0u;
+    return n;
+}
+
+/* Whether granule f (a link target) starts a free block of the tiling:
+ * free blocks always follow a live block (or granule 0) by invariant I3. */
+CARVE_INLINE int carve_core_is_free_start(const carve_arena *a, carve_u32 f)
+{
+    int live = 0;
+    if (f >= a->state->bump || carve_core_bit(a->start_bits, f))
+        return 0;
+    if (f > 0u && !carve_core_bit(a->end_bits, f - 1u))
+        return 0;
+    return carve_core_block_at(a, f, &live) != 0u && !live;
+}
+
+CARVE_INLINE carve_u32 carve_core_check_fail(carve_core_report *r,
+                                             carve_u32 why, carve_u32 g)
+{
+    r->broken = why;
+    r->granule = g;
+    return why;
+}
+
+/* Checks the free block at g (size n) against its list neighbours. */
+CARVE_INLINE int carve_core_links_hold(const carve_arena *a, carve_u32 g,
+                                       carve_u32 n)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
+    carve_u32 c = carve_core_class_of(n), next = w[1], prev = w[2];
+    if (prev == 0u && a->heads[c] != g + 1u)
+        return 0;
+    if (prev != 0u &&
+        (!carve_core_is_free_start(a, prev - 1u) ||
+         carve_core_words(a, prev - 1u)[1] != g + 1u ||
+         carve_core_class_of(carve_core_words(a, prev - 1u)[0]) != c))
+        return 0;
+    if (next != 0u &&
+        (!carve_core_is_free_start(a, next - 1u) ||
+         carve_core_words(a, next - 1u)[2] != g + 1u ||
+         carve_core_class_of(carve_core_words(a, next - 1u)[0]) != c))
+        return 0;
+    return 1;
+}
+
+/* Free blocks reachable from the class heads, or CARVE_NO_CLASS if a list is
+ * longer than `bound` (a cycle) or a class bit disagrees with its head. */
+CARVE_INLINE carve_u32 carve_core_count_listed(const carve_arena *a,
+                                               carve_u32 bound,
+                                               carve_u32 *bad_class)
+{
+    carve_u32 c, link, total = 0u;
+    for (c = 0u; c < a->class_count; ++c) {
+        if ((a->heads[c] != 0u) != (carve_core_bit(a->class_bits, c) != 0u)) {
+            *bad_class = c;
+            return CARVE_NO_CLASS - 1u;
+        }
+        for (link = a->heads[c]; link != 0u;
+             link = carve_core_words(a, link - 1u)[1]) {
+            if (link > a->state->bump || ++total > bound)
+                return CARVE_NO_CLASS;
+        }
+    }
+    return total;
+}
+
+/* Verifies invariants I1-I5 of the arena; returns CARVE_CHECK_OK or the
+ * first broken one (also in r->broken, with r->granule). Reads the whole
+ * state entry and every free block's header: O(bump / 32 + blocks).
+ * Writes nothing but *r. */
+CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
+                                        carve_core_report *r)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_u32 g, n, listed, bad = 0u;
+    int live = 0, prev_free = 0;
+    r->broken = CARVE_CHECK_OK;
+    r->granule = 0u;
+    r->live_blocks = r->live_granules = 0u;
+    r->free_blocks = r->free_granules = r->largest_free = 0u;
+    if (s == 0)
+        return carve_core_check_fail(r, CARVE_CHECK_NO_ARENA, 0u);
+    if (s->flags & CARVE_ARENA_CORRUPT)
+        return carve_core_check_fail(r, CARVE_CHECK_CORRUPT_FLAG, 0u);
+    if (s->bump > a->granules)
+        return carve_core_check_fail(r, CARVE_CHECK_BUMP, s->bump);
+    g = carve_core_next_bit(a->start_bits, s->bump, a->bitmap_words << 5);
+    if (g == CARVE_NO_CLASS)
+        g = carve_core_next_bit(a->end_bits, s->bump, a->bitmap_words << 5);
+    if (g != CARVE_NO_CLASS)
+        return carve_core_check_fail(r, CARVE_CHECK_STALE_BITS, g);
+    for (g = 0u; g < s->bump; g += n) {
+        n = carve_core_block_at(a, g, &live);
+        if (n == 0u)
+            return carve_core_check_fail(r, CARVE_CHECK_TILING, g);
+        if (live) {
+            r->live_blocks += 1u;
+            r->live_granules += n;
+            prev_free = 0;
+            continue;
+        }
+        if (prev_free || g + n == s->bump)
+            return carve_core_check_fail(r, CARVE_CHECK_FREE_NEIGHBOUR, g);
+        if (!carve_core_links_hold(a, g, n))
+            return carve_core_check_fail(r, CARVE_CHECK_FREE_LINKS, g);
+        r->free_blocks += 1u;
+        r->free_granules += n;
+        if (n > r->largest_free)
+            r->largest_free = n;
+        prev_free = 1;
+    }
+    if (a->granules - s->bump > r->largest_free)
+        r->largest_free = a->granules - s->bump;
+    listed = carve_core_count_listed(a, r->free_blocks, &bad);
+    if (listed == CARVE_NO_CLASS - 1u)
+        return carve_core_check_fail(r, CARVE_CHECK_CLASS_BITS, bad);
+    if (listed != r->free_blocks)
+        return carve_core_check_fail(r, CARVE_CHECK_LIST_COUNT, 0u);
+    if (r->live_blocks != s->live_blocks ||
+        r->live_granules != s->live_granules ||
+        s->live_blocks != s->alloc_count - s->free_count ||
+        s->live_peak < s->live_granules || s->bump_peak < s->bump ||
+        s->bump_peak > a->granules)
+        return carve_core_check_fail(r, CARVE_CHECK_STATS, 0u);
+    return CARVE_CHECK_OK;
+}
+
+#endif /* CARVE_CORE_H */
