@@ -161,7 +161,6 @@ typedef struct carve_arena {
     CARVE_GLOBAL carve_u32 *start_bits;
     CARVE_GLOBAL carve_u32 *end_bits;
     CARVE_GLOBAL carve_u8 *payload;
-    carve_u32 payload_offset; /* payload, in bytes from base */
     carve_u32 granules;
     carve_u32 class_count;
     carve_u32 class_words;
@@ -199,13 +198,15 @@ CARVE_INLINE carve_u32 carve_core_class_count(carve_u32 granules)
 }
 
 /* Bytes of one state-table entry for an arena of `granules` granules,
- * rounded to 64 so that neighbouring work-items never share a cache line. */
+ * rounded to 16. (Rounding to a cache line would double the metadata of
+ * small arenas; neighbouring work-items mostly run on one thread of a CPU
+ * device anyway, and on GPUs a tight stride coalesces better.) */
 CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules)
 {
     carve_u32 classes = carve_core_class_count(granules);
     carve_u32 words = CARVE_STATE_FIXED_WORDS + ((classes + 31u) >> 5) +
                       classes + 2u * ((granules + 31u) >> 5);
-    return ((words * 4u) + 63u) & ~63u;
+    return ((words * 4u) + 15u) & ~15u;
 }
 
 /* ---- bitmaps ----------------------------------------------------------- */
@@ -264,7 +265,6 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.start_bits = 0;
     a.end_bits = 0;
     a.payload = 0;
-    a.payload_offset = 0u;
     a.granules = 0u;
     a.class_count = 0u;
     a.class_words = 0u;
@@ -284,8 +284,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.heads = a.class_bits + a.class_words;
     a.start_bits = a.heads + a.class_count;
     a.end_bits = a.start_bits + a.bitmap_words;
-    a.payload_offset = h->arenas_offset + index * h->arena_stride;
-    a.payload = base + a.payload_offset;
+    a.payload = base + h->arenas_offset + (carve_u64)index * h->arena_stride;
     return a;
 }
 
@@ -459,14 +458,23 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
     return (CARVE_GLOBAL void *)carve_core_words(a, g);
 }
 
+/* Granules to skip from g so that the block starts at an address aligned to
+ * `ag` granules. From the address, not the offset: correct even where the
+ * device aligns buffers to less than the requested alignment. */
+CARVE_INLINE carve_u32 carve_core_align_pad(const carve_arena *a, carve_u32 g,
+                                            carve_u32 ag)
+{
+    carve_u32 first = (carve_u32)((carve_uptr)a->payload >> CARVE_GRANULE_SHIFT);
+    return (0u - first - g) & (ag - 1u);
+}
+
 /* Carves n granules aligned to `ag` granules out of the free block [g, g+m),
  * already unlinked; the slack before and after goes back to the lists. */
 CARVE_INLINE CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
                                                 carve_u32 g, carve_u32 m,
                                                 carve_u32 n, carve_u32 ag)
 {
-    carve_u32 pad = (0u - (a->payload_offset >> CARVE_GRANULE_SHIFT) - g) &
-                    (ag - 1u);
+    carve_u32 pad = carve_core_align_pad(a, g, ag);
     carve_u32 rest = m - pad - n;
     /* Neighbours of a free block are live, so slack needs no merging. */
     if (pad != 0u)
@@ -535,7 +543,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
     }
 
     g = s->bump;
-    m = (0u - (a->payload_offset >> CARVE_GRANULE_SHIFT) - g) & (ag - 1u);
+    m = carve_core_align_pad(a, g, ag);
     if (n > a->granules - g || m > a->granules - g - n)
         return carve_core_fail(a, CARVE_FAIL_OUT_OF_MEMORY, bytes);
     s->bump = g + m + n;
@@ -726,6 +734,15 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_pointer(const carve_arena *a,
     if (offset == 0u)
         return 0;
     return (CARVE_GLOBAL void *)(a->base + offset);
+}
+
+/* Leaves the offset of p in the arena's root word, where the host finds the
+ * kernel's result after the launch. */
+CARVE_INLINE void carve_core_set_root(const carve_arena *a,
+                                      CARVE_GLOBAL const void *p)
+{
+    if (a->state != 0)
+        a->state->root = carve_core_offset(a, p);
 }
 
 /* ---- walking and checking (the host's post-mortem uses these) ---------- */
