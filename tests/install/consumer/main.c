@@ -1,0 +1,26 @@
+/* Uses the installed headers and library: plans a launch (no device
+ * needed) and checks the device header was installed beside the host one. */
+#include <carve/carve.h>
+
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    carve_plan_params params;
+    carve_device_limits limits = {1u << 30, 1u << 31, 128};
+    carve_plan plan;
+    size_t length = 0;
+    memset(&params, 0, sizeof params);
+    params.work_dim = 1;
+    params.global_size[0] = 1024;
+    params.arena_bytes = 512;
+    if (carve_plan_compute(&params, &limits, &plan) != CARVE_SUCCESS ||
+        carve_device_source("carve.clh", &length) == NULL || length == 0) {
+        fputs("consumer: the installed carve does not work\n", stderr);
+        return 1;
+    }
+    printf("consumer: planned %u arenas with the installed carve\n",
+           plan.arena_count);
+    return 0;
+}
