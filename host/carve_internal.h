@@ -7,15 +7,6 @@
 
 #include "carve/carve.h"
 
-struct carve_set {
-    cl_context context;
-    cl_device_id device;
-    cl_command_queue queue;
-    cl_mem buffer;
-    carve_plan plan;
-    void *host_base; /* the mapping while the host owns the set, else NULL */
-    carve_zero_copy_info zero_copy;
-};
 
 /* Embedded device sources, generated at build time from kernels/. */
 typedef struct carve__embedded_file {

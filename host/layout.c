@@ -12,9 +12,7 @@
 _Static_assert(sizeof(carve_set_header) == 128, "header is 128 bytes");
 _Static_assert(offsetof(carve_set_header, arena_count) == 16, "header field");
 _Static_assert(offsetof(carve_set_header, open_failures) == 56, "header field");
-_Static_assert(offsetof(carve_set_header, probe_address_lo) == 64,
-               "header field");
-_Static_assert(offsetof(carve_set_header, probe_echo) == 76, "header field");
+_Static_assert(offsetof(carve_set_header, generation) == 60, "header field");
 _Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
                "state entry fixed part");
 _Static_assert(offsetof(carve_arena_state, failed_count) == 28, "state field");

@@ -1,130 +1,63 @@
-/* set.c - a plan carved from one shared OpenCL buffer. */
+/* set.c - a plan carved from a region: one allocation, one kernel argument. */
 #include "carve_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define HOW_ALLOC_HOST_PTR "CL_MEM_ALLOC_HOST_PTR, mapped between launches"
+struct carve_set {
+    carve_region *region;
+    int owns_region;
+    cl_command_queue queue; /* where carve_set_run launches */
+    unsigned char *base;    /* the set's allocation in the region */
+    int host_owned;
+    carve_plan plan;
+    carve_zero_copy_info zero_copy;
+};
 
-static carve_status map_for_host(carve_set *set, cl_uint num_events,
-                                 const cl_event *events)
+static int plan_usable(const carve_plan *plan)
 {
-    cl_int err = CL_SUCCESS;
-    void *base;
-    if (set->host_base != NULL)
-        return CARVE_SUCCESS;
-    base = clEnqueueMapBuffer(set->queue, set->buffer, CL_TRUE,
-                              CL_MAP_READ | CL_MAP_WRITE, 0,
-                              (size_t)set->plan.total_bytes, num_events,
-                              events, NULL, &err);
-    if (err != CL_SUCCESS)
-        return err;
-    set->host_base = base;
-    set->zero_copy.host_address = (uint64_t)(uintptr_t)base;
-    return CARVE_SUCCESS;
+    return plan != NULL && plan->total_bytes != 0 &&
+           plan->message[0] == '\0' && plan->total_bytes <= UINT32_MAX;
 }
 
-static carve_status unmap_for_device(carve_set *set)
+carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
+                                 const carve_plan *plan, uint32_t flags,
+                                 carve_set **out)
 {
-    cl_int err;
-    if (set->host_base == NULL)
-        return CARVE_SUCCESS;
-    err = clEnqueueUnmapMemObject(set->queue, set->buffer, set->host_base, 0,
-                                  NULL, NULL);
-    if (err != CL_SUCCESS)
-        return err;
-    set->host_base = NULL;
-    return CARVE_SUCCESS;
-}
-
-/* Runs the probe kernel on the buffer and records what it proves. Leaves
- * the set host-owned. */
-static carve_status probe_zero_copy(carve_set *set)
-{
-    const char *source = carve_device_source("carve_probe.cl", NULL);
-    carve_set_header *header;
-    cl_program program = NULL;
-    cl_kernel kernel = NULL;
-    size_t one = 1;
-    uint32_t nonce;
-    carve_status status;
-
-    header = (carve_set_header *)set->host_base;
-    nonce = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)set ^ 0x5a5a5a5au;
-    header->probe_nonce = nonce;
-    header->probe_echo = 0;
-    status = carve_program_build(set->context, set->device, source, NULL,
-                                 &program, NULL);
-    if (status == CARVE_SUCCESS)
-        kernel = clCreateKernel(program, "carve_probe", &status);
-    if (status == CARVE_SUCCESS)
-        status = clSetKernelArg(kernel, 0, sizeof set->buffer, &set->buffer);
-    if (status == CARVE_SUCCESS)
-        status = unmap_for_device(set);
-    if (status == CARVE_SUCCESS)
-        status = clEnqueueNDRangeKernel(set->queue, kernel, 1, NULL, &one, NULL,
-                                        0, NULL, NULL);
-    if (set->host_base == NULL) {
-        carve_status mapped = map_for_host(set, 0, NULL);
-        if (status == CARVE_SUCCESS)
-            status = mapped;
-    }
-    if (kernel != NULL)
-        clReleaseKernel(kernel);
-    if (program != NULL)
-        clReleaseProgram(program);
-    if (status != CARVE_SUCCESS)
-        return status;
-    header = (carve_set_header *)set->host_base;
-    if (header->probe_echo != nonce + 1u)
-        return CARVE_ERROR_PROBE_FAILED;
-    set->zero_copy.device_address = ((uint64_t)header->probe_address_hi << 32) |
-                                    header->probe_address_lo;
-    set->zero_copy.verified =
-        set->zero_copy.device_address == set->zero_copy.host_address;
-    return CARVE_SUCCESS;
-}
-
-carve_status carve_set_create(cl_context context, cl_device_id device,
-                              cl_command_queue queue, const carve_plan *plan,
-                              uint32_t flags, carve_set **out)
-{
+    carve_region_info info;
     carve_set *set;
     carve_status status;
     if (out != NULL)
         *out = NULL;
-    if (context == NULL || device == NULL || queue == NULL || plan == NULL ||
-        out == NULL || plan->total_bytes == 0 || plan->message[0] != '\0' ||
+    if (region == NULL || queue == NULL || out == NULL || !plan_usable(plan) ||
         (flags & ~CARVE_SET_REQUIRE_ZERO_COPY) != 0)
         return CARVE_ERROR_INVALID_ARGUMENT;
+    carve_region_get_info(region, &info);
+    if ((flags & CARVE_SET_REQUIRE_ZERO_COPY) && !info.zero_copy_verified)
+        return CARVE_ERROR_NOT_ZERO_COPY;
     set = calloc(1, sizeof *set);
     if (set == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-    set->plan = *plan;
-    set->zero_copy.how = HOW_ALLOC_HOST_PTR;
-    set->buffer = clCreateBuffer(context,
-                                 CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-                                 (size_t)plan->total_bytes, NULL, &status);
-    if (status != CL_SUCCESS) {
+    /* The arena alignment must hold for device addresses too. */
+    set->base = carve_zc_memalign(region, plan->arena_alignment,
+                                  (size_t)plan->total_bytes);
+    if (set->base == NULL) {
+        status = carve_zc_last_status();
         free(set);
         return status;
     }
-    set->context = context;
-    set->device = device;
+    set->region = region;
     set->queue = queue;
-    clRetainContext(context);
-    clRetainDevice(device);
+    set->plan = *plan;
+    set->host_owned = 1;
     clRetainCommandQueue(queue);
-    status = map_for_host(set, 0, NULL);
-    if (status == CARVE_SUCCESS)
-        status = carve_layout_format(set->host_base,
-                                     (size_t)plan->total_bytes, plan);
-    if (status == CARVE_SUCCESS)
-        status = probe_zero_copy(set);
-    if (status == CARVE_SUCCESS && (flags & CARVE_SET_REQUIRE_ZERO_COPY) &&
-        !set->zero_copy.verified)
-        status = CARVE_ERROR_NOT_ZERO_COPY;
+    set->zero_copy.verified = info.zero_copy_verified;
+    set->zero_copy.host_address = (uint64_t)(uintptr_t)set->base;
+    set->zero_copy.device_address =
+        info.device_address + (uint64_t)(set->base - (unsigned char *)info.host_base);
+    set->zero_copy.how = info.backend_name;
+    set->zero_copy.evidence = info.zero_copy_evidence;
+    status = carve_layout_format(set->base, (size_t)plan->total_bytes, plan);
     if (status != CARVE_SUCCESS) {
         carve_set_release(set);
         return status;
@@ -133,37 +66,71 @@ carve_status carve_set_create(cl_context context, cl_device_id device,
     return CARVE_SUCCESS;
 }
 
+carve_status carve_set_create(cl_context context, cl_device_id device,
+                              cl_command_queue queue, const carve_plan *plan,
+                              uint32_t flags, carve_set **out)
+{
+    carve_region_params params;
+    carve_region *region = NULL;
+    carve_status status;
+    if (out != NULL)
+        *out = NULL;
+    if (context == NULL || device == NULL || queue == NULL || out == NULL ||
+        !plan_usable(plan) || (flags & ~CARVE_SET_REQUIRE_ZERO_COPY) != 0)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    memset(&params, 0, sizeof params);
+    params.backend = CARVE_BACKEND_AUTO;
+    params.bytes = plan->total_bytes;
+    params.alignment = plan->arena_alignment > 128 ? plan->arena_alignment : 0;
+    params.name = "arena set";
+    if (flags & CARVE_SET_REQUIRE_ZERO_COPY)
+        params.flags = CARVE_REGION_REQUIRE_ZERO_COPY;
+    status = carve_region_create(context, device, &params, &region);
+    if (status == CARVE_SUCCESS)
+        status = carve_set_create_in(region, queue, plan, flags, out);
+    if (status != CARVE_SUCCESS) {
+        carve_region_release(region);
+        return status;
+    }
+    (*out)->owns_region = 1;
+    return CARVE_SUCCESS;
+}
+
 void carve_set_release(carve_set *set)
 {
     if (set == NULL)
         return;
-    if (set->buffer != NULL) {
-        unmap_for_device(set);
+    if (set->queue != NULL) {
         clFinish(set->queue);
-        clReleaseMemObject(set->buffer);
-    }
-    if (set->queue != NULL)
         clReleaseCommandQueue(set->queue);
-    if (set->device != NULL)
-        clReleaseDevice(set->device);
-    if (set->context != NULL)
-        clReleaseContext(set->context);
+    }
+    carve_zc_free(set->region, set->base);
+    if (set->owns_region)
+        carve_region_release(set->region);
     free(set);
 }
 
 carve_status carve_set_to_device(carve_set *set)
 {
+    carve_status status;
     if (set == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    return unmap_for_device(set);
+    status = carve_zc_to_device(set->base, 0);
+    if (status == CARVE_SUCCESS)
+        set->host_owned = 0;
+    return status;
 }
 
 carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
                                const cl_event *events)
 {
+    carve_status status;
     if (set == NULL || (num_events > 0) != (events != NULL))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    return map_for_host(set, num_events, events);
+    status = carve_zc_to_host(set->base, 0, num_events, events);
+    if (status == CARVE_SUCCESS)
+        set->host_owned = 1;
+    return status;
 }
 
 carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
@@ -171,7 +138,7 @@ carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
 {
     if (set == NULL || kernel == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    return clSetKernelArg(kernel, arg_index, sizeof set->buffer, &set->buffer);
+    return carve_zc_set_arg(kernel, arg_index, set->base);
 }
 
 carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
@@ -180,7 +147,8 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
 {
     uint64_t items = 1;
     cl_uint d;
-    carve_status status, mapped;
+    cl_event done = NULL;
+    carve_status status, taken;
     if (set == NULL || kernel == NULL || global_size == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (work_dim < 1 || work_dim > 3)
@@ -191,23 +159,29 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
         return CARVE_ERROR_INVALID_NDRANGE;
     status = carve_set_bind(set, kernel, arg_index);
     if (status == CARVE_SUCCESS)
-        status = unmap_for_device(set);
+        status = carve_set_to_device(set);
     if (status == CARVE_SUCCESS)
         status = clEnqueueNDRangeKernel(set->queue, kernel, work_dim, NULL,
-                                        global_size, local_size, 0, NULL, NULL);
-    /* Take the buffer back even after a failed enqueue, so the set is left
-     * in a known state. */
-    mapped = map_for_host(set, 0, NULL);
-    return status != CARVE_SUCCESS ? status : mapped;
+                                        global_size, local_size, 0, NULL,
+                                        &done);
+    if (status == CARVE_SUCCESS)
+        status = clFlush(set->queue);
+    /* Take the set back even after a failed enqueue, so that it is left in
+     * a known state. */
+    taken = carve_set_to_host(set, done != NULL ? 1 : 0,
+                              done != NULL ? &done : NULL);
+    if (done != NULL)
+        clReleaseEvent(done);
+    return status != CARVE_SUCCESS ? status : taken;
 }
 
 carve_status carve_set_reset(carve_set *set)
 {
     if (set == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (set->host_base == NULL)
+    if (!set->host_owned)
         return CARVE_ERROR_WRONG_OWNER;
-    return carve_layout_reset(set->host_base);
+    return carve_layout_reset(set->base);
 }
 
 const carve_plan *carve_set_plan(const carve_set *set)
@@ -215,9 +189,9 @@ const carve_plan *carve_set_plan(const carve_set *set)
     return set != NULL ? &set->plan : NULL;
 }
 
-cl_mem carve_set_buffer(const carve_set *set)
+carve_region *carve_set_region(const carve_set *set)
 {
-    return set != NULL ? set->buffer : NULL;
+    return set != NULL ? set->region : NULL;
 }
 
 carve_status carve_set_zero_copy(const carve_set *set,
@@ -231,7 +205,7 @@ carve_status carve_set_zero_copy(const carve_set *set,
 
 void *carve_set_host_base(const carve_set *set)
 {
-    return set != NULL ? set->host_base : NULL;
+    return set != NULL && set->host_owned ? set->base : NULL;
 }
 
 /* The image for a host accessor, or the reason there is none. */
@@ -239,9 +213,9 @@ static carve_status host_image(const carve_set *set, void **image)
 {
     if (set == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (set->host_base == NULL)
+    if (!set->host_owned)
         return CARVE_ERROR_WRONG_OWNER;
-    *image = set->host_base;
+    *image = set->base;
     return CARVE_SUCCESS;
 }
 

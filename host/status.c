@@ -38,6 +38,7 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_BUFFER_TOO_SMALL, "the caller's buffer is too small"),
     NAME(CARVE_ERROR_NO_DEVICE, "no OpenCL device found"),
     NAME(CARVE_ERROR_PROBE_FAILED, "the zero-copy probe kernel gave no answer"),
+    NAME(CARVE_ERROR_LIMIT, "a fixed limit of carve was reached"),
     NAME(CL_DEVICE_NOT_FOUND, "no device of the requested type"),
     NAME(CL_DEVICE_NOT_AVAILABLE, "device not available"),
     NAME(CL_COMPILER_NOT_AVAILABLE, "no compiler for this device"),

@@ -116,13 +116,7 @@ typedef struct carve_set_header {
     carve_u32 options;
     carve_u32 open_failures; /* carve_arena_open calls that were refused */
     carve_u32 generation;    /* bumped by every host reset */
-    /* Written by the zero-copy probe kernel: the buffer's address as the
-     * device sees it, and the host's nonce plus one. */
-    carve_u32 probe_address_lo;
-    carve_u32 probe_address_hi;
-    carve_u32 probe_nonce;
-    carve_u32 probe_echo;
-    carve_u32 reserved[12];
+    carve_u32 reserved[16];
 } carve_set_header;
 
 /*

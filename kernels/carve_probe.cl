@@ -1,13 +1,11 @@
-/* Zero-copy probe: run by the host library on a freshly carved buffer. The
- * host compares the address reported here with its own mapping of the
- * buffer; equal addresses prove the device works on the host's bytes. The
- * echo proves the kernel really ran on this buffer. */
-#include "carve_core.h"
-
-kernel void carve_probe(global carve_set_header *header)
+/* Zero-copy probe, run by the host library on every new region: words[0]
+ * holds the host's nonce; the kernel echoes it (proving it ran on this
+ * memory) and reports the address it sees, which the host compares with
+ * the pages it gave the device. */
+kernel void carve_probe_words(global uint *words)
 {
-    ulong address = (ulong)(uintptr_t)header;
-    header->probe_address_lo = (uint)address;
-    header->probe_address_hi = (uint)(address >> 32);
-    header->probe_echo = header->probe_nonce + 1u;
+    ulong address = (ulong)(uintptr_t)words;
+    words[1] = words[0] + 1u;
+    words[2] = (uint)address;
+    words[3] = (uint)(address >> 32);
 }

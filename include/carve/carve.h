@@ -67,6 +67,7 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_BUFFER_TOO_SMALL (-7016)   /* caller's buffer too small */
 #define CARVE_ERROR_NO_DEVICE (-7017)          /* no OpenCL device found */
 #define CARVE_ERROR_PROBE_FAILED (-7018)       /* probe kernel gave no answer */
+#define CARVE_ERROR_LIMIT (-7019)              /* a fixed limit of carve reached */
 
 /* A short message for any carve or OpenCL status; never NULL, static
  * storage. O(1), thread-safe. */
@@ -269,22 +270,24 @@ carve_status carve_device_find(const char *selector, cl_device_id *device);
 /* ---- sets: a plan carved from one shared OpenCL buffer -------------------- */
 
 typedef struct carve_set carve_set;
+typedef struct carve_region carve_region; /* shared memory; see below */
 
 /* carve_set_create flags */
 #define CARVE_SET_REQUIRE_ZERO_COPY 1u /* fail unless zero-copy is proven */
 
 typedef struct carve_zero_copy_info {
     int verified;            /* 1: the device used the host's own bytes */
-    uint64_t host_address;   /* where the host maps the buffer */
-    uint64_t device_address; /* where the probe kernel saw it */
-    const char *how;         /* e.g. "CL_MEM_ALLOC_HOST_PTR, mapped" */
+    uint64_t host_address;   /* where the host sees the set */
+    uint64_t device_address; /* where the device sees it (from the probe) */
+    const char *how;         /* the region's backend, e.g. "svm-fine" */
+    const char *evidence;    /* what the probe showed, in words */
 } carve_zero_copy_info;
 
-/* Allocates one buffer of plan->total_bytes, maps it, writes the layout,
- * and runs a probe kernel that proves (or disproves) zero-copy. The set is
- * then owned by the host. `queue` must be an in-order queue of `device` in
- * `context`; the set keeps references to all three. Fails with an OpenCL
- * status (e.g. CL_MEM_OBJECT_ALLOCATION_FAILURE), INVALID_ARGUMENT,
+/* Carves `plan` out of a region of its own (backend AUTO: the best the
+ * device supports, proven zero-copy by a probe kernel where possible) and
+ * writes the layout. The set is then owned by the host. `queue` is where
+ * carve_set_run launches; the set keeps a reference to it. Fails with an
+ * OpenCL status (e.g. CL_MEM_OBJECT_ALLOCATION_FAILURE), INVALID_ARGUMENT,
  * OUT_OF_HOST_MEMORY, PROBE_FAILED, or NOT_ZERO_COPY when that flag was
  * given and zero-copy was not shown; nothing is leaked on failure. */
 carve_status carve_set_create(cl_context context, cl_device_id device,
@@ -295,23 +298,24 @@ carve_status carve_set_create(cl_context context, cl_device_id device,
  * have commands using the set still running. */
 void carve_set_release(carve_set *set);
 
-/* Hands the buffer to the device (unmaps it; where memory is not coherent,
- * this is where caches are written back). After this, host accessors fail
- * with WRONG_OWNER until carve_set_to_host. Idempotent. */
+/* Hands the set to the device (see carve_zc_to_device: unmap, cache
+ * write-back). After this, host accessors fail with WRONG_OWNER until
+ * carve_set_to_host. Idempotent. */
 carve_status carve_set_to_device(carve_set *set);
 
-/* Takes the buffer back (a blocking map, waiting for the events given and,
- * on an in-order queue, for every command enqueued before). Idempotent. */
+/* Takes the set back for the host once `events` (the kernels that used it)
+ * are complete; returns when the host may read it. Idempotent. */
 carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
                                const cl_event *events);
 
-/* Passes the set to `kernel` as argument `arg_index` (a global pointer). */
+/* Passes the set to `kernel` as argument `arg_index` (a global pointer): a
+ * sub-buffer or SVM pointer made once per set. */
 carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
                             cl_uint arg_index);
 
-/* Convenience: to_device, bind, enqueue the kernel, to_host. The NDRange
- * must match the plan's arena count (the product of global_size for a plan
- * made from an NDRange); otherwise INVALID_NDRANGE. */
+/* Convenience: bind, to_device, enqueue the kernel on the set's queue,
+ * to_host after it. The NDRange must match the plan's arena count (the
+ * product of global_size); otherwise INVALID_NDRANGE. */
 carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
                            cl_uint work_dim, const size_t *global_size,
                            const size_t *local_size);
@@ -323,8 +327,8 @@ carve_status carve_set_reset(carve_set *set);
 /* The plan the set was made from. Never NULL for a valid set. */
 const carve_plan *carve_set_plan(const carve_set *set);
 
-/* The OpenCL buffer (not retained for the caller). */
-cl_mem carve_set_buffer(const carve_set *set);
+/* The region the set was carved from. */
+carve_region *carve_set_region(const carve_set *set);
 
 /* How the buffer is shared, and whether zero-copy was proven. */
 carve_status carve_set_zero_copy(const carve_set *set,
@@ -343,6 +347,144 @@ carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
 /* Host address for a device offset (see carve_offset in carve.clh), or NULL
  * when the set is not host-owned or the range is outside it. */
 void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
+
+
+/* ---- regions: shared memory with a host allocator --------------------------
+ * A region is one range of memory that host and device share, with a host
+ * pool allocator over it (carve_zc_*) whose metadata lives outside the
+ * region, so device writes cannot corrupt it. It is created from a context
+ * and device by a backend; at creation a probe kernel checks whether the
+ * device really works on the host's bytes (zero-copy), and the region says
+ * so either way. Thread-safe: every region call locks the region. */
+
+typedef enum carve_backend {
+    CARVE_BACKEND_AUTO = 0,           /* the best the device supports */
+    CARVE_BACKEND_HOST_MEMORY = 1,    /* pages carve maps, CL_MEM_USE_HOST_PTR */
+    CARVE_BACKEND_USER_MEMORY = 2,    /* memory you hand over (CMEM, dma-buf,
+                                         an SRAM window), CL_MEM_USE_HOST_PTR */
+    CARVE_BACKEND_ALLOC_HOST_PTR = 3, /* a CL_MEM_ALLOC_HOST_PTR buffer,
+                                         kept mapped */
+    CARVE_BACKEND_SVM_COARSE = 4,     /* clSVMAlloc, coarse-grained */
+    CARVE_BACKEND_SVM_FINE = 5        /* clSVMAlloc, fine-grained buffer */
+} carve_backend;
+
+/* carve_region_params.flags */
+#define CARVE_REGION_REQUIRE_ZERO_COPY 1u /* fail unless zero-copy is shown */
+/* Catch host access to memory the device owns: the host's view of an
+ * allocation is protected while the device owns it, and a touch faults at
+ * once with a message naming the allocation. HOST_MEMORY backend only;
+ * allocations become page-granular. For finding missing hand-overs on a
+ * coherent device before they break on a non-coherent one. */
+#define CARVE_REGION_COHERENCE_CHECK 2u
+
+typedef struct carve_region_params {
+    carve_backend backend;
+    uint64_t bytes;     /* region size; rounded up to the alignment */
+    /* Minimum alignment of every allocation: a power of two; 0 means the
+     * device's CL_DEVICE_MEM_BASE_ADDR_ALIGN, and at least 128. */
+    uint64_t alignment;
+    uint32_t flags;     /* CARVE_REGION_* */
+    const char *name;   /* a tier name for messages ("ddr", "msmc"); copied */
+    /* CARVE_BACKEND_USER_MEMORY: the memory, its physical address if known
+     * (kept for the caller's hooks), and cache maintenance called with the
+     * range when ownership moves (may be NULL on coherent systems). */
+    void *user_base;
+    uint64_t user_physical;
+    void (*write_back)(void *context, void *ptr, size_t bytes);
+    void (*invalidate)(void *context, void *ptr, size_t bytes);
+    void *hook_context;
+} carve_region_params;
+
+typedef struct carve_region_info {
+    carve_backend backend;
+    const char *backend_name;
+    const char *name;
+    void *host_base;             /* where the host sees the region */
+    uint64_t device_address;     /* where the probe kernel saw it */
+    uint64_t bytes;
+    uint64_t alignment;
+    int zero_copy_verified;      /* 1: the device used the host's bytes */
+    const char *zero_copy_evidence;
+    uint64_t in_use;             /* bytes in live allocations */
+    uint64_t peak_in_use;
+    uint64_t largest_free;       /* the largest allocation that would fit */
+    uint64_t live_allocations;
+    uint64_t failed_requests;    /* allocations that found no room */
+} carve_region_info;
+
+/* Creates a region of params->bytes on `device`. carve gives the region a
+ * private in-order queue for hand-overs, so they never wait for unrelated
+ * work on yours. Fails with INVALID_ARGUMENT
+ * (bad params, a backend the device lacks: CL_INVALID_OPERATION),
+ * OUT_OF_HOST_MEMORY, OpenCL allocation errors, PROBE_FAILED, or
+ * NOT_ZERO_COPY under CARVE_REGION_REQUIRE_ZERO_COPY. */
+carve_status carve_region_create(cl_context context, cl_device_id device,
+                                 const carve_region_params *params,
+                                 carve_region **region);
+
+/* Frees the region and everything allocated in it. NULL does nothing. */
+void carve_region_release(carve_region *region);
+
+carve_status carve_region_get_info(carve_region *region,
+                                   carve_region_info *out);
+
+/* Checks the pool's invariants. SUCCESS or ARENA_INVALID; if message is not
+ * NULL it is set to a static description of the broken invariant. */
+carve_status carve_region_check(carve_region *region, const char **message);
+
+/* Whether `device` supports `backend` (AUTO: any). */
+int carve_backend_supported(cl_device_id device, carve_backend backend);
+const char *carve_backend_name(carve_backend backend);
+
+/* ---- zero-copy allocations ----------------------------------------------------
+ * malloc-style calls return NULL on failure and keep the reason for
+ * carve_zc_last_status() (per thread). Allocations start owned by the host.
+ * All are bounded-time (the pool is TLSF) and thread-safe. */
+
+/* Status of this thread's latest failed carve_zc_* call. */
+carve_status carve_zc_last_status(void);
+
+/* `bytes` (> 0) aligned to the region's alignment. */
+void *carve_zc_malloc(carve_region *region, size_t bytes);
+/* count * size bytes, zeroed; NULL if the product overflows. */
+void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
+/* Aligned to `alignment` (a power of two; below the region's means it). */
+void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
+/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL; on
+ * failure ptr stays valid. Host-owned allocations only. */
+void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
+/* Frees an allocation of this region; NULL does nothing. Refuses
+ * (INVALID_ARGUMENT) a pointer that is not the start of a live
+ * allocation, e.g. a double free, and changes nothing then. */
+carve_status carve_zc_free(carve_region *region, void *ptr);
+
+/* The region holding ptr (any address inside a region), or NULL. */
+carve_region *carve_zc_region_of(const void *ptr);
+
+/* Passes the allocation starting at ptr to `kernel` as argument `index`: a
+ * sub-buffer (made once per allocation, then reused) or an SVM pointer.
+ * Fails with INVALID_ARGUMENT for a pointer no region allocated, a freed
+ * one, or one inside an allocation. */
+carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
+
+/* Hands [ptr, ptr + bytes) of an allocation (bytes 0: all of it) to the
+ * device: unmaps it, runs the write-back hook, or (coherence check)
+ * protects the host's view. Returns when done. Fails with INVALID_ARGUMENT
+ * if the range is not inside one live allocation. */
+carve_status carve_zc_to_device(const void *ptr, size_t bytes);
+
+/* Takes the range back for the host after `events` (the kernels that used
+ * it) complete: maps it, runs the invalidate hook, or lifts the
+ * protection. Returns when the host may read it. */
+carve_status carve_zc_to_host(const void *ptr, size_t bytes,
+                              cl_uint num_events, const cl_event *events);
+
+/* Carves `plan` out of `region` (instead of a buffer of its own), so that
+ * arenas live in a chosen memory tier. Same contract as carve_set_create;
+ * fails with CL_MEM_OBJECT_ALLOCATION_FAILURE if the region has no room. */
+carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
+                                 const carve_plan *plan, uint32_t flags,
+                                 carve_set **set);
 
 #ifdef __cplusplus
 }
