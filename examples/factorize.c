@@ -343,15 +343,16 @@ static int result_matches(const carve_set *set, const workload *w, uint32_t i,
                           uint32_t root)
 {
     const expected_factors *e = &w->expected[i];
-    const factor_list *result = carve_set_pointer(set, root, sizeof *result);
+    const factor_list *result =
+        carve_set_arena_block(set, i, root, sizeof *result);
     const uint64_t *factors;
     if (result == NULL || result->number != w->numbers[i] ||
         result->count != e->count)
         return 0;
     if (result->count == 0)
         return result->factors == 0 && w->numbers[i] == 1;
-    factors = carve_set_pointer(set, result->factors,
-                                result->count * sizeof *factors);
+    factors = carve_set_arena_block(set, i, result->factors,
+                                    result->count * sizeof *factors);
     return factors != NULL &&
            factors_are_valid(w, w->numbers[i], factors, result->count) &&
            memcmp(factors, e->factors, e->count * sizeof *factors) == 0;

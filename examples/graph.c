@@ -313,14 +313,14 @@ static int answer_matches(const carve_set *set, uint32_t v, uint32_t root,
                           uint32_t expected, const uint32_t *mark,
                           uint32_t *seen)
 {
-    const neighbourhood *n = carve_set_pointer(set, root, sizeof *n);
+    const neighbourhood *n = carve_set_arena_block(set, v, root, sizeof *n);
     const uint32_t *list;
     uint32_t i;
     if (n == NULL || n->count != expected)
         return 0;
     if (n->count == 0)
         return n->vertices == 0;
-    list = carve_set_pointer(set, n->vertices, n->count * sizeof *list);
+    list = carve_set_arena_block(set, v, n->vertices, n->count * sizeof *list);
     if (list == NULL)
         return 0;
     for (i = 0; i < n->count; ++i) {

@@ -395,20 +395,22 @@ static int is_lowered_copy(const char *lowered, const char *word,
     return 1;
 }
 
-/* Walks the list at `head` in the shared buffer. carve_set_pointer refuses
- * offsets outside the buffer and the walk stops after `count` nodes, so
- * even a broken or cyclic list cannot crash or hang the host. */
-static int list_matches(const carve_set *set, uint32_t head,
+/* Walks the list at `head` in the shared buffer. carve_set_arena_block
+ * refuses any offset that is not inside a live block of this line's own
+ * arena, and the walk stops after `count` nodes, so even a broken or
+ * cyclic list cannot crash or hang the host, or pass for a right one. */
+static int list_matches(const carve_set *set, uint32_t line, uint32_t head,
                         const host_token *expected, uint32_t count)
 {
     uint32_t offset = head, i;
     for (i = 0; i < count; ++i) {
-        const token_node *node = carve_set_pointer(set, offset, sizeof *node);
+        const token_node *node =
+            carve_set_arena_block(set, line, offset, sizeof *node);
         const char *text;
         if (node == NULL || node->length != expected[i].length ||
             node->repeats != expected[i].repeats)
             return 0;
-        text = carve_set_pointer(set, node->text, node->length);
+        text = carve_set_arena_block(set, line, node->text, node->length);
         if (text == NULL ||
             !is_lowered_copy(text, expected[i].text, node->length))
             return 0;
@@ -435,7 +437,7 @@ static carve_status verify_line(const carve_set *set, const corpus *c,
     for (i = 0; i < kept; ++i)
         t->kept_bytes += example_block_bytes(sizeof(token_node)) +
                          example_block_bytes(expected[i].length);
-    if (!list_matches(set, stats.root, expected, kept) &&
+    if (!list_matches(set, line, stats.root, expected, kept) &&
         t->lines_wrong++ < 3)
         printf("mismatch in line %u: \"%.*s\"\n", line, (int)length, text);
     return CARVE_SUCCESS;

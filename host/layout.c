@@ -130,6 +130,8 @@ carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
     out->last_misuse = s->last_misuse;
     out->flags = s->flags;
     out->root = s->root;
+    out->zero_requests = s->zero_requests;
+    out->realloc_count = s->realloc_count;
     return CARVE_SUCCESS;
 }
 
@@ -196,6 +198,36 @@ void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes)
     const carve_set_header *h = carve__header(mem);
     if (h == NULL || offset == 0 || offset > h->total_bytes ||
         bytes > h->total_bytes - offset)
+        return NULL;
+    return (unsigned char *)mem + offset;
+}
+
+void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
+                         size_t bytes)
+{
+    carve_arena a;
+    uint64_t first, last;
+    uint32_t start, end;
+    int live = 0;
+    if (mem == NULL || open_arena(mem, index, &a) != CARVE_SUCCESS ||
+        (unsigned char *)mem + offset < a.payload || bytes == 0)
+        return NULL;
+    first = ((unsigned char *)mem + offset - a.payload) / CARVE_GRANULE;
+    last = ((unsigned char *)mem + offset + bytes - 1 - a.payload) /
+           CARVE_GRANULE;
+    if (last >= a.state->bump)
+        return NULL;
+    /* The block holding `first` starts at the nearest start bit at or
+     * below it: end bits mark where live blocks end, so a start bit below
+     * `first` with no end bit in between owns it. */
+    for (start = (uint32_t)first + 1; start > 0; --start)
+        if (carve_core_bit(a.start_bits, start - 1))
+            break;
+    if (start == 0)
+        return NULL;
+    --start;
+    end = carve_core_block_at(&a, start, &live) + start;
+    if (!live || end <= last)
         return NULL;
     return (unsigned char *)mem + offset;
 }

@@ -253,3 +253,12 @@ void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes)
         return NULL;
     return carve_layout_pointer(image, offset, bytes);
 }
+
+void *carve_set_arena_block(const carve_set *set, uint32_t index,
+                            uint32_t offset, size_t bytes)
+{
+    void *image = NULL;
+    if (host_image(set, &image) != CARVE_SUCCESS)
+        return NULL;
+    return carve_layout_block(image, index, offset, bytes);
+}

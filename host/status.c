@@ -113,9 +113,9 @@ const char *carve_status_string(carve_status status)
 const char *carve_failure_string(uint32_t failure)
 {
     static const char *const names[] = {
-        "none",          "zero size",       "larger than the arena",
-        "out of memory", "bad alignment",   "count * size overflows",
-        "arena corrupt", "arena not open",
+        "none",          "larger than the arena", "out of memory",
+        "bad alignment", "count * size overflows", "arena corrupt",
+        "arena not open",
     };
     return failure < sizeof names / sizeof names[0] ? names[failure]
                                                     : "unknown";

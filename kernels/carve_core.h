@@ -74,14 +74,15 @@
 #define CARVE_NO_CLASS 0xffffffffu
 
 /* Why a request returned NULL (carve_arena_state.last_failure). */
+/* A request for 0 bytes is not a failure: it returns NULL, as C allows,
+ * and is counted in zero_requests. */
 #define CARVE_FAIL_NONE 0u
-#define CARVE_FAIL_ZERO_SIZE 1u     /* size 0 asked for */
-#define CARVE_FAIL_TOO_LARGE 2u     /* larger than the whole arena */
-#define CARVE_FAIL_OUT_OF_MEMORY 3u /* fits the arena, but no room left */
-#define CARVE_FAIL_BAD_ALIGNMENT 4u /* not a power of two, or above 128 */
-#define CARVE_FAIL_OVERFLOW 5u      /* calloc count * size overflows */
-#define CARVE_FAIL_CORRUPT 6u       /* the arena was found corrupt earlier */
-#define CARVE_FAIL_NO_ARENA 7u      /* the handle is not an open arena */
+#define CARVE_FAIL_TOO_LARGE 1u     /* larger than the whole arena */
+#define CARVE_FAIL_OUT_OF_MEMORY 2u /* fits the arena, but no room left */
+#define CARVE_FAIL_BAD_ALIGNMENT 3u /* not a power of two, or above 128 */
+#define CARVE_FAIL_OVERFLOW 4u      /* calloc count * size overflows */
+#define CARVE_FAIL_CORRUPT 5u       /* the arena was found corrupt earlier */
+#define CARVE_FAIL_NO_ARENA 6u      /* the handle is not an open arena */
 
 /* Why a pointer passed to free/realloc was refused (last_misuse). */
 #define CARVE_MISUSE_NONE 0u
@@ -141,7 +142,8 @@ typedef struct carve_arena_state {
     carve_u32 last_misuse;    /* CARVE_MISUSE_* of the latest refusal */
     carve_u32 flags;          /* CARVE_ARENA_* */
     carve_u32 root;           /* an offset the kernel leaves for the host */
-    carve_u32 reserved[2];
+    carve_u32 zero_requests;  /* requests for 0 bytes (NULL, not a failure) */
+    carve_u32 realloc_count;  /* reallocs of a live block, moved or not */
 } carve_arena_state;
 
 #define CARVE_STATE_FIXED_WORDS 16u
@@ -497,8 +499,10 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
         return 0;
     if (s->flags & CARVE_ARENA_CORRUPT)
         return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
-    if (bytes == 0u)
-        return carve_core_fail(a, CARVE_FAIL_ZERO_SIZE, 0u);
+    if (bytes == 0u) {
+        s->zero_requests += 1u;
+        return 0;
+    }
     if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
         return carve_core_fail(a, CARVE_FAIL_BAD_ALIGNMENT, bytes);
     n = carve_core_granules_for(bytes);
@@ -673,6 +677,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
     n = carve_core_live_block(a, p, &g);
     if (n == 0u)
         return 0;
+    a->state->realloc_count += 1u;
     if (bytes == 0u) {
         carve_core_retire(a, g, n);
         return 0;

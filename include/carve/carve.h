@@ -180,6 +180,8 @@ typedef struct carve_arena_stats {
     uint32_t last_misuse;    /* CARVE_MISUSE_* */
     uint32_t flags;          /* CARVE_ARENA_* */
     uint32_t root;           /* offset left by carve_set_root, 0 if none */
+    uint32_t zero_requests;  /* requests for 0 bytes: NULL, not failures */
+    uint32_t realloc_count;  /* reallocs of a live block, moved or not */
 } carve_arena_stats;
 
 typedef struct carve_summary {
@@ -242,6 +244,13 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
 /* The host address of [offset, offset + bytes) in the image, or NULL if
  * that range is not inside it or offset is 0. O(1). */
 void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
+
+/* Like carve_layout_pointer, but only for a range that lies inside one live
+ * block of arena `index`: what a host walking device-built structures
+ * should use, so that a stray offset into a header, a state table, free
+ * memory or another arena is refused (NULL). O(size of the block / 512). */
+void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
+                         size_t bytes);
 
 /* ---- kernels ------------------------------------------------------------- */
 
@@ -347,6 +356,10 @@ carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
 /* Host address for a device offset (see carve_offset in carve.clh), or NULL
  * when the set is not host-owned or the range is outside it. */
 void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
+/* carve_layout_block on this set's image: NULL unless the range lies inside
+ * one live block of arena `index` and the host owns the set. */
+void *carve_set_arena_block(const carve_set *set, uint32_t index,
+                            uint32_t offset, size_t bytes);
 
 
 /* ---- regions: shared memory with a host allocator --------------------------

@@ -145,8 +145,40 @@ static void test_check_finds_planted_damage(void)
     fixture_free(&f);
 }
 
+static void test_block_lookup(void)
+{
+    core_fixture f = fixture_make(2, 1024, 0);
+    carve_arena a = carve_core_open(f.image, 0);
+    carve_arena b = carve_core_open(f.image, 1);
+    unsigned char *p = carve_core_malloc(&a, 100); /* 7 granules */
+    unsigned char *gone = carve_core_malloc(&a, 16);
+    unsigned char *q = carve_core_malloc(&a, 16);
+    unsigned char *other = carve_core_malloc(&b, 16);
+    uint32_t off = carve_core_offset(&a, p);
+    carve_core_free(&a, gone);
+    EXPECT(carve_layout_block(f.image, 0, off, 100) == p);
+    EXPECT(carve_layout_block(f.image, 0, off + 40, 60) == p + 40);
+    EXPECT(carve_layout_block(f.image, 0, off + 40, 73) == NULL); /* past */
+    EXPECT(carve_layout_block(f.image, 0, off + 100, 12) == p + 100);
+    EXPECT(carve_layout_block(f.image, 0, carve_core_offset(&a, gone), 4) ==
+           NULL); /* freed */
+    EXPECT(carve_layout_block(f.image, 0, carve_core_offset(&a, q), 16) == q);
+    EXPECT(carve_layout_block(f.image, 0, carve_core_offset(&a, q) + 16, 1) ==
+           NULL); /* above bump */
+    EXPECT(carve_layout_block(f.image, 0, 4, 4) == NULL); /* the header */
+    EXPECT(carve_layout_block(f.image, 0, f.plan.state_offset, 4) == NULL);
+    EXPECT(carve_layout_block(f.image, 0, carve_core_offset(&b, other), 16) ==
+           NULL); /* another arena's block */
+    EXPECT(carve_layout_block(f.image, 1, carve_core_offset(&b, other), 16) ==
+           other);
+    EXPECT(carve_layout_block(f.image, 2, off, 1) == NULL);
+    EXPECT(carve_layout_block(f.image, 0, off, 0) == NULL);
+    fixture_free(&f);
+}
+
 int main(void)
 {
+    test_block_lookup();
     test_status_strings();
     test_format_and_validate();
     test_reset_keeps_arena_bytes();
