@@ -127,7 +127,11 @@ carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
     carve_status status;
     if (set == NULL || (num_events > 0) != (events != NULL))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    status = carve_zc_to_host(set->base, 0, num_events, events);
+    /* Without events, "after the kernels" means after everything already
+     * on the set's queue; SVM hand-over would otherwise not wait at all. */
+    status = num_events == 0 ? clFinish(set->queue) : CARVE_SUCCESS;
+    if (status == CARVE_SUCCESS)
+        status = carve_zc_to_host(set->base, 0, num_events, events);
     if (status == CARVE_SUCCESS)
         set->host_owned = 1;
     return status;

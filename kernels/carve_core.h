@@ -550,6 +550,17 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
     return carve_core_make_live(a, g + m, n);
 }
 
+/* Whether granule g (not a block start) lies inside a live block: the next
+ * end bit at or after g then comes before any start bit. Free blocks carry
+ * no bits, so inside one the next start bit comes first. Only the refusal
+ * path pays for this scan. */
+CARVE_INLINE int carve_core_inside_live(const carve_arena *a, carve_u32 g)
+{
+    carve_u32 e = carve_core_next_bit(a->end_bits, g, a->state->bump);
+    return e != CARVE_NO_CLASS &&
+           carve_core_next_bit(a->start_bits, g, e + 1u) == CARVE_NO_CLASS;
+}
+
 /* Resolves a pointer from free/realloc to the live block it starts; returns
  * its size in granules and its first granule, or 0 after recording why the
  * pointer was refused. */
@@ -565,8 +576,12 @@ CARVE_INLINE carve_u32 carve_core_live_block(const carve_arena *a,
     if ((off & (CARVE_GRANULE - 1u)) != 0u)
         return carve_core_refuse(a, CARVE_MISUSE_INTERIOR);
     g = (carve_u32)(off >> CARVE_GRANULE_SHIFT);
-    if (g >= a->state->bump || !carve_core_bit(a->start_bits, g))
+    if (g >= a->state->bump)
         return carve_core_refuse(a, CARVE_MISUSE_NOT_LIVE);
+    if (!carve_core_bit(a->start_bits, g))
+        return carve_core_refuse(a, carve_core_inside_live(a, g)
+                                        ? CARVE_MISUSE_INTERIOR
+                                        : CARVE_MISUSE_NOT_LIVE);
     e = carve_core_next_bit(a->end_bits, g, a->state->bump);
     if (e == CARVE_NO_CLASS) {
         carve_core_mark_corrupt(a);

@@ -313,7 +313,8 @@ void carve_set_release(carve_set *set);
 carve_status carve_set_to_device(carve_set *set);
 
 /* Takes the set back for the host once `events` (the kernels that used it)
- * are complete; returns when the host may read it. Idempotent. */
+ * are complete, or, with no events, once everything enqueued so far on the
+ * set's queue is; returns when the host may read it. Idempotent. */
 carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
                                const cl_event *events);
 
@@ -488,7 +489,8 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 
 /* Takes the range back for the host after `events` (the kernels that used
  * it) complete: maps it, runs the invalidate hook, or lifts the
- * protection. Returns when the host may read it. */
+ * protection. Returns when the host may read it. carve does not know your
+ * queues: pass the kernels' events (or clFinish first). */
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 

@@ -157,7 +157,7 @@ static void test_free_null_and_misuse(void)
     carve_core_free(&a, p + 4);
     EXPECT(s->misuse_count == 1 && s->last_misuse == CARVE_MISUSE_INTERIOR);
     carve_core_free(&a, p + 16); /* a granule inside the block */
-    EXPECT(s->last_misuse == CARVE_MISUSE_NOT_LIVE);
+    EXPECT(s->last_misuse == CARVE_MISUSE_INTERIOR);
     carve_core_free(&a, other); /* another work-item's block */
     EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
     carve_core_free(&a, a.payload - 16);
