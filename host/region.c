@@ -3,6 +3,7 @@
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS /* clCreateCommandQueue */
 #include "carve_internal.h"
 #include "pool.h"
+#include "tool_annotations.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -427,6 +428,7 @@ static void *allocate(carve_region *r, uint64_t bytes, uint64_t align, int zero)
         free(a);
         return fail(status);
     }
+    carve__annotate_allocated(r->host_base + offset, bytes, size);
     if (zero)
         memset(r->host_base + offset, 0, (size_t)bytes);
     return r->host_base + offset;
@@ -462,6 +464,7 @@ static void retire(carve_region *r, located *l)
             protect(r, l->offset, l->size, 0);
         free(l->alloc);
     }
+    carve__annotate_freed(r->host_base + l->offset, l->size);
     carve__pool_free(r->pool, l->offset);
 }
 
@@ -499,6 +502,8 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
         l->alloc->sub_buffer = NULL;
     }
     carve__pool_find(l->region->pool, l->offset, &size, NULL, NULL);
+    carve__annotate_resized(l->region->host_base + l->offset, l->requested,
+                            l->size, bytes, size);
     return map_range(l->region, l->alloc, l->offset, size, 0, NULL);
 }
 
@@ -734,6 +739,8 @@ static carve_status create_one(cl_context context, cl_device_id device,
         status = create_memory(r, p);
     if (status == CARVE_SUCCESS)
         status = carve__pool_create(r->bytes, r->alignment, &r->pool);
+    if (status == CARVE_SUCCESS)
+        carve__annotate_region_created(r->host_base, r->bytes);
     if (status == CARVE_SUCCESS && !registry_add(r))
         status = CARVE_ERROR_LIMIT;
     if (status == CARVE_SUCCESS)
@@ -824,6 +831,7 @@ static void release_allocation(uint64_t offset, uint64_t size,
     if (a->device_owned)
         protect(r, offset, size, 0);
     free(a);
+    carve__annotate_freed(r->host_base + offset, size);
 }
 
 void carve_region_release(carve_region *r)
@@ -835,6 +843,7 @@ void carve_region_release(carve_region *r)
         carve__pool_walk(r->pool, release_allocation, r);
         carve__pool_destroy(r->pool);
     }
+    carve__annotate_region_released(r->host_base, r->bytes);
     free_memory(r);
     if (r->queue != NULL)
         clReleaseCommandQueue(r->queue);

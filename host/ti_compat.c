@@ -4,6 +4,7 @@
 
 #include "carve_internal.h"
 #include "pool.h"
+#include "tool_annotations.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ static void init_tier(ti_tier *t)
     }
     t->base = base;
     t->init_status = carve__pool_create(t->bytes, CARVE_TI_ALIGNMENT, &t->pool);
+    if (t->init_status == CARVE_SUCCESS)
+        carve__annotate_region_created(t->base, t->bytes);
 }
 
 static void init_ddr(void) { init_tier(&ddr); }
@@ -80,6 +83,8 @@ static void *tier_malloc(ti_tier *t, size_t size)
     if (status == CARVE_SUCCESS) {
         pthread_mutex_lock(&t->lock);
         status = carve__pool_alloc(t->pool, size, CARVE_TI_ALIGNMENT, &offset);
+        if (status == CARVE_SUCCESS)
+            carve__annotate_pool_alloc(t->pool, offset, t->base + offset, size);
         pthread_mutex_unlock(&t->lock);
     }
     last_status = status;
@@ -100,6 +105,7 @@ static void tier_free(ti_tier *t, void *ptr)
             status = CARVE_ERROR_INVALID_ARGUMENT;
         } else {
             pthread_mutex_lock(&t->lock);
+            carve__annotate_pool_free(t->pool, (uint64_t)(p - t->base), p);
             status = carve__pool_free(t->pool, (uint64_t)(p - t->base));
             pthread_mutex_unlock(&t->lock);
         }
