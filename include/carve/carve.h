@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "carve_core.h"
+#include "carve_alloc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +68,9 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_NO_DEVICE (-7017)          /* no OpenCL device found */
 #define CARVE_ERROR_PROBE_FAILED (-7018)       /* probe kernel gave no answer */
 #define CARVE_ERROR_LIMIT (-7019)              /* a fixed limit of carve reached */
+/* -7020 is CARVE_ERROR_TIER_FULL (regions). */
+#define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
+#define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
 
 /* A short message for any carve or OpenCL status; never NULL, static
  * storage. O(1), thread-safe. */
@@ -88,7 +91,29 @@ typedef struct carve_plan_params {
      * 0 means 128 (a cache line on every target, and the largest
      * carve_malloc_aligned alignment). */
     uint32_t arena_alignment;
+    /* CARVE_PLAN_* flags. */
+    uint32_t options;
+    /* Records kept in the error log (misuse and damage found on the
+     * device, with call sites); 0 means 256. More are counted, not kept. */
+    uint32_t error_log_records;
+    /* Records of the event log (every allocation, free and failure, for
+     * `carve log`); 0: no event log. */
+    uint32_t event_log_records;
+    /* The shared heap, in bytes (rounded up to whole pages); 0: none. */
+    uint64_t heap_bytes;
+    /* The heap's page: a power of two from 2 KiB to 1 MiB; 0 means 4 KiB.
+     * Requests over half a page take whole pages. */
+    uint32_t heap_page_bytes;
+    /* Requests of at least this many bytes go straight to the heap; 0
+     * means "more than a quarter of the arena". Ignored without a heap. */
+    uint32_t large_request_bytes;
 } carve_plan_params;
+
+/* carve_plan_params.options */
+#define CARVE_PLAN_CHECKS CARVE_OPTION_CHECKS /* redzones, verified at free
+                                                 and by the host */
+#define CARVE_PLAN_HEAP_FALLBACK CARVE_OPTION_HEAP_FALLBACK /* a full arena
+                                                 borrows from the heap */
 
 /* The device properties a plan is checked against. */
 typedef struct carve_device_limits {
@@ -112,8 +137,24 @@ typedef struct carve_plan {
     uint32_t state_offset;
     uint32_t state_stride; /* bytes of allocator state per arena */
     uint32_t arenas_offset;
+    uint32_t options;      /* CARVE_OPTION_* written to the header */
+    uint32_t error_offset;
+    uint32_t error_capacity;
+    uint32_t event_offset;
+    uint32_t event_capacity;
+    uint32_t heap_meta_offset;
+    uint32_t heap_meta_stride;
+    uint32_t heap_map_offset;
+    uint32_t heap_map_words;
+    uint32_t heap_class_count;
+    uint32_t heap_offset;
+    uint32_t heap_pages;
+    uint32_t heap_page_bytes;
+    uint32_t large_bytes;  /* 0 without a heap */
     uint64_t state_bytes;
     uint64_t arenas_bytes;
+    uint64_t heap_meta_bytes; /* page table and hint bitmaps */
+    uint64_t heap_bytes;
     uint64_t total_bytes;  /* the buffer to allocate */
     /* Empty after success; after a failure, what did not fit and by how
      * much. */
@@ -135,8 +176,13 @@ carve_status carve_device_limits_query(cl_device_id device,
  *   CARVE_ERROR_INVALID_ARENA_SIZE arena_bytes 0 or above 2 GiB;
  *   CARVE_ERROR_INVALID_ALIGNMENT  arena_alignment not a power of two in
  *                                  [16, 4096];
+ *   CARVE_ERROR_INVALID_OPTION     unknown options bits, or a log too big;
+ *   CARVE_ERROR_INVALID_HEAP       heap_page_bytes not a power of two in
+ *                                  [2 KiB, 1 MiB], more than 2^24 pages,
+ *                                  or HEAP_FALLBACK without a heap;
  *   CARVE_ERROR_BASE_ALIGNMENT     the device aligns buffers to fewer bytes
- *                                  than arena_alignment;
+ *                                  than arena_alignment (or than 128 with
+ *                                  a heap);
  *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes overflows 64 bits;
  *   CARVE_ERROR_OFFSET_LIMIT       the buffer exceeds 4 GiB - 1, the reach
  *                                  of 32-bit offsets;
@@ -182,6 +228,10 @@ typedef struct carve_arena_stats {
     uint32_t root;           /* offset left by carve_set_root, 0 if none */
     uint32_t zero_requests;  /* requests for 0 bytes: NULL, not failures */
     uint32_t realloc_count;  /* reallocs of a live block, moved or not */
+    uint32_t failure_site;   /* call site of the latest failure */
+    uint32_t misuse_site;    /* call site of the latest refused pointer */
+    uint32_t heap_allocs;    /* blocks this work-item took from the heap */
+    uint32_t heap_frees;     /* heap blocks this work-item freed */
 } carve_arena_stats;
 
 typedef struct carve_summary {
@@ -199,6 +249,20 @@ typedef struct carve_summary {
     uint64_t free_count;
     uint64_t failed_count;
     uint64_t misuse_count;
+    uint64_t heap_allocs;
+    uint64_t heap_frees;
+    /* The shared heap, from a walk of its pages (0 without one). */
+    uint64_t heap_bytes;
+    uint64_t heap_in_use_bytes; /* usable bytes of live heap blocks */
+    uint64_t heap_live_blocks;
+    uint32_t heap_free_pages;
+    uint32_t heap_pages;
+    /* The logs: how many records the device produced, and how many of
+     * them the log could keep. */
+    uint32_t errors_seen;
+    uint32_t errors_kept;
+    uint32_t events_seen;
+    uint32_t events_kept;
 } carve_summary;
 
 /* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise). */
@@ -234,10 +298,14 @@ carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
 carve_status carve_layout_summary(const void *mem, carve_summary *out);
 
 /* Runs the allocator's invariant check (the same code the device ran) on
- * every arena. Returns CARVE_SUCCESS, or ARENA_INVALID with the first bad
- * arena's index in *bad_index and the broken invariant (CARVE_CHECK_* of
- * carve_core.h) in *broken; either out-pointer may be NULL.
- * O(total bitmap words + blocks). */
+ * every arena and on the shared heap. Returns CARVE_SUCCESS, or
+ * ARENA_INVALID with the first bad arena's index in *bad_index and the
+ * broken invariant (CARVE_CHECK_* of carve_core.h) in *broken, or, for the
+ * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
+ * carve_heap.h in *broken; either out-pointer may be NULL. The set must be
+ * quiescent (no kernel running). O(total bitmap words + blocks + heap
+ * pages). */
+#define CARVE_HEAP_INDEX 0xffffffffu
 carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);
 

@@ -159,15 +159,17 @@ static void test_free_null_and_misuse(void)
     carve_core_free(&a, p + 16); /* a granule inside the block */
     EXPECT(s->last_misuse == CARVE_MISUSE_INTERIOR);
     carve_core_free(&a, other); /* another work-item's block */
+    EXPECT(s->last_misuse == CARVE_MISUSE_OTHER_ARENA);
+    carve_core_free(&a, a.payload - 16); /* the state table or padding */
     EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
-    carve_core_free(&a, a.payload - 16);
-    EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
-    carve_core_free(&a, p);
-    carve_core_free(&a, p); /* double free */
+    carve_core_free(&a, p + 256); /* never handed out */
     EXPECT(s->last_misuse == CARVE_MISUSE_NOT_LIVE);
-    EXPECT(s->misuse_count == 5 && s->free_count == 1);
+    carve_core_free(&a, p);
+    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_FREED); /* double free */
+    EXPECT(s->last_misuse == CARVE_MISUSE_FREED);
+    EXPECT(s->misuse_count == 6 && s->free_count == 1);
     EXPECT(carve_core_realloc(&a, p, 32) == NULL);
-    EXPECT(s->misuse_count == 6);
+    EXPECT(s->misuse_count == 7);
     EXPECT(state_of(&b)->live_blocks == 1); /* b untouched */
     EXPECT_INVARIANTS(&a);
     EXPECT_INVARIANTS(&b);
