@@ -35,7 +35,7 @@ static const char plan_help[] =
     "of 1024): 64K, 1M.\n"
     "\n"
     "examples:\n"
-    "  carve plan --ndrange 1024,1024 --arena-bytes 2K\n"
+    "  carve plan --ndrange 512,512 --arena-bytes 1K\n"
     "  carve plan --arenas 4096 --arena-bytes 64K --max-alloc 512M \\\n"
     "             --global-mem 1G --base-align 128\n"
     "\n"
