@@ -39,6 +39,7 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NO_DEVICE, "no OpenCL device found"),
     NAME(CARVE_ERROR_PROBE_FAILED, "the zero-copy probe kernel gave no answer"),
     NAME(CARVE_ERROR_LIMIT, "a fixed limit of carve was reached"),
+    NAME(CARVE_ERROR_TIER_FULL, "the region (memory tier) has no room"),
     NAME(CL_DEVICE_NOT_FOUND, "no device of the requested type"),
     NAME(CL_DEVICE_NOT_AVAILABLE, "device not available"),
     NAME(CL_COMPILER_NOT_AVAILABLE, "no compiler for this device"),
