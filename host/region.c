@@ -336,21 +336,39 @@ static void report_coherence_fault(carve_region *r, const unsigned char *at,
                              "carve_zc_to_host first\n");
 }
 
+static void on_segv(int sig, siginfo_t *info, void *context);
+
+static void install_segv_handler(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_segv;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &previous_segv);
+}
+
 /* Hands a fault that is not carve's to whatever handled SIGSEGV before. */
 static void pass_on(int sig, siginfo_t *info, void *context)
 {
+    struct sigaction now;
     if ((previous_segv.sa_flags & SA_SIGINFO) &&
-        previous_segv.sa_sigaction != NULL) {
+        previous_segv.sa_sigaction != NULL)
         previous_segv.sa_sigaction(sig, info, context);
-        return;
-    }
-    if (previous_segv.sa_handler != SIG_DFL &&
-        previous_segv.sa_handler != SIG_IGN) {
+    else if (previous_segv.sa_handler != SIG_DFL &&
+             previous_segv.sa_handler != SIG_IGN)
         previous_segv.sa_handler(sig);
+    else {
+        /* The default: returning re-executes the access, which kills. */
+        sigaction(sig, &previous_segv, NULL);
         return;
     }
-    /* The default: returning re-executes the access, which then kills. */
-    sigaction(sig, &previous_segv, NULL);
+    /* A handler may restore what it saw before it, as LLVM's does (PoCL
+     * loads it), which would drop carve's: go back in front of whatever
+     * it left, so that the check outlives a fault that was repaired. */
+    sigaction(sig, NULL, &now);
+    if (!(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_segv)
+        install_segv_handler();
 }
 
 /* A touch of memory that the other side owns: name it, then give the
@@ -379,16 +397,6 @@ static void on_segv(int sig, siginfo_t *info, void *context)
             nanosleep(&pause, NULL);
     }
     sigaction(sig, &previous_segv, NULL);
-}
-
-static void install_segv_handler(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_sigaction = on_segv;
-    action.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGSEGV, &action, &previous_segv);
 }
 
 /* Which view of an allocation is open under the coherence check: the
