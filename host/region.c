@@ -104,7 +104,7 @@ int carve_backend_supported(cl_device_id device, carve_backend backend)
            backend <= CARVE_BACKEND_SVM_FINE;
 }
 
-/* ---- the registry: which region holds an address --------------------------- */
+/* ---- the registry: live regions, the addresses they hold, the probe they share */
 
 static int registry_add(carve_region *r)
 {

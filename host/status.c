@@ -31,7 +31,7 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NOT_ZERO_COPY,
          "zero-copy was required but the probe did not show it"),
     NAME(CARVE_ERROR_WRONG_OWNER,
-         "the device owns the set; call carve_set_to_host first"),
+         "the device owns it; hand it back to the host first"),
     NAME(CARVE_ERROR_CORRUPT_SET, "the carved header is damaged or foreign"),
     NAME(CARVE_ERROR_ARENA_INVALID, "an arena broke an allocator invariant"),
     NAME(CARVE_ERROR_INDEX_OUT_OF_RANGE, "arena index out of range"),

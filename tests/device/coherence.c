@@ -109,16 +109,18 @@ static void child_run(child *c, int hand_over)
 }
 
 /* The host reads what the device wrote; with `take_back` after
- * carve_zc_to_host, as it must. Returns the words that are wrong. */
+ * carve_zc_to_host, as it must. Returns the words that are wrong. The
+ * reads are volatile: a result the caller drops must still be read. */
 static uint32_t child_read(child *c, int take_back)
 {
+    const volatile uint32_t *words = c->words;
     uint32_t i, wrong = 0;
     if (take_back)
         REQUIRE_OK(carve_zc_to_host(c->words, 0, 0, NULL));
     for (i = WORDS / 2; i < WORDS; ++i) /* starts in the third page */
-        wrong += c->words[i] != i + 1u;
+        wrong += words[i] != i + 1u;
     for (i = 0; i < WORDS / 2; ++i)
-        wrong += c->words[i] != i + 1u;
+        wrong += words[i] != i + 1u;
     return wrong;
 }
 
@@ -166,7 +168,7 @@ static int forgotten_to_device(void)
     return 3;
 }
 
-static unsigned char *own_page;
+static volatile unsigned char *own_page;
 static volatile sig_atomic_t own_faults;
 
 /* The program's own handler, installed before carve's: it repairs faults
@@ -175,9 +177,10 @@ static void own_handler(int sig, siginfo_t *info, void *context)
 {
     long page = sysconf(_SC_PAGESIZE);
     (void)context;
-    if ((unsigned char *)info->si_addr >= own_page &&
-        (unsigned char *)info->si_addr < own_page + page) {
-        mprotect(own_page, (size_t)page, PROT_READ | PROT_WRITE);
+    const volatile unsigned char *at = info->si_addr;
+    if (at >= own_page && at < own_page + page) {
+        mprotect((void *)(uintptr_t)own_page, (size_t)page,
+                 PROT_READ | PROT_WRITE);
         own_faults = own_faults + 1;
         return;
     }
