@@ -68,7 +68,7 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_NO_DEVICE (-7017)          /* no OpenCL device found */
 #define CARVE_ERROR_PROBE_FAILED (-7018)       /* probe kernel gave no answer */
 #define CARVE_ERROR_LIMIT (-7019)              /* a fixed limit of carve reached */
-/* -7020 is CARVE_ERROR_TIER_FULL (regions). */
+#define CARVE_ERROR_TIER_FULL (-7020)          /* the region (tier) has no room */
 #define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
 #define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
 
@@ -437,7 +437,12 @@ void *carve_set_arena_block(const carve_set *set, uint32_t index,
  * region, so device writes cannot corrupt it. It is created from a context
  * and device by a backend; at creation a probe kernel checks whether the
  * device really works on the host's bytes (zero-copy), and the region says
- * so either way. Thread-safe: every region call locks the region. */
+ * so either way. Several regions can stand for memory tiers (a large DDR
+ * region, a small on-chip one): each allocation lands in the region asked
+ * for or, if the caller set one up, in its fallback (see
+ * carve_region_set_fallback). Thread-safe: every region call locks the
+ * region. At most 256 regions are live at once (sets made by
+ * carve_set_create count: each has a region of its own). */
 
 typedef enum carve_backend {
     CARVE_BACKEND_AUTO = 0,           /* the best the device supports */
@@ -452,24 +457,40 @@ typedef enum carve_backend {
 
 /* carve_region_params.flags */
 #define CARVE_REGION_REQUIRE_ZERO_COPY 1u /* fail unless zero-copy is shown */
-/* Catch host access to memory the device owns: the host's view of an
- * allocation is protected while the device owns it, and a touch faults at
- * once with a message naming the allocation. HOST_MEMORY backend only;
- * allocations become page-granular. For finding missing hand-overs on a
- * coherent device before they break on a non-coherent one. */
+/* Catch a missing hand-over. The region is mapped twice: the host's view
+ * of an allocation is protected while the device owns it, the view given
+ * to OpenCL while the host owns it (and while it is free). A touch from
+ * the wrong side faults at once; carve writes one line to stderr naming
+ * the region, the offset and the allocation, and the process dies of
+ * SIGSEGV. A host touch is caught on any device; a device touch only on a
+ * device that runs in the host process, like PoCL's CPU devices.
+ * HOST_MEMORY backend only; allocations become page-granular. carve
+ * installs a SIGSEGV handler on the first such region and passes every
+ * other fault on to the handler that was there before. For finding missing
+ * hand-overs on a coherent device before they break on a non-coherent
+ * one. */
 #define CARVE_REGION_COHERENCE_CHECK 2u
 
 typedef struct carve_region_params {
     carve_backend backend;
-    uint64_t bytes;     /* region size; rounded up to the alignment */
-    /* Minimum alignment of every allocation: a power of two; 0 means the
-     * device's CL_DEVICE_MEM_BASE_ADDR_ALIGN, and at least 128. */
+    /* Region size, rounded up to the alignment (down for USER_MEMORY, so
+     * that your memory is never overrun); at most 2^48. */
+    uint64_t bytes;
+    /* Minimum alignment of every allocation: 0 or a power of two up to
+     * 2 GiB. Never below the device's CL_DEVICE_MEM_BASE_ADDR_ALIGN and
+     * 128 (sub-buffers must start there): smaller values, and 0, mean that.
+     * E.g. 4096 for page-aligned allocations. carve places the region on
+     * an address aligned to this and to the page size (except user memory,
+     * which is where you put it), so carve_zc_memalign can align that far
+     * in host and device addresses alike. */
     uint64_t alignment;
     uint32_t flags;     /* CARVE_REGION_* */
     const char *name;   /* a tier name for messages ("ddr", "msmc"); copied */
-    /* CARVE_BACKEND_USER_MEMORY: the memory, its physical address if known
-     * (kept for the caller's hooks), and cache maintenance called with the
-     * range when ownership moves (may be NULL on coherent systems). */
+    /* CARVE_BACKEND_USER_MEMORY: the memory (aligned to the alignment),
+     * its physical address if known (kept for the caller's hooks), and
+     * cache maintenance called with the range when ownership moves (may be
+     * NULL on coherent systems). The probe at creation writes its first 16
+     * bytes and calls both hooks once. */
     void *user_base;
     uint64_t user_physical;
     void (*write_back)(void *context, void *ptr, size_t bytes);
@@ -483,35 +504,72 @@ typedef struct carve_region_info {
     const char *name;
     void *host_base;             /* where the host sees the region */
     uint64_t device_address;     /* where the probe kernel saw it */
-    uint64_t bytes;
+    uint64_t bytes;              /* capacity */
     uint64_t alignment;
     int zero_copy_verified;      /* 1: the device used the host's bytes */
     const char *zero_copy_evidence;
-    uint64_t in_use;             /* bytes in live allocations */
+    /* The statistics start at zero when carve_region_create returns. */
+    uint64_t in_use;             /* bytes in live allocations (rounded up
+                                    to the alignment) */
     uint64_t peak_in_use;
-    uint64_t largest_free;       /* the largest allocation that would fit */
+    /* The largest free block. A request of that size can still fail if the
+     * block is not first in its size class (the pool's good fit); one of
+     * at most 15/16 of it never does. */
+    uint64_t largest_free;
     uint64_t live_allocations;
-    uint64_t failed_requests;    /* allocations that found no room */
+    /* Requests this region had no room for, including those its fallback
+     * then took. */
+    uint64_t failed_requests;
+    carve_region *fallback;      /* see carve_region_set_fallback */
 } carve_region_info;
 
 /* Creates a region of params->bytes on `device`. carve gives the region a
  * private in-order queue for hand-overs, so they never wait for unrelated
- * work on yours. Fails with INVALID_ARGUMENT
- * (bad params, a backend the device lacks: CL_INVALID_OPERATION),
- * OUT_OF_HOST_MEMORY, OpenCL allocation errors, PROBE_FAILED, or
- * NOT_ZERO_COPY under CARVE_REGION_REQUIRE_ZERO_COPY. */
+ * work on yours. Fails with
+ *   INVALID_ARGUMENT    bad params (NULL, 0 bytes, unknown flags,
+ *                       COHERENCE_CHECK without HOST_MEMORY, user_base
+ *                       given without USER_MEMORY or the other way round,
+ *                       user memory not aligned or smaller than one unit);
+ *   INVALID_ALIGNMENT   alignment not 0 or a power of two up to 2 GiB;
+ *   CL_INVALID_OPERATION a backend the device lacks;
+ *   LIMIT               256 regions are live already;
+ *   NOT_ZERO_COPY       under CARVE_REGION_REQUIRE_ZERO_COPY, when the
+ *                       probe showed the device working on a copy;
+ *   PROBE_FAILED        the probe kernel's answer never reached the host;
+ *   OUT_OF_HOST_MEMORY, or the OpenCL status of a failed allocation or
+ *   build. Nothing is leaked on failure. The probe's kernel is built once
+ *   per context and device while a region of theirs lives. Thread-safe. */
 carve_status carve_region_create(cl_context context, cl_device_id device,
                                  const carve_region_params *params,
                                  carve_region **region);
 
-/* Frees the region and everything allocated in it. NULL does nothing. */
+/* Frees the region and everything allocated in it, and unlinks it from
+ * every region that falls back to it. NULL does nothing. The caller must
+ * not have kernels using it still running, nor other threads using it. */
 void carve_region_release(carve_region *region);
 
+/* Fills *out. INVALID_ARGUMENT on NULL. O(1). */
 carve_status carve_region_get_info(carve_region *region,
                                    carve_region_info *out);
 
-/* Checks the pool's invariants. SUCCESS or ARENA_INVALID; if message is not
- * NULL it is set to a static description of the broken invariant. */
+/* Makes `fallback` (NULL: none) the region that allocations take when
+ * `region` has no room: carve_zc_malloc/calloc/memalign, the move of a
+ * carve_zc_realloc and carve_set_create_in try region, then its fallback,
+ * then the fallback's fallback..., and fail with CARVE_ERROR_TIER_FULL
+ * only when none has room. Without a fallback, a request that does not
+ * fit fails at once. carve_zc_region_of / carve_set_region tell where an
+ * allocation landed. Fails with INVALID_ARGUMENT if either region is not
+ * live, if they belong to different contexts or devices, or if the chain
+ * would come back to `region` (a cycle). O(number of regions).
+ * Thread-safe; a chain may change while other threads allocate. */
+carve_status carve_region_set_fallback(carve_region *region,
+                                       carve_region *fallback);
+
+/* Checks the pool's invariants (blocks tile the region, free lists and
+ * statistics agree) and the ownership records (the host's allocations
+ * mapped, the device's not). SUCCESS or ARENA_INVALID; if message is not
+ * NULL it is set to a static description of the broken invariant, or NULL.
+ * O(allocations). */
 carve_status carve_region_check(carve_region *region, const char **message);
 
 /* Whether `device` supports `backend` (AUTO: any). */
@@ -521,50 +579,77 @@ const char *carve_backend_name(carve_backend backend);
 /* ---- zero-copy allocations ----------------------------------------------------
  * malloc-style calls return NULL on failure and keep the reason for
  * carve_zc_last_status() (per thread). Allocations start owned by the host.
- * All are bounded-time (the pool is TLSF) and thread-safe. */
+ * Thread-safe. The pool's work is bounded-time (TLSF: O(1) in the number of
+ * allocations); calls that move a mapping also wait for the region's own
+ * queue (buffer and coarse SVM backends). */
 
 /* Status of this thread's latest failed carve_zc_* call. */
 carve_status carve_zc_last_status(void);
 
-/* `bytes` (> 0) aligned to the region's alignment. */
+/* `bytes` aligned to the alignment of the region it lands in (`region` or
+ * a fallback). NULL with INVALID_ARGUMENT for a NULL region or 0 bytes,
+ * TIER_FULL when no region of the chain has room. */
 void *carve_zc_malloc(carve_region *region, size_t bytes);
-/* count * size bytes, zeroed; NULL if the product overflows. */
+/* count * size bytes, zeroed; NULL with SIZE_OVERFLOW if the product
+ * overflows; otherwise as carve_zc_malloc. */
 void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
-/* Aligned to `alignment` (a power of two; below the region's means it). */
+/* Aligned to `alignment`: a power of two, at most as far as the region's
+ * base is aligned (see carve_region_params.alignment), else
+ * INVALID_ALIGNMENT; below the region's alignment means the region's.
+ * Otherwise as carve_zc_malloc. */
 void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
-/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL; on
- * failure ptr stays valid. Host-owned allocations only. */
+/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL (not a
+ * failure); on failure ptr stays valid and unchanged. Grows or shrinks in
+ * place when it can, else moves (keeping min(old, new) bytes) to where a
+ * new request in `region` would land. Refuses with INVALID_ARGUMENT a ptr
+ * that is not the start of a live allocation of `region`'s chain (NULL
+ * region: any region), with WRONG_OWNER one the device owns; TIER_FULL
+ * when there is no room. */
 void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
-/* Frees an allocation of this region; NULL does nothing. Refuses
- * (INVALID_ARGUMENT) a pointer that is not the start of a live
- * allocation, e.g. a double free, and changes nothing then. */
+/* Frees an allocation of `region` or of a region it falls back to (NULL
+ * region: any region); NULL ptr does nothing. The device may own it: the
+ * caller must know that no kernel still uses it. Refuses
+ * (INVALID_ARGUMENT) a pointer that is not the start of a live allocation
+ * there: foreign, inside an allocation, or already freed; it changes
+ * nothing then. */
 carve_status carve_zc_free(carve_region *region, void *ptr);
 
 /* The region holding ptr (any address inside a region), or NULL. */
 carve_region *carve_zc_region_of(const void *ptr);
 
 /* Passes the allocation starting at ptr to `kernel` as argument `index`: a
- * sub-buffer (made once per allocation, then reused) or an SVM pointer.
- * Fails with INVALID_ARGUMENT for a pointer no region allocated, a freed
- * one, or one inside an allocation. */
+ * sub-buffer of the requested bytes (made once per allocation, then
+ * reused) or an SVM pointer. Fails with INVALID_ARGUMENT for a NULL kernel,
+ * a pointer no region allocated, a freed one, or one inside an
+ * allocation; otherwise with clSetKernelArg's status. */
 carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
 
-/* Hands [ptr, ptr + bytes) of an allocation (bytes 0: all of it) to the
- * device: unmaps it, runs the write-back hook, or (coherence check)
- * protects the host's view. Returns when done. Fails with INVALID_ARGUMENT
- * if the range is not inside one live allocation. */
+/* Hands the allocation starting at ptr to the device: unmaps it, runs the
+ * write-back hook on [ptr, ptr + bytes) (bytes 0: all the bytes asked for)
+ * or, under the coherence check, protects the host's view. Ownership moves
+ * for the whole allocation; `bytes` bounds the cache maintenance. Returns
+ * when done; idempotent. Fails with INVALID_ARGUMENT if ptr is not the
+ * start of a live allocation or the range runs past the bytes asked for. */
 carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 
-/* Takes the range back for the host after `events` (the kernels that used
- * it) complete: maps it, runs the invalidate hook, or lifts the
- * protection. Returns when the host may read it. carve does not know your
- * queues: pass the kernels' events (or clFinish first). */
+/* Takes the allocation back for the host after `events` (the kernels that
+ * used it) complete: maps it, runs the invalidate hook on the range, or
+ * lifts the protection. Returns when the host may read it; idempotent
+ * (with the host owning it, it only waits for the events). carve does not
+ * know your queues: pass the kernels' events (or clFinish first). Fails
+ * as carve_zc_to_device, and with INVALID_ARGUMENT when num_events and
+ * events disagree. */
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 
 /* Carves `plan` out of `region` (instead of a buffer of its own), so that
- * arenas live in a chosen memory tier. Same contract as carve_set_create;
- * fails with CL_MEM_OBJECT_ALLOCATION_FAILURE if the region has no room. */
+ * arenas live in a chosen memory tier. A set lies whole in one region: one
+ * kernel argument and 32-bit offsets from one base require it. If
+ * `region` has no room, the set lands in its fallback (see
+ * carve_region_set_fallback; carve_set_region says where); with none that
+ * has room it fails with CARVE_ERROR_TIER_FULL. With
+ * CARVE_SET_REQUIRE_ZERO_COPY, the region it lands in must be proven
+ * zero-copy (NOT_ZERO_COPY). Otherwise as carve_set_create. */
 carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
                                  const carve_plan *plan, uint32_t flags,
                                  carve_set **set);
