@@ -601,16 +601,19 @@ static carve_status unmap_range(carve_region *r, zc_alloc *a)
     return err;
 }
 
-/* Maps [offset, offset + bytes) for the host, after `events`. */
-static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
-                              uint64_t bytes, cl_uint n, const cl_event *events)
+/* Maps [offset, offset + bytes) for the host with `flags`, after
+ * `events`. */
+static carve_status map_range_as(carve_region *r, zc_alloc *a,
+                                 uint64_t offset, uint64_t bytes,
+                                 cl_map_flags flags, cl_uint n,
+                                 const cl_event *events)
 {
     cl_int err = CL_SUCCESS;
     if (is_buffer_backend(r->backend)) {
         unsigned char *expected =
             (r->device_view != NULL ? r->device_view : r->host_base) + offset;
         a->mapping = clEnqueueMapBuffer(r->queue, r->buffer, CL_TRUE,
-                                        CL_MAP_READ | CL_MAP_WRITE,
+                                        flags,
                                         (size_t)(r->lead + offset),
                                         (size_t)bytes, n, events, NULL, &err);
         /* carve hands out addresses once: a platform that maps an
@@ -623,7 +626,7 @@ static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
     }
 #ifdef CARVE_HAVE_SVM
     if (r->backend == CARVE_BACKEND_SVM_COARSE) {
-        err = clEnqueueSVMMap(r->queue, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
+        err = clEnqueueSVMMap(r->queue, CL_TRUE, flags,
                               r->host_base + offset, (size_t)bytes, n, events,
                               NULL);
         if (err == CL_SUCCESS)
@@ -632,6 +635,14 @@ static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
     }
 #endif
     return wait_events(n, events); /* fine-grained SVM: coherent */
+}
+
+/* Maps a range back for the host, keeping what the device wrote. */
+static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
+                              uint64_t bytes, cl_uint n, const cl_event *events)
+{
+    return map_range_as(r, a, offset, bytes, CL_MAP_READ | CL_MAP_WRITE, n,
+                        events);
 }
 
 /* ---- finding allocations ---------------------------------------------------------- */
@@ -689,7 +700,11 @@ static carve_status allocate_in(carve_region *r, uint64_t bytes,
     if (status == CARVE_SUCCESS) {
         carve__pool_find(r->pool, *offset, &size, NULL, &slot);
         *slot = a;
-        status = map_range(r, a, *offset, size, 0, NULL);
+        /* A fresh allocation's bytes mean nothing yet: a copying platform
+         * need not copy them to the host, and a checker such as Oclgrind
+         * then counts what the host writes as initialised. */
+        status = map_range_as(r, a, *offset, size,
+                              CL_MAP_WRITE_INVALIDATE_REGION, 0, NULL);
         if (status != CARVE_SUCCESS)
             carve__pool_free(r->pool, *offset);
     }
