@@ -1138,9 +1138,13 @@ carve_status carve_region_create(cl_context context, cl_device_id device,
     if (params->backend != CARVE_BACKEND_AUTO) {
         status = create_one(context, device, params, params->backend, region);
     } else {
-        /* The first backend proven zero-copy wins; else the first that
-         * works, which then says it is not proven. If none works, the
-         * first failure that is not "unsupported" explains why. */
+        /* The first backend proven zero-copy wins. Else host memory if it
+         * works: carve's own aligned pages keep the host's and the device's
+         * views aligned alike, where a mapped ALLOC_HOST_PTR buffer lies
+         * wherever the platform puts it (Oclgrind: 16 bytes). Else the
+         * first that works. The region then says zero-copy is not proven.
+         * If none works, the first failure that is not "unsupported"
+         * explains why. */
         carve_status why = CL_INVALID_OPERATION;
         for (i = 0; i < sizeof automatic / sizeof automatic[0]; ++i) {
             carve_region *r = NULL;
@@ -1155,10 +1159,14 @@ carve_status carve_region_create(cl_context context, cl_device_id device,
                 chosen = r;
                 break;
             }
-            if (chosen == NULL)
+            if (chosen == NULL) {
                 chosen = r;
-            else
+            } else if (automatic[i] == CARVE_BACKEND_HOST_MEMORY) {
+                carve_region_release(chosen);
+                chosen = r;
+            } else {
                 carve_region_release(r);
+            }
         }
         *region = chosen;
         status = chosen != NULL ? CARVE_SUCCESS : why;
