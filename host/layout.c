@@ -307,13 +307,33 @@ void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes)
     return (unsigned char *)mem + offset;
 }
 
+/* [offset, offset + bytes) inside one live block of the shared heap. */
+static void *heap_block(void *mem, uint32_t offset, size_t bytes)
+{
+    const carve_set_header *h = carve__header(mem);
+    carve_heap hp;
+    uint32_t start = 0, size = 0;
+    if (h == NULL || h->heap_pages == 0 || offset < h->heap_offset ||
+        bytes == 0)
+        return NULL;
+    hp = carve_heap_view((carve_u8 *)mem);
+    if (!carve_heap_block_holding(&hp, offset - h->heap_offset, &start,
+                                  &size) ||
+        bytes > (uint64_t)start + size - (offset - h->heap_offset))
+        return NULL;
+    return (unsigned char *)mem + offset;
+}
+
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes)
 {
+    const carve_set_header *h = carve__header(mem);
     carve_arena a;
     uint64_t first, last;
     uint32_t start, end;
     int live = 0;
+    if (h != NULL && h->heap_pages != 0 && offset >= h->heap_offset)
+        return heap_block(mem, offset, bytes);
     if (mem == NULL || open_arena(mem, index, &a) != CARVE_SUCCESS ||
         (unsigned char *)mem + offset < a.payload || bytes == 0)
         return NULL;

@@ -552,6 +552,44 @@ CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
     return CARVE_MISUSE_NONE;
 }
 
+/* The live block holding byte `off` (from the first page), anywhere in it:
+ * returns 1 with its start and usable bytes, or 0. For a host walking what
+ * kernels built; the set must be quiescent. */
+CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
+                                          carve_u32 *start, carve_u32 *bytes)
+{
+    carve_u32 page = off / hp->page_bytes, s, kind, c, slot, slot_bytes;
+    if (page >= hp->page_count)
+        return 0;
+    s = *carve_heap_state(hp, page);
+    kind = s & CARVE_HEAP_KIND_MASK;
+    if (kind == CARVE_HEAP_CONTINUED) {
+        if ((s & CARVE_HEAP_COUNT_MASK) > page)
+            return 0;
+        page -= s & CARVE_HEAP_COUNT_MASK;
+        s = *carve_heap_state(hp, page);
+        kind = s & CARVE_HEAP_KIND_MASK;
+    }
+    if (kind == CARVE_HEAP_LARGE) {
+        *start = page * hp->page_bytes;
+        *bytes = (s & CARVE_HEAP_COUNT_MASK) * hp->page_bytes;
+        return off - *start < *bytes;
+    }
+    if (s == 0u || kind >= CARVE_HEAP_CLAIMED)
+        return 0;
+    c = (kind >> 24) - 1u;
+    if (c >= hp->class_count)
+        return 0;
+    slot_bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
+    slot = (off % hp->page_bytes) / slot_bytes;
+    if (slot >= carve_heap_slots(hp, c) ||
+        !((carve_heap_state(hp, page)[1u + (slot >> 5)] >> (slot & 31u)) & 1u))
+        return 0;
+    *start = page * hp->page_bytes + slot * slot_bytes;
+    *bytes = slot_bytes;
+    return 1;
+}
+
 /* ---- the host's walk ---------------------------------------------------------- */
 
 #define CARVE_HEAP_CHECK_OK 0u

@@ -314,9 +314,10 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
 void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
 
 /* Like carve_layout_pointer, but only for a range that lies inside one live
- * block of arena `index`: what a host walking device-built structures
- * should use, so that a stray offset into a header, a state table, free
- * memory or another arena is refused (NULL). O(size of the block / 512). */
+ * block of arena `index` or of the shared heap (whose blocks belong to no
+ * arena): what a host walking device-built structures should use, so that
+ * a stray offset into a header, a state table, free memory or another arena
+ * is refused (NULL). O(size of the block / 512). */
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes);
 
@@ -426,7 +427,8 @@ carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
  * when the set is not host-owned or the range is outside it. */
 void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
 /* carve_layout_block on this set's image: NULL unless the range lies inside
- * one live block of arena `index` and the host owns the set. */
+ * one live block of arena `index` or of the shared heap, and the host owns
+ * the set. */
 void *carve_set_arena_block(const carve_set *set, uint32_t index,
                             uint32_t offset, size_t bytes);
 

@@ -85,6 +85,18 @@ static void test_routing(void)
     EXPECT(a.state->alloc_count == 1 && a.state->heap_allocs == 3);
     memset(pages, 0x5a, 10000);
     EXPECT_IMAGE_VALID(&f);
+    /* A host walk may follow offsets into heap blocks, whoever owns them,
+     * but not past a block or into free heap memory. */
+    {
+        uint32_t m = (uint32_t)(mid - f.image), l = (uint32_t)(pages - f.image);
+        EXPECT(carve_layout_block(f.image, 3, m, 384) == mid);
+        EXPECT(carve_layout_block(f.image, 0, m + 100, 284) == mid + 100);
+        EXPECT(carve_layout_block(f.image, 0, m, 385) == NULL);
+        EXPECT(carve_layout_block(f.image, 0, l + 5000, 7000) == pages + 5000);
+        EXPECT(carve_layout_block(f.image, 0, l + 5000, 7289) == NULL);
+        EXPECT(carve_layout_block(f.image, 0, m + 384, 16) == NULL); /* free slot */
+        EXPECT(carve_layout_block(f.image, 0, l + 3 * 4096, 16) == NULL);
+    }
 
     /* Any work-item frees a heap block; the freeing one counts it. */
     carve_alloc_free(&b, mid, 21);
