@@ -861,6 +861,18 @@ static double run_varlen_carve(void *context)
     return varlen_carve_ok(v) ? seconds : -1.0;
 }
 
+/* carve_set_reset alone: the part of a carve launch that grows with the
+ * set's state table, not with the work. */
+static double run_reset(void *context)
+{
+    varlen_run *v = context;
+    double start = bench_now();
+    carve_status status = carve_set_reset(v->set);
+    double seconds = bench_now() - start;
+    return status == CARVE_SUCCESS ? seconds
+                                   : fail_with("carve_set_reset", status);
+}
+
 static void *map_buffer(const varlen_run *v, cl_mem mem, cl_map_flags flags,
                         size_t bytes, cl_int *err)
 {
@@ -964,7 +976,7 @@ static void section_varlen(bench_report *r, const bench_device *d,
     varlen_run v;
     uint32_t id;
     uint64_t words = 0;
-    bench_timing two_pass, carve;
+    bench_timing two_pass, carve, reset;
     char label[32];
     memset(&v, 0, sizeof v);
     v.dev = d;
@@ -989,6 +1001,7 @@ static void section_varlen(bench_report *r, const bench_device *d,
     v.set = new_set(d, v.items, VARLEN_ARENA_BYTES);
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");
     carve = bench_time(o, run_varlen_carve, &v);
+    reset = bench_time(o, run_reset, &v);
 
     bench_section(r, "varlen", "items", "words", "two-pass");
     bench_note(r, "work-item i writes the Collatz trajectory of a start "
@@ -1006,6 +1019,9 @@ static void section_varlen(bench_report *r, const bench_device *d,
               (double)(2u * (size_t)v.items * 4u + v.out_bytes) / 1048576.0);
     bench_row(r, label, v.items, "carve", carve, (double)words, "buffer MiB",
               (double)carve_set_plan(v.set)->total_bytes / 1048576.0);
+    bench_row(r, label, v.items, "carve: its reset alone", reset, 0,
+              "state MiB",
+              (double)carve_set_plan(v.set)->state_bytes / 1048576.0);
     bench_goal(r, "variable-length output, carve over two-pass speed",
                two_pass.median / carve.median, ">=", 1.0,
                "two-pass time / carve time, both until the host can read the "
