@@ -257,6 +257,16 @@ static cl_int launch(const bench_device *d, cl_kernel kernel, carve_set *set,
     return err != CL_SUCCESS ? err : clFinish(d->cl.queue);
 }
 
+/* launch, timed; a negative value after saying why it failed. */
+static double timed_launch(const bench_device *d, cl_kernel kernel,
+                           carve_set *set, uint32_t items, const char *what)
+{
+    double start = bench_now(), seconds;
+    cl_int err = launch(d, kernel, set, items);
+    seconds = bench_now() - start;
+    return err == CL_SUCCESS ? seconds : fail_with(what, err);
+}
+
 /* Every arena of the set passed the allocator's invariant check, with no
  * misuse, corruption or refused open, and every work-item closed its arena.
  * Fills *sum for the caller's own expectations. */
@@ -396,19 +406,15 @@ static double run_device_pairs(void *context)
 {
     device_pairs *p = context;
     const uint32_t zero = 0;
-    double start, seconds;
+    double seconds;
     cl_int err = CL_SUCCESS;
     if (p->variant == VARIANT_ATOMIC)
         err = clEnqueueWriteBuffer(p->dev->cl.queue, p->counter, CL_TRUE, 0,
                                    sizeof zero, &zero, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return fail_with("clearing the counter", err);
-    start = bench_now();
-    err = launch(p->dev, p->kernel, p->set, p->job->items);
-    seconds = bench_now() - start;
-    if (err != CL_SUCCESS)
-        return fail_with("pairs kernel", err);
-    return device_pairs_ok(p) ? seconds : -1.0;
+    seconds = timed_launch(p->dev, p->kernel, p->set, p->job->items, "pairs");
+    return seconds >= 0.0 && device_pairs_ok(p) ? seconds : -1.0;
 }
 
 static uint32_t atomic_pool_bytes(const pairs_job *job)
@@ -712,12 +718,8 @@ static int fill_ok(fill_run *f)
 static double run_fill(void *context)
 {
     fill_run *f = context;
-    double start = bench_now(), seconds;
-    cl_int err = launch(f->dev, f->kernel, f->set, f->items);
-    seconds = bench_now() - start;
-    if (err != CL_SUCCESS)
-        return fail_with("fill kernel", err);
-    return fill_ok(f) ? seconds : -1.0;
+    double seconds = timed_launch(f->dev, f->kernel, f->set, f->items, "fill");
+    return seconds >= 0.0 && fill_ok(f) ? seconds : -1.0;
 }
 
 static void section_utilisation(bench_report *r, const bench_device *d,
@@ -853,12 +855,9 @@ static int varlen_carve_ok(const varlen_run *v)
 static double run_varlen_carve(void *context)
 {
     varlen_run *v = context;
-    double start = bench_now(), seconds;
-    cl_int err = launch(v->dev, v->carve_kernel, v->set, v->items);
-    seconds = bench_now() - start;
-    if (err != CL_SUCCESS)
-        return fail_with("varlen_carve kernel", err);
-    return varlen_carve_ok(v) ? seconds : -1.0;
+    double seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
+                                  "varlen_carve");
+    return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
 }
 
 /* carve_set_reset alone: the part of a carve launch that grows with the

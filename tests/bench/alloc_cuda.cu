@@ -144,23 +144,15 @@ struct pairs_run {
 
 static void launch_pairs(const pairs_run &p)
 {
-    const unsigned grid = blocks_for(p.items);
-    switch (p.alloc) {
-    case ALLOC_BUMP:
-        pairs_kernel<ALLOC_BUMP><<<grid, block_threads>>>(
-            p.memory, p.counter, p.failures, p.sums, p.items, p.rounds,
-            p.fixed_size, p.span);
-        break;
-    case ALLOC_MALLOC:
-        pairs_kernel<ALLOC_MALLOC><<<grid, block_threads>>>(
-            p.memory, p.counter, p.failures, p.sums, p.items, p.rounds,
-            p.fixed_size, p.span);
-        break;
-    default:
-        pairs_kernel<ALLOC_ATOMIC><<<grid, block_threads>>>(
-            p.memory, p.counter, p.failures, p.sums, p.items, p.rounds,
-            p.fixed_size, p.span);
-    }
+    typedef void (*pairs_fn)(unsigned char *, unsigned *, unsigned *,
+                             uint32_t *, uint32_t, uint32_t, uint32_t,
+                             uint32_t);
+    static const pairs_fn kernels[] = {pairs_kernel<ALLOC_BUMP>,
+                                       pairs_kernel<ALLOC_MALLOC>,
+                                       pairs_kernel<ALLOC_ATOMIC>};
+    kernels[p.alloc]<<<blocks_for(p.items), block_threads>>>(
+        p.memory, p.counter, p.failures, p.sums, p.items, p.rounds,
+        p.fixed_size, p.span);
 }
 
 static bool pairs_ok(pairs_run &p)

@@ -466,39 +466,50 @@ static void json_number(FILE *f, double x)
         fprintf(f, "%.9g", x);
 }
 
+/* `, "key": ` then the value; the first field of an object passes "{". */
+static void json_key(FILE *f, const char *opening, const char *key)
+{
+    fputs(opening, f);
+    json_string(f, key);
+    fputs(": ", f);
+}
+
+static void json_text_field(FILE *f, const char *opening, const char *key,
+                            const char *value)
+{
+    json_key(f, opening, key);
+    json_string(f, value);
+}
+
+/* A number, or null when `known` is false. */
+static void json_number_field(FILE *f, const char *key, int known, double x)
+{
+    json_key(f, ", ", key);
+    if (known)
+        json_number(f, x);
+    else
+        fputs("null", f);
+}
+
 static void json_row(FILE *f, const bench_section_data *s,
                      const bench_row_data *row)
 {
     double speed = speed_vs_baseline(s, row);
-    fputs("        {\"param\": ", f);
-    json_string(f, row->param);
-    fputs(", \"param_value\": ", f);
-    json_number(f, row->param_value);
-    fputs(", \"variant\": ", f);
-    json_string(f, row->variant);
-    fputs(", \"median_s\": ", f);
-    json_number(f, row->timing.median);
-    fputs(", \"min_s\": ", f);
-    json_number(f, row->timing.min);
-    fputs(", \"max_s\": ", f);
-    json_number(f, row->timing.max);
-    fprintf(f, ", \"reps\": %d, \"units\": ", row->timing.reps);
-    json_number(f, row->units);
-    fputs(", \"rate_per_s\": ", f);
-    if (row->units > 0.0 && row->timing.median > 0.0)
-        json_number(f, row->units / row->timing.median);
-    else
-        fputs("null", f);
-    fputs(", \"speed_vs_baseline\": ", f);
-    if (speed >= 0.0)
-        json_number(f, speed);
-    else
-        fputs("null", f);
+    int rated = row->units > 0.0 && row->timing.median > 0.0;
+    json_text_field(f, "        {", "param", row->param);
+    json_number_field(f, "param_value", 1, row->param_value);
+    json_text_field(f, ", ", "variant", row->variant);
+    json_number_field(f, "median_s", 1, row->timing.median);
+    json_number_field(f, "min_s", 1, row->timing.min);
+    json_number_field(f, "max_s", 1, row->timing.max);
+    json_number_field(f, "reps", 1, row->timing.reps);
+    json_number_field(f, "units", 1, row->units);
+    json_number_field(f, "rate_per_s", rated,
+                      rated ? row->units / row->timing.median : 0.0);
+    json_number_field(f, "speed_vs_baseline", speed >= 0.0, speed);
     if (row->extra_name[0] != '\0') {
-        fputs(", \"extra_name\": ", f);
-        json_string(f, row->extra_name);
-        fputs(", \"extra\": ", f);
-        json_number(f, row->extra);
+        json_text_field(f, ", ", "extra_name", row->extra_name);
+        json_number_field(f, "extra", 1, row->extra);
     }
     fputs("}", f);
 }
@@ -506,20 +517,18 @@ static void json_row(FILE *f, const bench_section_data *s,
 static void json_section(FILE *f, const bench_section_data *s)
 {
     size_t i;
-    fputs("    {\"name\": ", f);
-    json_string(f, s->name);
-    fputs(", \"param_name\": ", f);
-    json_string(f, s->param_name);
-    fputs(", \"unit\": ", f);
-    json_string(f, s->unit);
-    fputs(", \"baseline\": ", f);
-    json_string(f, s->baseline);
-    fputs(",\n      \"notes\": [", f);
+    json_text_field(f, "    {", "name", s->name);
+    json_text_field(f, ", ", "param_name", s->param_name);
+    json_text_field(f, ", ", "unit", s->unit);
+    json_text_field(f, ", ", "baseline", s->baseline);
+    json_key(f, ",\n      ", "notes");
+    fputc('[', f);
     for (i = 0; i < s->note_count; ++i) {
         fputs(i ? ", " : "", f);
         json_string(f, s->notes[i]);
     }
-    fputs("],\n      \"rows\": [\n", f);
+    json_key(f, "],\n      ", "rows");
+    fputs("[\n", f);
     for (i = 0; i < s->row_count; ++i) {
         json_row(f, s, &s->rows[i]);
         fputs(i + 1 < s->row_count ? ",\n" : "\n", f);
@@ -555,19 +564,13 @@ static int write_json(const bench_report *r, const char *path)
     fputs("  ],\n  \"goals\": [\n", f);
     for (i = 0; i < r->goal_count; ++i) {
         const bench_goal_data *g = &r->goals[i];
-        fputs("    {\"name\": ", f);
-        json_string(f, g->name);
-        fputs(", \"measured\": ", f);
-        if (g->measured >= 0.0)
-            json_number(f, g->measured);
-        else
-            fputs("null", f);
-        fputs(", \"relation\": ", f);
-        json_string(f, g->relation);
-        fputs(", \"target\": ", f);
-        json_number(f, g->target);
-        fprintf(f, ", \"met\": %s, \"why\": ", g->met ? "true" : "false");
-        json_string(f, g->why);
+        json_text_field(f, "    {", "name", g->name);
+        json_number_field(f, "measured", g->measured >= 0.0, g->measured);
+        json_text_field(f, ", ", "relation", g->relation);
+        json_number_field(f, "target", 1, g->target);
+        json_key(f, ", ", "met");
+        fputs(g->met ? "true" : "false", f);
+        json_text_field(f, ", ", "why", g->why);
         fputs(i + 1 < r->goal_count ? "},\n" : "}\n", f);
     }
     fputs("  ]\n}\n", f);
