@@ -425,12 +425,10 @@ static uint32_t atomic_pool_bytes(const pairs_job *job)
     return bytes;
 }
 
-static bench_timing time_device_pairs(const bench_device *d,
-                                      const bench_options *options,
-                                      const pairs_job *job, unsigned variant)
+static void device_pairs_open(device_pairs *out, const bench_device *d,
+                              const pairs_job *job, unsigned variant)
 {
     device_pairs p;
-    bench_timing t;
     cl_program program = variant == VARIANT_CARVE  ? d->carve
                          : variant == VARIANT_BUMP ? d->bump
                                                    : d->atomic;
@@ -461,15 +459,18 @@ static bench_timing time_device_pairs(const bench_device *d,
     set_arg(p.kernel, 3, sizeof job->rounds, &job->rounds);
     set_arg(p.kernel, 4, sizeof job->fixed_size, &job->fixed_size);
     set_arg(p.kernel, 5, sizeof p.span, &p.span);
-    t = bench_time(options, run_device_pairs, &p);
-    carve_set_release(p.set);
-    if (p.memory != NULL)
-        clReleaseMemObject(p.memory);
-    clReleaseMemObject(p.counter);
-    clReleaseMemObject(p.sums);
-    clReleaseKernel(p.kernel);
-    free(p.sums_host);
-    return t;
+    *out = p;
+}
+
+static void device_pairs_close(device_pairs *p)
+{
+    carve_set_release(p->set);
+    if (p->memory != NULL)
+        clReleaseMemObject(p->memory);
+    clReleaseMemObject(p->counter);
+    clReleaseMemObject(p->sums);
+    clReleaseKernel(p->kernel);
+    free(p->sums_host);
 }
 
 typedef struct host_pairs {
@@ -508,12 +509,10 @@ static double run_host_pairs(void *context)
     return seconds;
 }
 
-static bench_timing time_host_pairs(const bench_options *options,
-                                    const pairs_job *job,
-                                    host_allocator allocator)
+static void host_pairs_open(host_pairs *out, const pairs_job *job,
+                            host_allocator allocator)
 {
     host_pairs h;
-    bench_timing t;
     memset(&h, 0, sizeof h);
     h.job = job;
     h.run.allocator = allocator;
@@ -525,44 +524,64 @@ static bench_timing time_host_pairs(const bench_options *options,
         (h.run.carve_image = host_carve_image(job->items, job->arena_bytes)) ==
             NULL)
         bench_fail("no host image for the carve core");
-    t = bench_time(options, run_host_pairs, &h);
-    free(h.run.carve_image);
-    free(h.run.sums);
-    return t;
+    *out = h;
 }
 
-/* One row per variant in `variants` for this job. */
+/* One row per variant in `variants` for this job, all timed in turns (so
+ * all of their memory is held at once). */
 static void measure_pairs(bench_report *r, const bench_device *d,
                           const bench_options *options, const char *param,
                           double param_value, uint32_t items, uint32_t rounds,
                           uint32_t fixed_size, unsigned variants)
 {
+    static const unsigned on_device[] = {VARIANT_BUMP, VARIANT_CARVE,
+                                         VARIANT_ATOMIC};
+    static const char *const device_names[] = {"bump floor", "carve",
+                                               "atomic bump"};
+    static const unsigned on_host[] = {VARIANT_GLIBC, VARIANT_MIMALLOC,
+                                       VARIANT_CARVE_HOST};
+    static const host_allocator host_allocators[] = {HOST_GLIBC, HOST_MIMALLOC,
+                                                     HOST_CARVE};
+    const char *host_names[] = {d->glibc_name, d->mimalloc_name,
+                                d->carve_host_name};
     pairs_job job = pairs_job_make(items, rounds, fixed_size);
-    double pairs = (double)items * rounds * BENCH_BATCH;
-    const char *why = NULL;
-    if (variants & VARIANT_BUMP)
-        bench_row(r, param, param_value, "bump floor",
-                  time_device_pairs(d, options, &job, VARIANT_BUMP), pairs,
-                  NULL, 0);
-    if (variants & VARIANT_CARVE)
-        bench_row(r, param, param_value, "carve",
-                  time_device_pairs(d, options, &job, VARIANT_CARVE), pairs,
-                  NULL, 0);
-    if (variants & VARIANT_ATOMIC)
-        bench_row(r, param, param_value, "atomic bump",
-                  time_device_pairs(d, options, &job, VARIANT_ATOMIC), pairs,
-                  NULL, 0);
-    if ((variants & VARIANT_GLIBC) && host_allocator_ready(HOST_GLIBC, &why))
-        bench_row(r, param, param_value, d->glibc_name,
-                  time_host_pairs(options, &job, HOST_GLIBC), pairs, NULL, 0);
-    if ((variants & VARIANT_MIMALLOC) &&
-        host_allocator_ready(HOST_MIMALLOC, &why))
-        bench_row(r, param, param_value, d->mimalloc_name,
-                  time_host_pairs(options, &job, HOST_MIMALLOC), pairs, NULL,
-                  0);
-    if (variants & VARIANT_CARVE_HOST)
-        bench_row(r, param, param_value, d->carve_host_name,
-                  time_host_pairs(options, &job, HOST_CARVE), pairs, NULL, 0);
+    device_pairs dev[3];
+    host_pairs host[3];
+    const char *names[6], *why = NULL;
+    bench_run_fn runs[6];
+    void *contexts[6];
+    bench_timing timings[6];
+    size_t n = 0, i;
+    for (i = 0; i < 3; ++i) {
+        if (!(variants & on_device[i]))
+            continue;
+        device_pairs_open(&dev[i], d, &job, on_device[i]);
+        names[n] = device_names[i];
+        runs[n] = run_device_pairs;
+        contexts[n++] = &dev[i];
+    }
+    for (i = 0; i < 3; ++i) {
+        if (!(variants & on_host[i]) ||
+            !host_allocator_ready(host_allocators[i], &why))
+            continue;
+        host_pairs_open(&host[i], &job, host_allocators[i]);
+        names[n] = host_names[i];
+        runs[n] = run_host_pairs;
+        contexts[n++] = &host[i];
+    }
+    bench_time_together(options, n, runs, contexts, timings);
+    for (i = 0; i < n; ++i)
+        bench_row(r, param, param_value, names[i], timings[i],
+                  (double)items * rounds * BENCH_BATCH, NULL, 0);
+    for (i = 0; i < 3; ++i) {
+        if (variants & on_device[i])
+            device_pairs_close(&dev[i]);
+        if ((variants & on_host[i]) &&
+            host_allocator_ready(host_allocators[i], &why)) {
+            free(host[i].run.carve_image);
+            free(host[i].run.sums);
+        }
+    }
     free(job.expected);
 }
 
@@ -974,10 +993,13 @@ static double run_varlen_two_pass(void *context)
 static double measure_varlen(bench_report *r, const bench_device *d,
                              const bench_options *o, uint32_t items)
 {
+    static bench_run_fn const runs[3] = {run_varlen_two_pass,
+                                         run_varlen_carve, run_reset};
     varlen_run v;
+    void *const contexts[3] = {&v, &v, &v};
     uint32_t id;
     uint64_t words = 0;
-    bench_timing two_pass, carve, reset;
+    bench_timing timings[3], two_pass, carve, reset;
     char label[32];
     memset(&v, 0, sizeof v);
     v.dev = d;
@@ -998,11 +1020,13 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     v.write_kernel = new_kernel(d->carve, "varlen_write");
     set_arg(v.count_kernel, 0, sizeof v.counts, &v.counts);
     set_arg(v.write_kernel, 0, sizeof v.offsets, &v.offsets);
-    two_pass = bench_time(o, run_varlen_two_pass, &v);
     v.set = new_set(d, v.items, VARLEN_ARENA_BYTES);
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");
-    carve = bench_time(o, run_varlen_carve, &v);
-    reset = bench_time(o, run_reset, &v);
+    /* One context serves all three: each run starts from its own reset. */
+    bench_time_together(o, 3, runs, contexts, timings);
+    two_pass = timings[0];
+    carve = timings[1];
+    reset = timings[2];
 
     snprintf(label, sizeof label, "2^%d", __builtin_ctz(v.items));
     bench_row(r, label, v.items, "two-pass", two_pass, (double)words,

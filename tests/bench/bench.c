@@ -202,30 +202,75 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef struct bench_series {
+    double *seconds;
+    double total;
+    int n;
+} bench_series;
+
+static int needs_runs(const bench_options *o, const bench_series *s)
+{
+    int cap = o->reps > BENCH_MAX_REPS ? o->reps : BENCH_MAX_REPS;
+    return s->n < o->reps || (s->total < o->min_seconds && s->n < cap);
+}
+
+static bench_timing summarise(bench_series *s)
+{
+    bench_timing t;
+    int n = s->n;
+    qsort(s->seconds, (size_t)n, sizeof *s->seconds, compare_doubles);
+    t.median = n % 2 ? s->seconds[n / 2]
+                     : 0.5 * (s->seconds[n / 2 - 1] + s->seconds[n / 2]);
+    t.min = s->seconds[0];
+    t.max = s->seconds[n - 1];
+    t.reps = n;
+    return t;
+}
+
+void bench_time_together(const bench_options *options, size_t count,
+                         bench_run_fn const *runs, void *const *contexts,
+                         bench_timing *timings)
+{
+    int cap = options->reps > BENCH_MAX_REPS ? options->reps : BENCH_MAX_REPS;
+    bench_series *series = calloc(count, sizeof *series);
+    size_t i;
+    int pending = 1;
+    if (series == NULL)
+        bench_fail("out of host memory");
+    for (i = 0; i < count; ++i) {
+        series[i].seconds = malloc((size_t)cap * sizeof(double));
+        if (series[i].seconds == NULL)
+            bench_fail("out of host memory");
+        if (runs[i](contexts[i]) < 0.0)
+            bench_fail("the warm-up run failed");
+    }
+    while (pending) {
+        pending = 0;
+        for (i = 0; i < count; ++i) {
+            bench_series *s = &series[i];
+            double seconds;
+            if (!needs_runs(options, s))
+                continue;
+            seconds = runs[i](contexts[i]);
+            if (seconds < 0.0)
+                bench_fail("timed run %d failed", s->n + 1);
+            s->seconds[s->n++] = seconds;
+            s->total += seconds;
+            pending |= needs_runs(options, s);
+        }
+    }
+    for (i = 0; i < count; ++i) {
+        timings[i] = summarise(&series[i]);
+        free(series[i].seconds);
+    }
+    free(series);
+}
+
 bench_timing bench_time(const bench_options *options, bench_run_fn run,
                         void *context)
 {
     bench_timing t;
-    int cap = options->reps > BENCH_MAX_REPS ? options->reps : BENCH_MAX_REPS;
-    double *seconds = malloc((size_t)cap * sizeof *seconds), total = 0.0;
-    int n = 0;
-    if (seconds == NULL)
-        bench_fail("out of host memory");
-    if (run(context) < 0.0)
-        bench_fail("the warm-up run failed");
-    while (n < options->reps || (total < options->min_seconds && n < cap)) {
-        seconds[n] = run(context);
-        if (seconds[n] < 0.0)
-            bench_fail("timed run %d failed", n + 1);
-        total += seconds[n++];
-    }
-    qsort(seconds, (size_t)n, sizeof *seconds, compare_doubles);
-    t.median = n % 2 ? seconds[n / 2]
-                     : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
-    t.min = seconds[0];
-    t.max = seconds[n - 1];
-    t.reps = n;
-    free(seconds);
+    bench_time_together(options, 1, &run, &context, &t);
     return t;
 }
 

@@ -61,6 +61,14 @@ typedef double (*bench_run_fn)(void *context);
 bench_timing bench_time(const bench_options *options, bench_run_fn run,
                         void *context);
 
+/* bench_time for `count` measurements at once, in turns: one run of each
+ * that still needs runs, round after round, so that a change in the
+ * machine's load (it is shared) falls on all of them alike and their
+ * ratios stay fair. Each gets its own warm-up, run count and timing. */
+void bench_time_together(const bench_options *options, size_t count,
+                         bench_run_fn const *runs, void *const *contexts,
+                         bench_timing *timings);
+
 /* Stops the benchmark: prints "FAILED: <message>" to stderr, exits 1. */
 void bench_fail(const char *format, ...)
 #ifdef __GNUC__

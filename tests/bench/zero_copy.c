@@ -191,65 +191,82 @@ static void zc_row(bench_report *report, const char *label, size_t bytes,
               timing.median / smallest);
 }
 
-/* One buffer size: the four variants, each with its own kernel object so
- * that arguments bound once stay bound. Without a report, a warm-up whose
- * figures are dropped. */
+enum { COPY, MAP, ZERO_COPY, PACKED, VARIANTS };
+static const char *const variant_names[VARIANTS] = {
+    "copy", "OpenCL map/unmap", "carve zero-copy", "carve zc, packed"};
+static bench_run_fn const variant_runs[VARIANTS] = {
+    run_copy, run_map, run_zero_copy, run_zero_copy};
+
+static void check(cl_int err, const char *what)
+{
+    if (err != CL_SUCCESS)
+        bench_fail("%s: %s", what, carve_status_string(err));
+}
+
+/* One buffer size: the four variants, timed in turns, each with its own
+ * kernel object so that arguments bound once stay bound. The host's data
+ * is made before the round trips start: first touches of fresh pages are
+ * not part of a hand-over. Without a report, a warm-up whose figures are
+ * dropped. */
 static void measure_size(bench_report *report, const bench_options *options,
                          const carve_test_cl *cl, cl_program program,
                          carve_region *region, size_t bytes)
 {
-    trip t;
+    trip t[VARIANTS];
+    void *contexts[VARIANTS];
+    bench_timing timings[VARIANTS];
     char label[32];
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(program, "touch", &err);
-    bench_timing zc, packed, copy, map;
-    if (err != CL_SUCCESS)
-        bench_fail("clCreateKernel: %s", carve_status_string(err));
-    bench_bytes_label(label, sizeof label, bytes);
-    memset(&t, 0, sizeof t);
-    t.cl = cl;
-    t.kernel = kernel;
-    t.bytes = bytes;
-    t.stride = (uint32_t)(bytes / sizeof(uint32_t) / TOUCHED);
+    cl_int err = CL_SUCCESS;
+    int v;
+    void *shared;
+    memset(t, 0, sizeof t);
+    for (v = 0; v < VARIANTS; ++v) {
+        t[v].cl = cl;
+        t[v].bytes = bytes;
+        t[v].stride = (uint32_t)(bytes / sizeof(uint32_t) / TOUCHED);
+        t[v].kernel = clCreateKernel(program, "touch", &err);
+        check(err, "clCreateKernel");
+        contexts[v] = &t[v];
+    }
+    t[PACKED].stride = 1;
 
-    /* The host's data is made before the round trip starts, in each case:
-     * first touches of fresh pages are not part of the hand-over. */
-    t.host = dev_xmalloc(bytes);
-    memset(t.host, 0, bytes);
-    t.buffer = new_buffer(cl, CL_MEM_READ_WRITE, bytes);
-    if ((err = clSetKernelArg(kernel, 0, sizeof t.buffer, &t.buffer)) != 0)
-        bench_fail("clSetKernelArg: %s", carve_status_string(err));
-    copy = bench_time(options, run_copy, &t);
-    clReleaseMemObject(t.buffer);
-    free(t.host);
-
-    t.buffer = new_buffer(cl, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes);
-    if ((err = clSetKernelArg(kernel, 0, sizeof t.buffer, &t.buffer)) != 0)
-        bench_fail("clSetKernelArg: %s", carve_status_string(err));
-    map = bench_time(options, run_map, &t);
-    clReleaseMemObject(t.buffer);
-
-    t.host = carve_zc_malloc(region, bytes);
-    if (t.host == NULL)
+    t[COPY].host = dev_xmalloc(bytes);
+    memset(t[COPY].host, 0, bytes);
+    t[COPY].buffer = new_buffer(cl, CL_MEM_READ_WRITE, bytes);
+    t[MAP].buffer =
+        new_buffer(cl, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes);
+    for (v = COPY; v <= MAP; ++v)
+        check(clSetKernelArg(t[v].kernel, 0, sizeof t[v].buffer,
+                             &t[v].buffer),
+              "clSetKernelArg");
+    /* Both zero-copy variants use one allocation: each run writes and
+     * checks its own words. */
+    shared = carve_zc_malloc(region, bytes);
+    if (shared == NULL)
         bench_fail("carve_zc_malloc(%zu): %s", bytes,
                    carve_status_string(carve_zc_last_status()));
-    memset(t.host, 0, bytes);
-    if ((err = carve_zc_set_arg(kernel, 0, t.host)) != CARVE_SUCCESS)
-        bench_fail("carve_zc_set_arg: %s", carve_status_string(err));
-    zc = bench_time(options, run_zero_copy, &t);
-    t.stride = 1;
-    packed = bench_time(options, run_zero_copy, &t);
-    if ((err = carve_zc_free(region, t.host)) != CARVE_SUCCESS)
-        bench_fail("carve_zc_free: %s", carve_status_string(err));
-    clReleaseKernel(kernel);
+    memset(shared, 0, bytes);
+    for (v = ZERO_COPY; v <= PACKED; ++v) {
+        t[v].host = shared;
+        check(carve_zc_set_arg(t[v].kernel, 0, shared), "carve_zc_set_arg");
+    }
+
+    bench_time_together(options, VARIANTS, variant_runs, contexts, timings);
+
+    check(carve_zc_free(region, shared), "carve_zc_free");
+    free(t[COPY].host);
+    clReleaseMemObject(t[COPY].buffer);
+    clReleaseMemObject(t[MAP].buffer);
+    for (v = 0; v < VARIANTS; ++v)
+        clReleaseKernel(t[v].kernel);
     if (report == NULL)
         return;
-
-    bench_row(report, label, (double)bytes, "copy", copy, 0, NULL, 0);
-    bench_row(report, label, (double)bytes, "OpenCL map/unmap", map, 0, NULL,
-              0);
-    zc_row(report, label, bytes, "carve zero-copy", zc);
-    zc_row(report, label, bytes, "carve zc, packed", packed);
+    bench_bytes_label(label, sizeof label, bytes);
+    for (v = COPY; v <= MAP; ++v)
+        bench_row(report, label, (double)bytes, variant_names[v], timings[v],
+                  0, NULL, 0);
+    for (v = ZERO_COPY; v <= PACKED; ++v)
+        zc_row(report, label, bytes, variant_names[v], timings[v]);
 }
 
 static carve_region *open_region(bench_report *report, const carve_test_cl *cl,
