@@ -20,6 +20,7 @@ set ylabel "microseconds"
 set logscale y 10
 plot for [f in files("trip")] f using 1:2 with linespoints title columnheader(1)
 
+set key bottom right
 set title "Alloc/free pairs by block size (median throughput)"
 set xlabel "block size"
 eval "set xtics ".small_sizes
@@ -34,6 +35,7 @@ set xtics ("2^10" 1024, "2^12" 4096, "2^14" 16384, "2^16" 65536, \
 set xrange [800:1400000]
 plot for [f in files("scaling")] f using 1:2 with linespoints title columnheader(1)
 
+set key top left
 set title "carve utilisation: each arena filled until carve_malloc fails"
 set xlabel "block size"
 eval "set xtics ".small_sizes
