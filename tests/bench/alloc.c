@@ -181,10 +181,18 @@ static uint32_t round16(uint32_t n)
     return (n + 15u) & ~15u;
 }
 
+/* Says why `what` failed; the value a bench_run_fn returns then. */
 static double fail_with(const char *what, cl_int err)
 {
     fprintf(stderr, "%s: %s\n", what, carve_status_string(err));
     return -1.0;
+}
+
+/* The same for a check: says why, and the check does not hold. */
+static int check_failed(const char *what, cl_int err)
+{
+    fail_with(what, err);
+    return 0;
 }
 
 static cl_mem new_buffer(const bench_device *d, cl_mem_flags flags,
@@ -280,7 +288,7 @@ static int set_ok(const carve_set *set, carve_summary *sum)
         return 0;
     }
     if ((status = carve_set_summary(set, sum)) != CARVE_SUCCESS)
-        return fail_with("carve_set_summary", status) > 0;
+        return check_failed("carve_set_summary", status);
     if (sum->misuse_count != 0 || sum->arenas_corrupt != 0 ||
         sum->open_failures != 0 || sum->arenas_closed != sum->arena_count) {
         fprintf(stderr, "carve summary: %llu misuses, %u corrupt arenas, %u "
@@ -379,7 +387,7 @@ static int device_pairs_ok(device_pairs *p)
                                      (size_t)job->items * sizeof(uint32_t),
                                      p->sums_host, 0, NULL, NULL);
     if (err != CL_SUCCESS)
-        return fail_with("reading the sums", err) > 0;
+        return check_failed("reading the sums", err);
     if (p->variant == VARIANT_CARVE)
         return set_counts_ok(p->set, pairs, pairs, "carve pairs") &&
                sums_ok(job, p->sums_host, "carve");
@@ -388,7 +396,7 @@ static int device_pairs_ok(device_pairs *p)
         err = clEnqueueReadBuffer(p->dev->cl.queue, p->counter, CL_TRUE, 0,
                                   sizeof counter, &counter, 0, NULL, NULL);
         if (err != CL_SUCCESS)
-            return fail_with("reading the counter", err) > 0;
+            return check_failed("reading the counter", err);
         if (counter != job->rounded_total) {
             fprintf(stderr, "atomic bump: counter %u, expected %u\n",
                     (unsigned)counter, (unsigned)job->rounded_total);
@@ -551,6 +559,7 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     bench_run_fn runs[6];
     void *contexts[6];
     bench_timing timings[6];
+    int host_open[3] = {0, 0, 0};
     size_t n = 0, i;
     for (i = 0; i < 3; ++i) {
         if (!(variants & on_device[i]))
@@ -565,6 +574,7 @@ static void measure_pairs(bench_report *r, const bench_device *d,
             !host_allocator_ready(host_allocators[i], &why))
             continue;
         host_pairs_open(&host[i], &job, host_allocators[i]);
+        host_open[i] = 1;
         names[n] = host_names[i];
         runs[n] = run_host_pairs;
         contexts[n++] = &host[i];
@@ -576,8 +586,7 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     for (i = 0; i < 3; ++i) {
         if (variants & on_device[i])
             device_pairs_close(&dev[i]);
-        if ((variants & on_host[i]) &&
-            host_allocator_ready(host_allocators[i], &why)) {
+        if (host_open[i]) {
             free(host[i].run.carve_image);
             free(host[i].run.sums);
         }
@@ -707,7 +716,7 @@ static int fill_ok(fill_run *f)
                                      (size_t)f->items * 4u, f->counts_host, 0,
                                      NULL, NULL);
     if (err != CL_SUCCESS)
-        return fail_with("reading the counts", err) > 0;
+        return check_failed("reading the counts", err);
     f->achieved = f->counts_host[0];
     if (!set_counts_ok(f->set, (uint64_t)f->achieved * f->items, 0, "fill"))
         return 0;
@@ -715,7 +724,7 @@ static int fill_ok(fill_run *f)
         carve_arena_stats st;
         carve_status status = carve_set_arena_stats(f->set, id, &st);
         if (status != CARVE_SUCCESS)
-            return fail_with("carve_set_arena_stats", status) > 0;
+            return check_failed("carve_set_arena_stats", status);
         /* Every arena is alike, so every fill must end alike, with "out of
          * memory", and no allocator can hand out more than it has. */
         if (f->counts_host[id] != f->achieved ||
@@ -945,7 +954,7 @@ static int varlen_two_pass_ok(const varlen_run *v, const uint32_t *out)
     err = unmap_buffer(v, v->offsets, (void *)(uintptr_t)offsets, err);
     err = unmap_buffer(v, v->counts, (void *)(uintptr_t)counts, err);
     if (err != CL_SUCCESS)
-        return fail_with("two-pass verification", err) > 0;
+        return check_failed("two-pass verification", err);
     return ok;
 }
 
