@@ -1,5 +1,6 @@
 /* status.c - names for carve's and OpenCL's status codes. */
 #include "carve_internal.h"
+#include "carve/diagnostics.h"
 
 #include <stdarg.h>
 
@@ -39,6 +40,11 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NO_DEVICE, "no OpenCL device found"),
     NAME(CARVE_ERROR_PROBE_FAILED, "the zero-copy probe kernel gave no answer"),
     NAME(CARVE_ERROR_LIMIT, "a fixed limit of carve was reached"),
+    NAME(CARVE_ERROR_INVALID_HEAP, "heap size or page size out of range"),
+    NAME(CARVE_ERROR_INVALID_OPTION, "unknown plan option, or a log too big"),
+    NAME(CARVE_ERROR_IO, "a file could not be opened, read or written"),
+    NAME(CARVE_ERROR_BAD_LOG,
+         "not a carve event log, or a truncated or damaged one"),
     NAME(CL_DEVICE_NOT_FOUND, "no device of the requested type"),
     NAME(CL_DEVICE_NOT_AVAILABLE, "device not available"),
     NAME(CL_COMPILER_NOT_AVAILABLE, "no compiler for this device"),
@@ -113,9 +119,14 @@ const char *carve_status_string(carve_status status)
 const char *carve_failure_string(uint32_t failure)
 {
     static const char *const names[] = {
-        "none",          "larger than the arena", "out of memory",
-        "bad alignment", "count * size overflows", "arena corrupt",
+        "none",
+        "larger than the arena (and the heap)",
+        "out of memory",
+        "bad alignment",
+        "count * size overflows",
+        "arena corrupt",
         "arena not open",
+        "shared heap contended: retries ran out",
     };
     return failure < sizeof names / sizeof names[0] ? names[failure]
                                                     : "unknown";
@@ -125,10 +136,13 @@ const char *carve_misuse_string(uint32_t misuse)
 {
     static const char *const names[] = {
         "none",
-        "pointer outside the arena",
+        "pointer outside the set's arenas and heap",
         "pointer inside a block",
-        "no live block there (double free?)",
+        "memory never handed out",
         "allocator metadata damaged",
+        "freed memory (a double free or a stale pointer)",
+        "another work-item's arena",
+        "write past the end of the block (redzone damaged)",
     };
     return misuse < sizeof names / sizeof names[0] ? names[misuse] : "unknown";
 }
