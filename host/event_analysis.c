@@ -129,7 +129,8 @@ typedef struct live_block {
     uint32_t offset, bytes, site, owner;
     uint32_t arena_bytes; /* granule bytes in its arena; 0 for heap blocks */
     uint32_t heap_bytes;  /* usable bytes in the heap; 0 for arena blocks */
-    uint64_t spill;       /* heap bytes it would take (arena blocks) */
+    uint64_t spill;       /* its heap cost if it spilled (arena blocks) */
+    uint64_t spill_class; /* the bit of the slot class it would take */
 } live_block;
 
 typedef struct item_state {
@@ -226,9 +227,9 @@ static int place_of(const carve_event_log_info *info, uint32_t offset,
     return 1;
 }
 
-/* Bytes the shared heap gives a block needing `need` bytes: a slot of the
- * next class up, or whole pages above half a page (carve_heap.h). */
-static uint64_t heap_block_bytes(uint64_t need, uint32_t page_bytes)
+/* The slot class of the shared heap for a block needing `need` bytes, or
+ * CARVE_HEAP_MAX_CLASSES when it takes whole pages (carve_heap.h). */
+static uint32_t heap_class(uint64_t need, uint32_t page_bytes)
 {
     uint64_t n = (need + CARVE_GRANULE - 1) / CARVE_GRANULE;
     uint32_t c;
@@ -237,9 +238,36 @@ static uint64_t heap_block_bytes(uint64_t need, uint32_t page_bytes)
     /* Slots go up to half a page: beyond, the class is past the last. */
     c = n <= page_bytes / CARVE_GRANULE ? carve_heap_class_for((uint32_t)n)
                                         : CARVE_HEAP_MAX_CLASSES;
-    if (c < carve_heap_class_count(page_bytes))
-        return (uint64_t)carve_heap_class_granules(c) * CARVE_GRANULE;
+    return c < carve_heap_class_count(page_bytes) ? c
+                                                  : CARVE_HEAP_MAX_CLASSES;
+}
+
+static uint64_t whole_pages(uint64_t need, uint32_t page_bytes)
+{
     return (need + page_bytes - 1) / page_bytes * page_bytes;
+}
+
+/* Bytes the heap gives the block: its slot, or its pages. */
+static uint64_t heap_block_bytes(uint64_t need, uint32_t page_bytes)
+{
+    uint32_t c = heap_class(need, page_bytes);
+    return c < CARVE_HEAP_MAX_CLASSES
+               ? (uint64_t)carve_heap_class_granules(c) * CARVE_GRANULE
+               : whole_pages(need, page_bytes);
+}
+
+/* What the block would cost the heap if it spilled there: its slot's share
+ * of a page, the page's unusable tail included, or its pages; *bit: its
+ * slot class's bit (0 for pages). */
+static uint64_t spill_cost(uint64_t need, uint32_t page_bytes, uint64_t *bit)
+{
+    uint32_t c = heap_class(need, page_bytes), slots;
+    *bit = 0;
+    if (c == CARVE_HEAP_MAX_CLASSES)
+        return whole_pages(need, page_bytes);
+    slots = page_bytes / (carve_heap_class_granules(c) * CARVE_GRANULE);
+    *bit = 1ull << c;
+    return (page_bytes + slots - 1) / slots;
 }
 
 static uint32_t bucket_of(uint32_t bytes)
@@ -265,6 +293,7 @@ static void account(replay *r, const live_block *b, int sign)
         it->out.arena_peak_bytes =
             max_u64(it->out.arena_peak_bytes, it->arena_now);
         it->out.spill_bytes = max_u64(it->out.spill_bytes, it->spill_now);
+        it->out.spill_classes |= b->spill_class;
         r->a->heap_peak_bytes = max_u64(r->a->heap_peak_bytes, r->heap_now);
     } else {
         r->bytes_now -= b->bytes;
@@ -284,7 +313,7 @@ static int shape_block(replay *r, live_block *b, uint32_t caller)
                     ((info->options & CARVE_OPTION_CHECKS) ? CARVE_GRANULE : 0);
     int place = place_of(info, b->offset, &arena, &within);
     b->arena_bytes = b->heap_bytes = 0;
-    b->spill = 0;
+    b->spill = b->spill_class = 0;
     if (place == 1) {
         uint64_t granule_bytes =
             (need + CARVE_GRANULE - 1) / CARVE_GRANULE * CARVE_GRANULE;
@@ -292,7 +321,7 @@ static int shape_block(replay *r, live_block *b, uint32_t caller)
         if (arena != caller || within + granule_bytes > info->arena_bytes)
             return 0;
         b->arena_bytes = (uint32_t)granule_bytes;
-        b->spill = heap_block_bytes(need, r->page_bytes);
+        b->spill = spill_cost(need, r->page_bytes, &b->spill_class);
         return 1;
     }
     if (place == 2) {

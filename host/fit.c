@@ -12,8 +12,9 @@
 #define NEVER_STRAIGHT_TO_HEAP 0xffffffffu
 
 typedef struct fit_sample {
-    uint64_t need;  /* arena bytes the work-item needed */
-    uint64_t spill; /* heap bytes it may take if it spills */
+    uint64_t need;    /* arena bytes the work-item needed */
+    uint64_t spill;   /* its heap cost if it spills (diagnostics.h) */
+    uint64_t classes; /* the slot classes it would use, a bit each */
     int understated;
 } fit_sample;
 
@@ -34,11 +35,24 @@ static uint64_t round_up(uint64_t x, uint64_t to)
     return (x + to - 1) / to * to;
 }
 
-/* A spill bound from statistics alone: the heap's slot rounding is under
- * 1.5x and its page rounding (blocks over half a page) under 2x. */
-static uint64_t spill_bound(uint64_t in_use_bytes)
+/* A spill bound from statistics alone: a slot is under 1.5x its block,
+ * its share of a page at most 1.5x the slot (plus rounding); whole pages
+ * are under 2x. Every slot class may be used. */
+static void spill_bound(fit_sample *s, uint64_t in_use_bytes,
+                        uint32_t page_bytes)
 {
-    return 2 * in_use_bytes;
+    s->spill = in_use_bytes * 5 / 2;
+    s->classes = in_use_bytes == 0
+                     ? 0
+                     : (1ull << carve_heap_class_count(page_bytes)) - 1;
+}
+
+static uint32_t bit_count(uint64_t x)
+{
+    uint32_t n = 0;
+    for (; x != 0; x &= x - 1)
+        ++n;
+    return n;
 }
 
 static carve_status fit_samples(fit_sample *samples, size_t n,
@@ -46,7 +60,7 @@ static carve_status fit_samples(fit_sample *samples, size_t n,
                                 carve_fit *out)
 {
     uint64_t *needs = malloc((n ? n : 1) * sizeof *needs);
-    uint64_t arena, heap, page, alignment;
+    uint64_t arena, heap, page, alignment, classes = 0;
     size_t i;
     if (needs == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
@@ -65,13 +79,19 @@ static carve_status fit_samples(fit_sample *samples, size_t n,
         if (samples[i].need > arena) {
             out->above_cut += 1;
             out->spill_bytes += samples[i].spill;
+            classes |= samples[i].classes;
         }
     }
     out->spill_exact = p->spill_exact;
     out->profiled_heap_bytes = p->heap_used ? p->heap_bytes : 0;
     out->profiled_arena_bytes = p->arena_bytes;
     page = p->heap_page_bytes ? p->heap_page_bytes : DEFAULT_PAGE_BYTES;
-    heap = round_up(out->profiled_heap_bytes + out->spill_bytes, page);
+    /* Each slot class may leave one page part empty; the rounding up of
+     * the sum already holds one of them. */
+    out->spill_classes = bit_count(classes);
+    out->spill_pages = (out->spill_bytes + page - 1) / page +
+                       (out->spill_classes ? out->spill_classes - 1 : 0);
+    heap = round_up(out->profiled_heap_bytes, page) + out->spill_pages * page;
 
     out->params = p->params;
     out->params.arena_bytes = arena;
@@ -111,11 +131,12 @@ static carve_status fit_image(const void *mem, const carve_plan_params *base,
     fit_sample *samples;
     carve_arena_stats st;
     carve_status status;
-    uint32_t i;
+    uint32_t i, page;
     if (mem == NULL || out == NULL || !percentile_valid(percentile))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (h == NULL)
         return CARVE_ERROR_CORRUPT_SET;
+    page = h->heap_pages ? h->heap_page_bytes : DEFAULT_PAGE_BYTES;
     samples = malloc((size_t)h->arena_count * sizeof *samples);
     if (samples == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
@@ -123,7 +144,7 @@ static carve_status fit_image(const void *mem, const carve_plan_params *base,
     for (i = 0; i < h->arena_count; ++i) {
         carve_layout_arena_stats(mem, i, &st);
         samples[i].need = st.peak_footprint_bytes;
-        samples[i].spill = spill_bound(st.peak_in_use_bytes);
+        spill_bound(&samples[i], st.peak_in_use_bytes, page);
         /* Statistics do not tell a fallback from a large request. */
         samples[i].understated =
             st.failed_count != 0 ||
@@ -185,11 +206,13 @@ static void log_samples(const carve_event_log *log,
     uint32_t i, n = log->info.arena_count;
     size_t k;
     int fallback_plan = (log->info.options & CARVE_OPTION_HEAP_FALLBACK) != 0;
+    uint32_t page = log->info.heap_pages ? log->info.heap_page_bytes
+                                         : DEFAULT_PAGE_BYTES;
     for (i = 0; i < n; ++i) {
         const carve_event_arena *st =
             log->arena_records ? &log->arenas[i] : NULL;
         out[i].need = st ? st->footprint_bytes : 0;
-        out[i].spill = st ? spill_bound(st->in_use_bytes) : 0;
+        spill_bound(&out[i], st ? st->in_use_bytes : 0, page);
         out[i].understated =
             st && (st->failed_count != 0 ||
                    (fallback_plan && st->heap_allocs != 0));
@@ -204,6 +227,7 @@ static void log_samples(const carve_event_log *log,
         if (!a->complete)
             continue;
         s->spill = it->spill_bytes;
+        s->classes = it->spill_classes;
         s->understated = it->failures != 0 || it->fallbacks != 0;
     }
     if (!a->complete)
@@ -276,14 +300,17 @@ static void text_fit(const carve_fit *f, FILE *out)
         fputs("  heap_bytes 0: no shared heap needed\n", out);
     } else {
         fprintf(out,
-                "  heap_bytes %llu: %llu B kept for large requests + %llu B "
-                "of spill (%s), in pages of %u B\n",
+                "  heap_bytes %llu: %llu B kept for large requests + %llu "
+                "pages of %u B for the spill (costs %llu B %s, %u slot "
+                "class(es))\n",
                 (unsigned long long)q->heap_bytes,
                 (unsigned long long)f->profiled_heap_bytes,
+                (unsigned long long)f->spill_pages,
+                (unsigned)q->heap_page_bytes,
                 (unsigned long long)f->spill_bytes,
                 f->spill_exact ? "block by block, from the event log"
-                               : "twice the peak in-use bytes",
-                (unsigned)q->heap_page_bytes);
+                               : "bounded from statistics",
+                (unsigned)f->spill_classes);
         if (q->large_request_bytes == 0xffffffffu)
             fputs("  large_request_bytes: none go straight to the heap, as "
                   "profiled\n",
@@ -328,6 +355,8 @@ static void json_fit(const carve_fit *f, FILE *out)
     carve__json_uint(&j, "max_need_bytes", f->max_need_bytes);
     carve__json_uint(&j, "cut_bytes", f->cut_bytes);
     carve__json_uint(&j, "spill_bytes", f->spill_bytes);
+    carve__json_uint(&j, "spill_classes", f->spill_classes);
+    carve__json_uint(&j, "spill_pages", f->spill_pages);
     carve__json_bool(&j, "spill_exact", f->spill_exact);
     carve__json_uint(&j, "profiled_heap_bytes", f->profiled_heap_bytes);
     carve__json_uint(&j, "profiled_arena_bytes", f->profiled_arena_bytes);

@@ -258,8 +258,13 @@ typedef struct carve_event_item {
     uint64_t fallbacks;       /* of them, requests below large_bytes: the
                                  arena was full */
     uint64_t spill_bytes;     /* the heap its arena blocks would take at
-                                 their peak (slot and page rounding of the
-                                 plan's heap, or of 4 KiB pages) */
+                                 their peak if they spilled there: each
+                                 block its slot's share of a page (page /
+                                 slots per page, rounded up) or its whole
+                                 pages, for the plan's heap pages (or 4 KiB
+                                 ones) */
+    uint64_t spill_classes;   /* bit c: one of its arena blocks would take
+                                 a slot of heap class c */
     uint64_t leaked_blocks, leaked_bytes;
 } carve_event_item;
 
@@ -334,17 +339,22 @@ carve_status carve_event_analysis_print(const carve_event_analysis *analysis,
  * rounds it up to arena_alignment). Work-items that needed more spill into
  * the shared heap (HEAP_FALLBACK). Such a work-item may spill any of its
  * blocks: one that does not fit goes to the heap whole, so "its peak
- * beyond the cut" is not a bound. What is: all its live blocks at its peak,
- * at the heap's rounding (the next slot class, or whole pages above half a
- * page). From an event log with every event kept, that figure is computed
- * block by block; from statistics alone it is twice its peak in-use bytes,
- * which bounds both roundings. The spill heap is the sum over those
- * work-items (as if their peaks coincided), rounded up to whole pages.
- * The heap the profiling run itself used (large requests) is kept: its
- * planned size, since the packing of a shared heap under concurrency is
- * not recorded; large_request_bytes is pinned to the profiled threshold
- * (or to "never" when the profiling plan had no heap), so routing stays
- * as profiled.
+ * beyond the cut" is not a bound. What is: all its live blocks at its
+ * peak, each costing its heap slot's share of a page (page / slots per
+ * page: a slot is at most 1.5x the block, and the page's unusable tail is
+ * charged too) or, above half a page, its whole pages. Summed over those
+ * work-items (as if their peaks coincided), that is the heap if every
+ * slot class packed its pages full; each class in use may leave one page
+ * part empty, so the spill heap is ceil(sum / page) pages plus one per
+ * slot class used, less one. From an event log with every event kept,
+ * costs and classes are known block by block; from statistics alone a
+ * block's cost is bounded by 2.5x its bytes in the arena (1.5 x 1.5 for a
+ * slot and its page share, with rounding; whole pages under 2x), and
+ * every slot class is counted. The heap the profiling run itself used
+ * (large requests) is kept at its planned size, since the packing of a
+ * shared heap under concurrency is not recorded; large_request_bytes is
+ * pinned to the profiled threshold (or to "never" when the profiling plan
+ * had no heap), so routing stays as profiled.
  *
  * Not guaranteed: a run whose requests differ from the profiled one; heap
  * pages shared by several work-items' slots and left partly empty (page
@@ -365,13 +375,16 @@ typedef struct carve_fit {
     uint64_t understated;     /* with failed requests or fallbacks */
     uint64_t max_need_bytes;  /* the hungriest work-item's need */
     uint64_t cut_bytes;       /* the percentile's need */
-    uint64_t spill_bytes;     /* heap for the work-items above the cut */
+    uint64_t spill_bytes;     /* the page-share costs of the work-items
+                                 above the cut (see above) */
+    uint32_t spill_classes;   /* slot classes counted for them */
+    uint64_t spill_pages;     /* heap pages given to them */
     uint64_t profiled_heap_bytes; /* heap kept for large requests */
     uint64_t profiled_arena_bytes;
     uint64_t profiled_total_bytes; /* arenas + heap, profiled and fitted */
     uint64_t fitted_total_bytes;
-    int spill_exact;          /* 1: spill from the event log, block by block;
-                                 0: twice the peak in-use bytes */
+    int spill_exact;          /* 1: from the event log, block by block;
+                                 0: bounded from the statistics */
 } carve_fit;
 
 /* Fits a plan to the statistics of the image at `mem` after a profiling

@@ -113,8 +113,10 @@ static void check_items(const carve_event_analysis *a)
     EXPECT(it[0].work_item == 0 && it[0].allocs == 2 && it[0].frees == 2);
     EXPECT(it[0].peak_bytes == 140 && it[0].footprint_bytes == 160);
     EXPECT(it[0].arena_peak_bytes == 160 && it[0].heap_blocks == 0);
-    /* If they spilled: slots of 128 and 48 B. */
-    EXPECT(it[0].spill_bytes == 176 && it[0].leaked_blocks == 0);
+    /* If they spilled: a 128 B slot (32 a page: 128 B of it) and a 48 B
+     * slot (85 a page: 49 B of it), of heap classes 5 and 2. */
+    EXPECT(it[0].spill_bytes == 128 + 49 && it[0].leaked_blocks == 0);
+    EXPECT(it[0].spill_classes == ((1u << 5) | (1u << 2)));
     EXPECT(it[1].peak_bytes == 220 && it[1].footprint_bytes == 0);
     EXPECT(it[1].heap_blocks == 1 && it[1].fallbacks == 0);
     EXPECT(it[1].leaked_blocks == 1 && it[1].leaked_bytes == 220);
