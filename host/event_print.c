@@ -188,7 +188,7 @@ static void text_leaks(const carve_event_analysis *a, const ranking *r,
         const carve_event_site *s = r->leaks[i];
         if (s->leaked_blocks == 0)
             break;
-        fprintf(out, "  %s: %llu blocks, %llu B\n",
+        fprintf(out, "  %s: %llu block(s), %llu B\n",
                 carve__site_text(s->site, site, sizeof site),
                 (unsigned long long)s->leaked_blocks,
                 (unsigned long long)s->leaked_bytes);

@@ -165,7 +165,7 @@ static void check_scenario_output(const carve_event_analysis *a)
                           "1664 B");
     EXPECT_CONTAINS(text, "call sites (top 3 by bytes requested, of 6)");
     EXPECT_CONTAINS(text, "file 2 line 105");
-    EXPECT_CONTAINS(text, "line 104: 2 blocks, 520 B");
+    EXPECT_CONTAINS(text, "line 104: 2 block(s), 520 B");
     EXPECT_CONTAINS(text, "65536 - 131071     B  allocs 0        failed 1");
     free(text);
     f = diag_capture_begin();

@@ -2,6 +2,9 @@
  * fit.c - plan fitting on profiles whose right answer is known: work-item
  * i needs (i + 1) x 64 bytes. The fitted plan is then built and the same
  * work run in it, which must succeed for every work-item.
+ *
+ * With a path argument, also saves the profile's event log there (for the
+ * `carve fit` tests).
  */
 #include "diag_fixture.h"
 
@@ -122,13 +125,15 @@ static void test_classes_need_pages(void)
 /* From an event log with every event kept, the spill is what the heap
  * would really give: work-item 9's 640 B take a 768 B slot, five to a
  * page, so 820 B of one. */
-static void test_from_event_log(void)
+static void test_from_event_log(const char *save_to)
 {
     core_fixture f = profiled(64, ITEMS, 0);
     carve_event_log *log = NULL;
     const carve_event_log *logs[1];
     carve_fit fit;
     REQUIRE_OK(carve_layout_event_log(f.image, &log));
+    if (save_to != NULL)
+        REQUIRE_OK(carve_event_log_save(log, save_to));
     logs[0] = log;
     REQUIRE_OK(carve_event_log_fit(logs, 1, 90, &fit));
     EXPECT(fit.cut_bytes == 576 && fit.above_cut == 1);
@@ -256,10 +261,10 @@ static void test_output_and_refusals(void)
     fixture_free(&f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     test_from_statistics();
-    test_from_event_log();
+    test_from_event_log(argc > 1 ? argv[1] : NULL);
     test_classes_need_pages();
     test_pooled_runs();
     test_understated();
