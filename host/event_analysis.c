@@ -588,7 +588,8 @@ static int finish(replay *r)
         free(items);
         return 0;
     }
-    memcpy(sites, r->sites, (size_t)r->site_count * sizeof *sites);
+    if (r->site_count != 0) /* r->sites is NULL until a site is seen */
+        memcpy(sites, r->sites, (size_t)r->site_count * sizeof *sites);
     for (i = 0; i < r->item_count; ++i)
         items[i] = r->items[i].out;
     qsort(sites, r->site_count, sizeof *sites, compare_site);

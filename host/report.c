@@ -207,13 +207,23 @@ static void walk_heap(walk *w)
         } else if ((state & CARVE_HEAP_KIND_MASK) == CARVE_HEAP_LARGE) {
             /* The first page's words: requested bytes, site, owner. */
             block_facts facts;
+            uint64_t rz = ((uint64_t)entry[1] + CARVE_GRANULE - 1) &
+                          ~(uint64_t)(CARVE_GRANULE - 1);
+            k = state & CARVE_HEAP_COUNT_MASK;
+            /* carve_heap_check does not read the size word; a damaged one
+             * must not send the redzone check past the block. */
+            if (rz + CARVE_GRANULE > (uint64_t)k * hp.page_bytes) {
+                w->report->heap_broken = CARVE_HEAP_CHECK_RUN;
+                host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
+                           hp.offset + page * hp.page_bytes, entry[1],
+                           CARVE_SITE_UNKNOWN, CARVE_HEAP_CHECK_RUN);
+                return;
+            }
             facts.bytes = entry[1];
             facts.site = entry[2];
             facts.owner = entry[3];
-            k = state & CARVE_HEAP_COUNT_MASK;
-            visit_block(w, hp.offset + page * hp.page_bytes,
-                        (entry[1] + CARVE_GRANULE - 1) & ~(CARVE_GRANULE - 1),
-                        1, facts);
+            visit_block(w, hp.offset + page * hp.page_bytes, (uint32_t)rz, 1,
+                        facts);
             page += k;
         } else {
             walk_small_page(w, &hp, page, state);

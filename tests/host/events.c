@@ -460,6 +460,61 @@ static void test_files(void)
     fixture_free(&d);
 }
 
+/* Sealed files with random bytes changed, in the records or the header:
+ * each is refused with BAD_LOG, or read and then analysed and printed
+ * without a crash (the sanitizer builds watch every read). */
+static void test_random_damage(uint64_t seed)
+{
+    core_fixture d = scenario_image(64);
+    carve_test_rng rng = {seed};
+    const char *path = "events_damage.carvelog";
+    unsigned char *bytes, *copy;
+    size_t size, round;
+    uint32_t refused = 0, read = 0;
+    run_scenario(&d);
+    REQUIRE_OK(carve_layout_save_events(d.image, path));
+    bytes = read_file(path, &size);
+    copy = malloc(size);
+    for (round = 0; round < 3000; ++round) {
+        carve_event_log *log = NULL;
+        carve_event_analysis *a = NULL;
+        carve_status status;
+        uint32_t changes = 1 + (uint32_t)carve_test_below(&rng, 4), k;
+        /* a third of the rounds hit the header's fields */
+        size_t from = round % 3 == 0 ? 16 : 80;
+        size_t span = round % 3 == 0 ? 60 : size - 80;
+        memcpy(copy, bytes, size);
+        for (k = 0; k < changes; ++k)
+            copy[from + carve_test_below(&rng, span)] =
+                (unsigned char)carve_test_next(&rng);
+        reseal(copy, size);
+        status = carve_event_log_read(copy, size, &log, NULL, 0);
+        EXPECT(status == CARVE_SUCCESS || status == CARVE_ERROR_BAD_LOG);
+        if (status != CARVE_SUCCESS) {
+            ++refused;
+            continue;
+        }
+        ++read;
+        REQUIRE_OK(carve_event_log_analyze(log, &a));
+        {
+            FILE *sink = diag_capture_begin();
+            REQUIRE_OK(carve_event_analysis_print(a, sink, CARVE_FORMAT_TEXT,
+                                                  0));
+            REQUIRE_OK(carve_event_analysis_print(a, sink, CARVE_FORMAT_JSON,
+                                                  0));
+            free(diag_capture_end(sink));
+        }
+        carve_event_analysis_release(a);
+        carve_event_log_release(log);
+    }
+    /* Both outcomes happen, or the test proves little. */
+    EXPECT(refused > 100 && read > 100);
+    free(copy);
+    free(bytes);
+    remove(path);
+    fixture_free(&d);
+}
+
 /* A plan without an event log still saves the arenas' statistics. */
 static void test_no_event_log(void)
 {
@@ -482,6 +537,7 @@ int main(int argc, char **argv)
     test_replay_matches_statistics(0x5eed1234u);
     test_replay_matches_statistics(0xc0ffee11u);
     test_files();
+    test_random_damage(0xdec0ded5u);
     test_no_event_log();
     return carve_test_finish("host_events");
 }

@@ -371,6 +371,29 @@ static void test_broken_invariants(void)
     fixture_free(&d);
 }
 
+/* A large heap block whose size word claims more than its pages: reported,
+ * and its redzone is not looked for beyond the block. */
+static void test_damaged_large_block(void)
+{
+    core_fixture d = make_image(WITH_CHECKS);
+    carve_arena a = fixture_open(&d, 1);
+    carve_heap hp = carve_heap_view(d.image);
+    carve_report *r = NULL;
+    unsigned char *p = carve_alloc_malloc(&a, 3000, 16, LEAK_LARGE);
+    uint32_t page = (uint32_t)(p - d.image - hp.offset) / hp.page_bytes;
+    carve_heap_state(&hp, page)[1] = 0x7ffffff0u;
+    REQUIRE_OK(carve_layout_report(d.image, 0, &r));
+    EXPECT(r->heap_broken == CARVE_HEAP_CHECK_RUN && r->error_count == 1);
+    if (r->error_count == 1) {
+        EXPECT_ERROR(&r->errors[0], CARVE_MISUSE_CORRUPT,
+                     CARVE_CALL_HOST_CHECK, CARVE_HEAP_INDEX,
+                     CARVE_SITE_UNKNOWN);
+        EXPECT(r->errors[0].offset == diag_offset(&d, p));
+    }
+    carve_report_release(r);
+    fixture_free(&d);
+}
+
 static void test_refusals(void)
 {
     core_fixture d = make_image(0);
@@ -407,6 +430,7 @@ int main(void)
     test_sites_from_events();
     test_sites_unknown();
     test_broken_invariants();
+    test_damaged_large_block();
     test_refusals();
     return carve_test_finish("host_report");
 }
