@@ -121,71 +121,7 @@ static int percentile_valid(double p)
     return p > 0.0 && p <= 100.0;
 }
 
-/* ---- from an image's statistics ------------------------------------------------ */
-
-static carve_status fit_image(const void *mem, const carve_plan_params *base,
-                              double percentile, carve_fit *out)
-{
-    const carve_set_header *h = carve__header(mem);
-    fit_profile p;
-    fit_sample *samples;
-    carve_arena_stats st;
-    carve_status status;
-    uint32_t i, page;
-    if (mem == NULL || out == NULL || !percentile_valid(percentile))
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (h == NULL)
-        return CARVE_ERROR_CORRUPT_SET;
-    page = h->heap_pages ? h->heap_page_bytes : DEFAULT_PAGE_BYTES;
-    samples = malloc((size_t)h->arena_count * sizeof *samples);
-    if (samples == NULL)
-        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-    memset(&p, 0, sizeof p);
-    for (i = 0; i < h->arena_count; ++i) {
-        carve_layout_arena_stats(mem, i, &st);
-        samples[i].need = st.peak_footprint_bytes;
-        spill_bound(&samples[i], st.peak_in_use_bytes, page);
-        /* Statistics do not tell a fallback from a large request. */
-        samples[i].understated =
-            st.failed_count != 0 ||
-            ((h->options & CARVE_OPTION_HEAP_FALLBACK) && st.heap_allocs != 0);
-        p.heap_used |= st.heap_allocs != 0;
-    }
-    if (base != NULL) {
-        p.params = *base;
-    } else {
-        p.params.arena_count = h->arena_count;
-        p.params.error_log_records = h->error_capacity;
-        p.params.event_log_records = h->event_capacity;
-    }
-    p.arena_bytes = h->arena_granules * CARVE_GRANULE;
-    p.options = h->options;
-    p.large_bytes = h->heap_pages ? h->large_bytes : 0;
-    p.heap_page_bytes = h->heap_pages ? h->heap_page_bytes : 0;
-    p.heap_bytes = (uint64_t)h->heap_pages * h->heap_page_bytes;
-    status = fit_samples(samples, h->arena_count, &p, percentile, out);
-    free(samples);
-    return status;
-}
-
-carve_status carve_layout_fit(const void *mem, double percentile,
-                              carve_fit *fit)
-{
-    return fit_image(mem, NULL, percentile, fit);
-}
-
-carve_status carve_set_fit(const carve_set *set, double percentile,
-                           carve_fit *fit)
-{
-    if (set == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (carve_set_host_base(set) == NULL)
-        return CARVE_ERROR_WRONG_OWNER;
-    return fit_image(carve_set_host_base(set), &carve_set_plan(set)->params,
-                     percentile, fit);
-}
-
-/* ---- from event logs -------------------------------------------------------------- */
+/* ---- from logs (an image's own, or saved ones) --------------------------------- */
 
 static int same_plan(const carve_event_log_info *a,
                      const carve_event_log_info *b)
@@ -198,7 +134,7 @@ static int same_plan(const carve_event_log_info *a,
 
 /* The samples of one log: its arena statistics when it has them (exact
  * even when events were dropped), else its replayed footprints; spills
- * exact when every event was kept. */
+ * and fallbacks block by block when it has every event. */
 static void log_samples(const carve_event_log *log,
                         const carve_event_analysis *a, fit_sample *out,
                         fit_profile *p)
@@ -206,6 +142,7 @@ static void log_samples(const carve_event_log *log,
     uint32_t i, n = log->info.arena_count;
     size_t k;
     int fallback_plan = (log->info.options & CARVE_OPTION_HEAP_FALLBACK) != 0;
+    int exact = (log->info.options & CARVE_OPTION_EVENTS) && a->complete;
     uint32_t page = log->info.heap_pages ? log->info.heap_page_bytes
                                          : DEFAULT_PAGE_BYTES;
     for (i = 0; i < n; ++i) {
@@ -213,6 +150,7 @@ static void log_samples(const carve_event_log *log,
             log->arena_records ? &log->arenas[i] : NULL;
         out[i].need = st ? st->footprint_bytes : 0;
         spill_bound(&out[i], st ? st->in_use_bytes : 0, page);
+        /* Statistics do not tell a fallback from a large request. */
         out[i].understated =
             st && (st->failed_count != 0 ||
                    (fallback_plan && st->heap_allocs != 0));
@@ -224,19 +162,21 @@ static void log_samples(const carve_event_log *log,
         if (log->arena_records == 0)
             s->need = it->footprint_bytes;
         p->heap_used |= it->heap_blocks != 0;
-        if (!a->complete)
+        if (!exact)
             continue;
         s->spill = it->spill_bytes;
         s->classes = it->spill_classes;
         s->understated = it->failures != 0 || it->fallbacks != 0;
     }
-    if (!a->complete)
+    if (!exact)
         p->spill_exact = 0;
 }
 
-carve_status carve_event_log_fit(const carve_event_log *const *logs,
-                                 size_t count, double percentile,
-                                 carve_fit *fit)
+/* Fits the pooled work-items of `count` logs of one plan; `base` (or, if
+ * NULL, the log's arena count and log sizes) is what the fit keeps. */
+static carve_status fit_logs(const carve_event_log *const *logs, size_t count,
+                             const carve_plan_params *base, double percentile,
+                             carve_fit *fit)
 {
     fit_profile p;
     fit_sample *samples;
@@ -263,9 +203,13 @@ carve_status carve_event_log_fit(const carve_event_log *const *logs,
             log_samples(logs[i], a, samples + i * first->arena_count, &p);
         carve_event_analysis_release(a);
     }
-    p.params.arena_count = first->arena_count;
-    p.params.error_log_records = first->error_capacity;
-    p.params.event_log_records = first->event_capacity;
+    if (base != NULL) {
+        p.params = *base;
+    } else {
+        p.params.arena_count = first->arena_count;
+        p.params.error_log_records = first->error_capacity;
+        p.params.event_log_records = first->event_capacity;
+    }
     p.arena_bytes = first->arena_bytes;
     p.options = first->options;
     p.large_bytes = first->large_bytes;
@@ -275,6 +219,47 @@ carve_status carve_event_log_fit(const carve_event_log *const *logs,
         status = fit_samples(samples, n, &p, percentile, fit);
     free(samples);
     return status;
+}
+
+carve_status carve_event_log_fit(const carve_event_log *const *logs,
+                                 size_t count, double percentile,
+                                 carve_fit *fit)
+{
+    return fit_logs(logs, count, NULL, percentile, fit);
+}
+
+/* An image: its statistics, and its event log when it has one. */
+static carve_status fit_image(const void *mem, const carve_plan_params *base,
+                              double percentile, carve_fit *fit)
+{
+    carve_event_log *log = NULL;
+    const carve_event_log *logs[1];
+    carve_status status;
+    if (mem == NULL || fit == NULL || !percentile_valid(percentile))
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    status = carve_layout_event_log(mem, &log);
+    logs[0] = log;
+    if (status == CARVE_SUCCESS)
+        status = fit_logs(logs, 1, base, percentile, fit);
+    carve_event_log_release(log);
+    return status;
+}
+
+carve_status carve_layout_fit(const void *mem, double percentile,
+                              carve_fit *fit)
+{
+    return fit_image(mem, NULL, percentile, fit);
+}
+
+carve_status carve_set_fit(const carve_set *set, double percentile,
+                           carve_fit *fit)
+{
+    if (set == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if (carve_set_host_base(set) == NULL)
+        return CARVE_ERROR_WRONG_OWNER;
+    return fit_image(carve_set_host_base(set), &carve_set_plan(set)->params,
+                     percentile, fit);
 }
 
 /* ---- printing ------------------------------------------------------------------- */

@@ -387,9 +387,11 @@ typedef struct carve_fit {
                                  0: bounded from the statistics */
 } carve_fit;
 
-/* Fits a plan to the statistics of the image at `mem` after a profiling
- * run. Fails with INVALID_ARGUMENT (NULL, percentile outside (0, 100]),
- * CORRUPT_SET or OUT_OF_HOST_MEMORY. O(arenas log arenas). */
+/* Fits a plan to the image at `mem` after a profiling run: its arenas'
+ * statistics, and its event log when the plan has one (exact spills if it
+ * kept every event). Fails with INVALID_ARGUMENT (NULL, percentile outside
+ * (0, 100]), CORRUPT_SET or OUT_OF_HOST_MEMORY. O(arenas log arenas +
+ * events). */
 carve_status carve_layout_fit(const void *mem, double percentile,
                               carve_fit *fit);
 /* The same on a set, keeping its plan's NDRange and alignment;

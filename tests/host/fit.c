@@ -87,6 +87,19 @@ static void test_from_statistics(void)
     EXPECT(fit.understated == 0);
     expect_fit_serves(&fit);
 
+    /* Saved without an event log, the statistics give the same bound. */
+    {
+        carve_event_log *log = NULL;
+        const carve_event_log *logs[1];
+        carve_fit saved;
+        REQUIRE_OK(carve_layout_event_log(f.image, &log));
+        logs[0] = log;
+        REQUIRE_OK(carve_event_log_fit(logs, 1, 90, &saved));
+        EXPECT(!saved.spill_exact && saved.spill_bytes == 1600);
+        EXPECT(saved.params.heap_bytes == fit.params.heap_bytes);
+        carve_event_log_release(log);
+    }
+
     /* The median: 320 B; work-items 5 to 9 spill 2.5 x 2560 B. */
     REQUIRE_OK(carve_layout_fit(f.image, 50, &fit));
     EXPECT(fit.cut_bytes == 320 && fit.above_cut == 5);
@@ -142,6 +155,10 @@ static void test_from_event_log(const char *save_to)
     EXPECT(fit.params.heap_bytes == 4096);
     EXPECT(fit.params.event_log_records == 64);
     expect_fit_serves(&fit);
+    /* The image itself fits the same way: it has the log. */
+    memset(&fit, 0, sizeof fit);
+    REQUIRE_OK(carve_layout_fit(f.image, 90, &fit));
+    EXPECT(fit.spill_exact && fit.spill_bytes == 820);
     carve_event_log_release(log);
     fixture_free(&f);
 }
