@@ -260,19 +260,28 @@ int carve__group(carve__tally *tallies, size_t n, int bytes_rule,
     return 1;
 }
 
+int carve__reserve(void **array, size_t count, size_t *capacity,
+                   size_t element)
+{
+    size_t grown_capacity;
+    void *grown;
+    if (count < *capacity)
+        return 1;
+    grown_capacity = *capacity ? 2 * *capacity : 64;
+    grown = realloc(*array, grown_capacity * element);
+    if (grown == NULL)
+        return 0;
+    *array = grown;
+    *capacity = grown_capacity;
+    return 1;
+}
+
 void carve__tallies_add(carve__tallies *t, const carve__tally *item)
 {
-    if (t->failed)
+    if (t->failed || !carve__reserve((void **)&t->items, t->count,
+                                     &t->capacity, sizeof *t->items)) {
+        t->failed = 1;
         return;
-    if (t->count == t->capacity) {
-        size_t capacity = t->capacity ? 2 * t->capacity : 64;
-        carve__tally *grown = realloc(t->items, capacity * sizeof *grown);
-        if (grown == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->items = grown;
-        t->capacity = capacity;
     }
     t->items[t->count++] = *item;
 }

@@ -67,6 +67,11 @@ typedef struct carve__tally {
 int carve__group(carve__tally *tallies, size_t n, int bytes_rule,
                  int by_bytes, carve_report_group **groups, size_t *count);
 
+/* Makes room for one more element after `count` in a growable array;
+ * 0 (the array unchanged) when out of memory. */
+int carve__reserve(void **array, size_t count, size_t *capacity,
+                   size_t element);
+
 /* A growable array of tallies. */
 typedef struct carve__tallies {
     carve__tally *items;

@@ -145,39 +145,25 @@ typedef struct replay {
     uint64_t bytes_now, heap_now;
     u32_map blocks_by_offset, sites_by_site, items_by_index;
     live_block *blocks;
-    uint32_t block_count, block_capacity;
+    uint32_t block_count;
+    size_t block_capacity;
     uint32_t *free_blocks; /* recycled indices into blocks */
     uint32_t free_count;
     carve_event_site *sites;
-    uint32_t site_count, site_capacity;
+    uint32_t site_count;
+    size_t site_capacity;
     item_state *items;
-    uint32_t item_count, item_capacity;
+    uint32_t item_count;
+    size_t item_capacity;
     int out_of_memory;
 } replay;
-
-/* Makes room for one more element of an array; 0 when out of memory. */
-static int reserve(void **array, uint32_t count, uint32_t *capacity,
-                   size_t element)
-{
-    void *grown;
-    uint32_t c;
-    if (count < *capacity)
-        return 1;
-    c = *capacity ? 2 * *capacity : 64;
-    grown = realloc(*array, (size_t)c * element);
-    if (grown == NULL)
-        return 0;
-    *array = grown;
-    *capacity = c;
-    return 1;
-}
 
 static carve_event_site *site_of(replay *r, uint32_t site)
 {
     uint32_t i = map_get(&r->sites_by_site, site);
     if (i != MAP_EMPTY)
         return &r->sites[i];
-    if (!reserve((void **)&r->sites, r->site_count, &r->site_capacity,
+    if (!carve__reserve((void **)&r->sites, r->site_count, &r->site_capacity,
                  sizeof *r->sites) ||
         !map_put(&r->sites_by_site, site, r->site_count)) {
         r->out_of_memory = 1;
@@ -193,7 +179,7 @@ static item_state *item_of(replay *r, uint32_t work_item)
     uint32_t i = map_get(&r->items_by_index, work_item);
     if (i != MAP_EMPTY)
         return &r->items[i];
-    if (!reserve((void **)&r->items, r->item_count, &r->item_capacity,
+    if (!carve__reserve((void **)&r->items, r->item_count, &r->item_capacity,
                  sizeof *r->items) ||
         !map_put(&r->items_by_index, work_item, r->item_count)) {
         r->out_of_memory = 1;
@@ -337,7 +323,7 @@ static live_block *new_block(replay *r)
     if (r->free_count > 0) {
         i = r->free_blocks[--r->free_count];
     } else {
-        if (!reserve((void **)&r->blocks, r->block_count, &r->block_capacity,
+        if (!carve__reserve((void **)&r->blocks, r->block_count, &r->block_capacity,
                      sizeof *r->blocks)) {
             r->out_of_memory = 1;
             return NULL;

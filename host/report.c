@@ -18,18 +18,10 @@ typedef struct error_list {
 
 static void errors_add(error_list *l, const carve_error_record *r)
 {
-    if (l->failed)
+    if (l->failed || !carve__reserve((void **)&l->items, l->count,
+                                     &l->capacity, sizeof *l->items)) {
+        l->failed = 1;
         return;
-    if (l->count == l->capacity) {
-        size_t capacity = l->capacity ? 2 * l->capacity : 64;
-        carve_error_record *grown =
-            realloc(l->items, capacity * sizeof *grown);
-        if (grown == NULL) {
-            l->failed = 1;
-            return;
-        }
-        l->items = grown;
-        l->capacity = capacity;
     }
     l->items[l->count++] = *r;
 }

@@ -272,21 +272,27 @@ static void check_analysis(const carve_event_analysis *a, const carve_set *set)
     }
 }
 
-/* What `carve log` and `carve fit` must print for this log. */
-static void write_expectations(const char *path)
+static FILE *create(const char *path, const char *suffix)
 {
     char name[1024];
     FILE *f;
-    snprintf(name, sizeof name, "%s.expect", path);
+    snprintf(name, sizeof name, "%s%s", path, suffix);
     f = fopen(name, "w");
     if (f == NULL) {
         fprintf(stderr, "cannot write %s\n", name);
         exit(1);
     }
+    return f;
+}
+
+/* What `carve log` and `carve fit` must print for this log: one regular
+ * expression a line (none can hold a newline). */
+static void write_expectations(const char *path)
+{
+    FILE *f = create(path, ".expect");
     fprintf(f, "carve event log: 465 events \\(all kept\\) from 64 arenas\n");
     fprintf(f, "allocations 264, reallocs 0, frees 200, failed requests 1, "
                "anomalies 0\n");
-    /* One regular expression a line: none can hold a newline. */
     fprintf(f, "  line %u +64 +2560 B +0 +0 +0 +64\n",
             (unsigned)line_of(work_source, "@keep"));
     fprintf(f, "  line %u +192 +4608 B +0 +0 +0 +0\n",
@@ -295,12 +301,7 @@ static void write_expectations(const char *path)
             (unsigned)line_of(work_source, "@keep"));
     fclose(f);
     /* Footprints are 48, 64, 80 and 96 B, sixteen of each. */
-    snprintf(name, sizeof name, "%s.fit.expect", path);
-    f = fopen(name, "w");
-    if (f == NULL) {
-        fprintf(stderr, "cannot write %s\n", name);
-        exit(1);
-    }
+    f = create(path, ".fit.expect");
     fprintf(f, "carve fit: 64 work-item\\(s\\) measured\n");
     fprintf(f, "max 96 B. at the percentile 64 B\n");
     fprintf(f, "arena_bytes 64 \\(was 1024\\): 32 work-item\\(s\\) need more\n");
