@@ -58,7 +58,9 @@ typedef struct carve_report_group {
     uint32_t kind;            /* errors: CARVE_MISUSE_*; failures: the
                                  CARVE_FAIL_*; leaks: 0 */
     uint32_t call;            /* errors: CARVE_CALL_*; otherwise 0 */
-    uint32_t site;            /* the call site, or CARVE_SITE_UNKNOWN */
+    uint32_t site;            /* the call site (errors found by the host:
+                                 the block's allocation site), or
+                                 CARVE_SITE_UNKNOWN */
     uint32_t work_items;      /* distinct work-items in the group */
     uint32_t first_work_item; /* the lowest of them (or UNKNOWN) */
     uint32_t first_offset;    /* errors, leaks: one block's offset */
@@ -93,9 +95,11 @@ typedef struct carve_report {
     uint32_t list_limit;    /* the longest list the text shows: the `top`
                                the report was made with */
     /* Invariants: arenas failing carve_core_check (their blocks are not
-     * walked), and the heap's CARVE_HEAP_CHECK_* (0: it holds; when it
-     * does not, heap blocks are not walked). Each failure is also an
-     * error below, kind CARVE_MISUSE_CORRUPT, detail the broken code. */
+     * walked), and the heap's CARVE_HEAP_CHECK_* (0: it holds; otherwise
+     * its blocks are not walked, or, for a large block whose size word
+     * exceeds its pages (CARVE_HEAP_CHECK_RUN), not from that block on).
+     * Each failure is also an error below, kind CARVE_MISUSE_CORRUPT,
+     * detail the broken code. */
     uint32_t broken_arenas;
     uint32_t heap_broken;
     /* Errors: the records the device's error log kept, in its order, then
@@ -116,7 +120,9 @@ typedef struct carve_report {
     /* Leaks: blocks still live at the end, grouped by allocation site;
      * most bytes first. Whether a live block is a leak is the kernel's
      * call (results left for the host are live too). */
-    uint32_t sites_from;   /* CARVE_REPORT_SITES_*; 0: every site unknown */
+    uint32_t sites_from;   /* CARVE_REPORT_SITES_*; 0: sites are unknown
+                              but for large heap blocks, whose header
+                              keeps theirs */
     uint64_t leaked_blocks;
     uint64_t leaked_bytes;
     const carve_report_group *leaks;
@@ -242,7 +248,8 @@ typedef struct carve_event_site {
                                  realloc to 0, and the old block of a
                                  moving realloc */
     uint64_t failures;        /* requests here that returned NULL */
-    uint64_t leaked_blocks;   /* made here and live at the log's end */
+    uint64_t leaked_blocks;   /* made (or last resized) here, and live at
+                                 the log's end */
     uint64_t leaked_bytes;
 } carve_event_site;
 
