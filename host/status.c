@@ -1,5 +1,6 @@
 /* status.c - names for carve's and OpenCL's status codes. */
 #include "carve_internal.h"
+#include "carve/diagnostics.h"
 
 #include <stdarg.h>
 
@@ -44,6 +45,9 @@ static const status_name status_names[] = {
          "invalid shared heap: page size, or fallback without a heap"),
     NAME(CARVE_ERROR_INVALID_OPTION,
          "invalid plan option: unknown bits, or a log too large"),
+    NAME(CARVE_ERROR_IO, "a file could not be opened, read or written"),
+    NAME(CARVE_ERROR_BAD_LOG,
+         "not a carve event log, or a truncated or damaged one"),
     NAME(CL_DEVICE_NOT_FOUND, "no device of the requested type"),
     NAME(CL_DEVICE_NOT_AVAILABLE, "device not available"),
     NAME(CL_COMPILER_NOT_AVAILABLE, "no compiler for this device"),

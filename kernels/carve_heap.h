@@ -490,6 +490,9 @@ CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
 {
     carve_u32 page = off / hp->page_bytes, within = off % hp->page_bytes;
     carve_u32 s = carve_heap_load(carve_heap_state(hp, page)), kind, slot_bytes;
+    /* Every field is set even when the pointer is refused: callers read
+     * b->bytes on paths a compiler cannot tell are never taken then. */
+    b->large = b->cls = b->slot = b->bytes = b->offset = 0u;
     b->page = page;
     b->state = s;
     kind = s & CARVE_HEAP_KIND_MASK;

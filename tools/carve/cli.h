@@ -102,8 +102,17 @@ typedef struct cli_device_place {
 int cli_find_device(const cli_command *command, const char *selector,
                     cl_device_id *device, cli_device_place *place);
 
+/* Loads a saved event log for `command`, or prints why it cannot and
+ * returns CLI_EXIT_FAILURE; CLI_CONTINUE on success (release the log with
+ * carve_event_log_release). */
+typedef struct carve_event_log carve_event_log;
+int cli_load_event_log(const cli_command *command, const char *path,
+                       carve_event_log **log);
+
 /* The subcommands. */
 extern const cli_command cli_devices_command;
 extern const cli_command cli_plan_command;
+extern const cli_command cli_log_command;
+extern const cli_command cli_fit_command;
 
 #endif /* CARVE_CLI_H */

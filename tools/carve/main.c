@@ -11,6 +11,8 @@ static const cli_command help_command;
 static const cli_command *const commands[] = {
     &cli_devices_command,
     &cli_plan_command,
+    &cli_log_command,
+    &cli_fit_command,
     &help_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

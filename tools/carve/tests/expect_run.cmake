@@ -8,7 +8,29 @@
 #   NOT           regular expressions neither stream may match
 #   NEEDS_DEVICE  1: exit code 3 (no OpenCL device) skips the test, or fails
 #                 it when CARVE_REQUIRE_DEVICE is set, as in CI
+#   REQUIRES_FILE a file a device test makes: when it is missing the test
+#                 is skipped, or fails under CARVE_REQUIRE_DEVICE
+#   EXPECT_FILE   a file of more STDOUT expressions, one a line, written by
+#                 the test that made the tool's input
 cmake_minimum_required(VERSION 3.25)
+
+set(required "$ENV{CARVE_REQUIRE_DEVICE}")
+if(required STREQUAL "0")
+  set(required "")
+endif()
+if(NOT REQUIRES_FILE STREQUAL "" AND NOT EXISTS "${REQUIRES_FILE}")
+  if(NOT required STREQUAL "")
+    message(FATAL_ERROR "${REQUIRES_FILE} is missing, and "
+                        "CARVE_REQUIRE_DEVICE is set")
+  endif()
+  message("carve-tool-test: skipped, ${REQUIRES_FILE} was not made "
+          "(no OpenCL device?)")
+  return()
+endif()
+if(NOT EXPECT_FILE STREQUAL "")
+  file(STRINGS "${EXPECT_FILE}" more)
+  list(APPEND STDOUT ${more})
+endif()
 
 execute_process(COMMAND "${TOOL}" ${ARGUMENTS}
                 RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -17,8 +39,7 @@ message("$ carve ${shown}\n--- exit code: ${code}\n--- stdout:\n${out}"
         "--- stderr:\n${err}---")
 
 if(NEEDS_DEVICE AND code STREQUAL "3")
-  set(required "$ENV{CARVE_REQUIRE_DEVICE}")
-  if(NOT required STREQUAL "" AND NOT required STREQUAL "0")
+  if(NOT required STREQUAL "")
     message(FATAL_ERROR "no OpenCL device, and CARVE_REQUIRE_DEVICE is set")
   endif()
   # The test's SKIP_REGULAR_EXPRESSION.
