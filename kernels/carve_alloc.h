@@ -331,7 +331,13 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
     while (c < hp.class_count && carve_heap_class_granules(c) % ag != 0u)
         ++c;
     if (c < hp.class_count) {
-        p = carve_heap_alloc_small(&hp, c, a->index * 2654435761u, &contended);
+        carve_heap_cursor cursor;
+        cursor.page = a->heap_page;
+        cursor.seen = a->heap_seen;
+        p = carve_heap_alloc_small(&hp, c, a->index * 2654435761u, &contended,
+                                   &cursor);
+        a->heap_page = cursor.page;
+        a->heap_seen = cursor.seen;
     } else {
         k = (carve_u32)((need + hp.page_bytes - 1u) / hp.page_bytes);
         p = carve_heap_alloc_large(&hp, k, bytes, site, a->index, &contended);

@@ -239,6 +239,10 @@ typedef struct carve_arena {
     carve_u32 heap_begin;  /* the heap's offsets from the base, [begin, end);
                               0, 0 when there is none */
     carve_u32 heap_end;
+    /* Where this work-item last reserved a heap slot (page + 1, or 0) and
+     * the state it left that page in (carve_heap.h's cursor). */
+    carve_u32 heap_page;
+    carve_u32 heap_seen;
 } carve_arena;
 
 /* ---- size classes ------------------------------------------------------ */
@@ -347,6 +351,8 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.large_bytes = 0xffffffffu;
     a.heap_begin = 0u;
     a.heap_end = 0u;
+    a.heap_page = 0u;
+    a.heap_seen = 0u;
     if (base == 0 || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION || index >= h->arena_count)
         return a;

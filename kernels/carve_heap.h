@@ -78,6 +78,8 @@ typedef struct carve_heap {
     CARVE_GLOBAL carve_u32 *room; /* class_count x map_words words */
     carve_u32 page_count;
     carve_u32 page_bytes;
+    carve_u32 page_shift;    /* log2(page_bytes) */
+    carve_u32 granule_shift; /* log2(granules per page) */
     carve_u32 meta_words; /* words per page entry */
     carve_u32 map_words;
     carve_u32 class_count;
@@ -127,6 +129,8 @@ CARVE_INLINE carve_heap carve_heap_view(CARVE_GLOBAL carve_u8 *base)
     carve_heap hp;
     hp.page_count = h->heap_pages;
     hp.page_bytes = h->heap_page_bytes;
+    hp.page_shift = 31u - CARVE_CLZ32(h->heap_page_bytes | 1u);
+    hp.granule_shift = hp.page_shift - CARVE_GRANULE_SHIFT;
     hp.meta_words = h->heap_meta_stride >> 2;
     hp.map_words = h->heap_map_words;
     hp.class_count = h->heap_class_count;
@@ -149,10 +153,26 @@ CARVE_INLINE carve_u32 carve_heap_load(CARVE_GLOBAL carve_u32 *word)
     return CARVE_ATOMIC_OR(word, 0u);
 }
 
+/* x / 3 for any 32-bit x, by a multiply: slot sizes of 3 x 2^e granules
+ * would otherwise cost a division on every call. */
+CARVE_INLINE carve_u32 carve_heap_div3(carve_u32 x)
+{
+    return (carve_u32)(((carve_u64)x * 0xaaaaaaabu) >> 33);
+}
+
+/* Which slot of class c granule g of a page falls in: g / granules(c). */
+CARVE_INLINE carve_u32 carve_heap_slot_of(carve_u32 c, carve_u32 g)
+{
+    carve_u32 k = c - 1u;
+    if (c == 0u)
+        return g;
+    return (k & 1u) ? carve_heap_div3(g >> (k >> 1)) : g >> ((k >> 1) + 1u);
+}
+
+/* Slots of class c in a page: the page's granules over the slot's. */
 CARVE_INLINE carve_u32 carve_heap_slots(const carve_heap *hp, carve_u32 c)
 {
-    return (hp->page_bytes >> CARVE_GRANULE_SHIFT) /
-           carve_heap_class_granules(c);
+    return carve_heap_slot_of(c, 1u << hp->granule_shift);
 }
 
 /* Whether a state is a small page of class c with a free slot. */
@@ -208,13 +228,16 @@ CARVE_INLINE void carve_heap_sync_room(const carve_heap *hp, carve_u32 page,
 
 /* ---- small blocks ---------------------------------------------------------- */
 
-/* Reserves a slot of class c on `page`, claiming the page if it is free.
- * Returns 1 on success, 0 if the page has no room for c. */
+/* Reserves a slot of class c on `page`, claiming the page if it is free,
+ * starting from a guess of its state (`seen`: a compare-and-swap that
+ * fails says what the state was). Returns 1 with the state it left in
+ * *after, or 0 if the page has no room for c. */
 CARVE_INLINE int carve_heap_reserve(const carve_heap *hp, carve_u32 page,
-                                    carve_u32 c, int *claimed)
+                                    carve_u32 c, carve_u32 seen,
+                                    carve_u32 *after)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
-    carve_u32 mine = (c + 1u) << 24, seen = carve_heap_load(state), i;
+    carve_u32 mine = (c + 1u) << 24, i;
     for (i = 0u; i < CARVE_HEAP_TRIES; ++i) {
         carve_u32 next, old;
         if (seen == 0u)
@@ -225,7 +248,7 @@ CARVE_INLINE int carve_heap_reserve(const carve_heap *hp, carve_u32 page,
             return 0;
         old = CARVE_ATOMIC_CAS(state, seen, next);
         if (old == seen) {
-            *claimed = seen == 0u;
+            *after = next;
             return 1;
         }
         seen = old;
@@ -254,50 +277,69 @@ CARVE_INLINE void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
  * so one is clear, but others may take it first: bounded passes. */
 CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
                                              carve_u32 page, carve_u32 slots,
-                                             carve_u32 hint)
+                                             carve_u32 guess)
 {
     CARVE_GLOBAL carve_u32 *bits = carve_heap_state(hp, page) + 1u;
-    carve_u32 words = (slots + 31u) >> 5, w = hint % words, pass;
+    carve_u32 words = (slots + 31u) >> 5, w = (guess >> 5) % words, pass;
+    carve_u32 first = guess & 31u;
     for (pass = 0u; pass < 2u * words; ++pass) {
         carve_u32 valid = (w + 1u < words || (slots & 31u) == 0u)
                               ? 0xffffffffu
                               : (1u << (slots & 31u)) - 1u;
-        carve_u32 seen = 0u, tries;
-        /* A guess of "all clear" costs nothing: the atomic says what was. */
-        for (tries = 0u; tries < 32u && (~seen & valid) != 0u; ++tries) {
-            carve_u32 bit = 1u << CARVE_CTZ32(~seen & valid);
+        carve_u32 seen = 0u, tries, bit;
+        /* The first try takes the guessed bit as if the word were clear:
+         * the atomic says what was, and the next try knows. */
+        for (tries = 0u; tries < 33u && (~seen & valid) != 0u; ++tries) {
+            bit = tries == 0u && ((valid >> first) & 1u)
+                      ? 1u << first
+                      : 1u << CARVE_CTZ32(~seen & valid);
             seen = CARVE_ATOMIC_OR(&bits[w], bit);
             if ((seen & bit) == 0u)
                 return (w << 5) + CARVE_CTZ32(bit);
         }
         w = w + 1u == words ? 0u : w + 1u;
+        first = 0u;
     }
     return CARVE_NO_CLASS;
 }
 
-/* A slot of class c on `page` after a reservation, or 0 (reservation given
- * back). */
+/* Where a work-item last reserved in the heap: page + 1 (0: nowhere yet)
+ * and the state it left there, a good guess for its next reservation of the
+ * same class. Lives in the work-item's private handle. */
+typedef struct carve_heap_cursor {
+    carve_u32 page;
+    carve_u32 seen;
+} carve_heap_cursor;
+
+/* A slot of class c on `page` after a reservation that left the page in
+ * state `after`, or 0 (the reservation given back). */
 CARVE_INLINE CARVE_GLOBAL void *carve_heap_take_slot(const carve_heap *hp,
                                                      carve_u32 page,
-                                                     carve_u32 c, int claimed,
-                                                     carve_u32 hint)
+                                                     carve_u32 c,
+                                                     carve_u32 after,
+                                                     carve_heap_cursor *cursor)
 {
     carve_u32 slots = carve_heap_slots(hp, c);
     carve_u32 slot;
-    if (claimed) { /* a fresh page: say so in the hints */
+    if ((after & CARVE_HEAP_COUNT_MASK) == 1u) {
+        /* Perhaps a fresh page: say so in the hints (cheap to repeat). */
         carve_heap_sync_used(hp, page);
         carve_heap_sync_room(hp, page, c);
     }
-    slot = carve_heap_claim_slot(hp, page, slots, hint);
+    /* A work-item filling a page takes slots in order, so the count of
+     * reservations is where the next free bit most likely is. */
+    slot = carve_heap_claim_slot(hp, page, slots,
+                                 (after & CARVE_HEAP_COUNT_MASK) - 1u);
     if (slot == CARVE_NO_CLASS) {
         carve_heap_unreserve(hp, page, c);
         return 0;
     }
-    if ((carve_heap_load(carve_heap_state(hp, page)) & CARVE_HEAP_COUNT_MASK) ==
-        slots)
+    if ((after & CARVE_HEAP_COUNT_MASK) == slots)
         carve_heap_sync_room(hp, page, c); /* now full */
+    cursor->page = page + 1u;
+    cursor->seen = after;
     CARVE_FENCE();
-    return hp->pages + (carve_u64)page * hp->page_bytes +
+    return hp->pages + ((carve_u64)page << hp->page_shift) +
            (carve_u64)slot * (carve_heap_class_granules(c)
                               << CARVE_GRANULE_SHIFT);
 }
@@ -310,7 +352,8 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
                                                     carve_u32 candidates,
                                                     carve_u32 c, int fresh,
                                                     carve_u32 hint,
-                                                    carve_u32 *contended)
+                                                    carve_u32 *contended,
+                                                    carve_heap_cursor *cursor)
 {
     carve_u32 first = (hint >> 5) & 31u;
     /* Rotate so that bit 0 is page `first` of the word. */
@@ -319,12 +362,14 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
                                           (candidates << (32u - first));
     while (rotated != 0u) {
         carve_u32 page = (w << 5) + ((CARVE_CTZ32(rotated) + first) & 31u);
-        int claimed = 0;
+        carve_u32 after = 0u;
         CARVE_GLOBAL void *p;
         rotated &= rotated - 1u;
         if (page >= hp->page_count)
             continue;
-        if (!carve_heap_reserve(hp, page, c, &claimed)) {
+        if (!carve_heap_reserve(hp, page, c,
+                                carve_heap_load(carve_heap_state(hp, page)),
+                                &after)) {
             /* A stale hint: set it right for whoever comes next. */
             if (fresh)
                 carve_heap_sync_used(hp, page);
@@ -332,7 +377,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
                 carve_heap_sync_room(hp, page, c);
             continue;
         }
-        p = carve_heap_take_slot(hp, page, c, claimed, hint);
+        p = carve_heap_take_slot(hp, page, c, after, cursor);
         if (p != 0)
             return p;
         *contended += 1u;
@@ -340,31 +385,66 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
     return 0;
 }
 
-/* A slot of class c: a page of that class with room first, then a free
- * page. 0 when there is none (or contention won every time). */
-CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_small(const carve_heap *hp,
-                                                       carve_u32 c,
-                                                       carve_u32 hash,
-                                                       carve_u32 *contended)
+/* Tries `count` hint words from `start` (wrapping): the room map of class
+ * c, or (fresh) the used map's free pages. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(const carve_heap *hp,
+                                                carve_u32 c, int fresh,
+                                                carve_u32 start,
+                                                carve_u32 count,
+                                                carve_u32 hash,
+                                                carve_u32 *contended,
+                                                carve_heap_cursor *cursor)
 {
-    CARVE_GLOBAL carve_u32 *room = hp->room + (carve_u64)c * hp->map_words;
-    carve_u32 start = (hash >> 10) % hp->map_words, i, w;
+    CARVE_GLOBAL carve_u32 *map =
+        fresh ? hp->used : hp->room + (carve_u64)c * hp->map_words;
+    carve_u32 i, w = start, bits;
     CARVE_GLOBAL void *p;
-    for (i = 0u, w = start; i < hp->map_words; ++i) {
-        p = carve_heap_try_word(hp, w, carve_heap_load(&room[w]), c, 0, hash,
-                                contended);
-        if (p != 0)
-            return p;
-        w = w + 1u == hp->map_words ? 0u : w + 1u;
-    }
-    for (i = 0u, w = start; i < hp->map_words; ++i) {
-        p = carve_heap_try_word(hp, w, ~carve_heap_load(&hp->used[w]), c, 1,
-                                hash, contended);
+    for (i = 0u; i < count; ++i) {
+        bits = carve_heap_load(&map[w]);
+        p = carve_heap_try_word(hp, w, fresh ? ~bits : bits, c, fresh, hash,
+                                contended, cursor);
         if (p != 0)
             return p;
         w = w + 1u == hp->map_words ? 0u : w + 1u;
     }
     return 0;
+}
+
+/* Hint words searched near a work-item's start before the whole heap. */
+#define CARVE_HEAP_NEAR 2u
+
+/* A slot of class c: on the page the cursor names if it is of class c and
+ * has room (one compare-and-swap when no one else touched it since), else
+ * on a page of that class with room near the work-item's start, else on a
+ * free page near it, else anywhere (room, then free pages). Looking near
+ * first keeps the usual request at a few atomics however large the heap;
+ * the full scans make a NULL mean the heap is full (or contention won every
+ * time). */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_small(const carve_heap *hp,
+                                                       carve_u32 c,
+                                                       carve_u32 hash,
+                                                       carve_u32 *contended,
+                                                       carve_heap_cursor *cursor)
+{
+    carve_u32 start = (hash >> 10) % hp->map_words, after = 0u;
+    carve_u32 near = hp->map_words < CARVE_HEAP_NEAR ? hp->map_words
+                                                     : CARVE_HEAP_NEAR;
+    CARVE_GLOBAL void *p = 0;
+    if (cursor->page != 0u && cursor->page <= hp->page_count &&
+        (cursor->seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
+        carve_heap_reserve(hp, cursor->page - 1u, c, cursor->seen, &after))
+        p = carve_heap_take_slot(hp, cursor->page - 1u, c, after, cursor);
+    if (p == 0)
+        p = carve_heap_scan(hp, c, 0, start, near, hash, contended, cursor);
+    if (p == 0)
+        p = carve_heap_scan(hp, c, 1, start, near, hash, contended, cursor);
+    if (p == 0 && near < hp->map_words)
+        p = carve_heap_scan(hp, c, 0, start, hp->map_words, hash, contended,
+                            cursor);
+    if (p == 0 && near < hp->map_words)
+        p = carve_heap_scan(hp, c, 1, start, hp->map_words, hash, contended,
+                            cursor);
+    return p;
 }
 
 /* ---- large blocks ------------------------------------------------------------ */
@@ -488,7 +568,7 @@ typedef struct carve_heap_block {
 CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
                                           carve_heap_block *b)
 {
-    carve_u32 page = off / hp->page_bytes, within = off % hp->page_bytes;
+    carve_u32 page = off >> hp->page_shift, within = off & (hp->page_bytes - 1u);
     carve_u32 s = carve_heap_load(carve_heap_state(hp, page)), kind, slot_bytes;
     /* Every field is set even when the pointer is refused: callers read
      * b->bytes on paths a compiler cannot tell are never taken then. */
@@ -515,16 +595,16 @@ CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
     if (b->cls >= hp->class_count)
         return CARVE_MISUSE_CORRUPT;
     slot_bytes = carve_heap_class_granules(b->cls) << CARVE_GRANULE_SHIFT;
-    b->slot = within / slot_bytes;
+    b->slot = carve_heap_slot_of(b->cls, within >> CARVE_GRANULE_SHIFT);
     b->bytes = slot_bytes;
-    b->offset = page * hp->page_bytes + b->slot * slot_bytes;
+    b->offset = (page << hp->page_shift) + b->slot * slot_bytes;
     if (b->slot >= carve_heap_slots(hp, b->cls))
         return CARVE_MISUSE_NOT_LIVE; /* the unused tail of a page */
     if (((carve_heap_load(carve_heap_state(hp, page) + 1u + (b->slot >> 5)) >>
           (b->slot & 31u)) & 1u) == 0u)
         return CARVE_MISUSE_FREED;
-    return within % slot_bytes != 0u ? CARVE_MISUSE_INTERIOR
-                                     : CARVE_MISUSE_NONE;
+    return within != b->slot * slot_bytes ? CARVE_MISUSE_INTERIOR
+                                          : CARVE_MISUSE_NONE;
 }
 
 /* Frees the block b resolved; returns CARVE_MISUSE_NONE, or FREED when
@@ -561,7 +641,7 @@ CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
 CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
                                           carve_u32 *start, carve_u32 *bytes)
 {
-    carve_u32 page = off / hp->page_bytes, s, kind, c, slot, slot_bytes;
+    carve_u32 page = off >> hp->page_shift, s, kind, c, slot, slot_bytes;
     if (page >= hp->page_count)
         return 0;
     s = *carve_heap_state(hp, page);
@@ -584,7 +664,8 @@ CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
     if (c >= hp->class_count)
         return 0;
     slot_bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
-    slot = (off % hp->page_bytes) / slot_bytes;
+    slot = carve_heap_slot_of(c, (off & (hp->page_bytes - 1u)) >>
+                                     CARVE_GRANULE_SHIFT);
     if (slot >= carve_heap_slots(hp, c) ||
         !((carve_heap_state(hp, page)[1u + (slot >> 5)] >> (slot & 31u)) & 1u))
         return 0;

@@ -55,7 +55,9 @@ typedef uintptr_t carve_uptr;
 #define CARVE_ATOMIC_XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define CARVE_ATOMIC_CAS(p, expected, desired) \
     carve_port_cas((p), (expected), (desired))
-#define CARVE_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* The host's atomics above are sequentially consistent, so they already
+ * order the plain accesses around them: only the compiler needs telling. */
+#define CARVE_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 #define CARVE_U64_MAX UINT64_MAX
 
 /* OpenCL's atomic_cmpxchg: returns the old value, stores on a match. */

@@ -39,6 +39,7 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 #define VARIANT_GLIBC 8u
 #define VARIANT_MIMALLOC 16u
 #define VARIANT_CARVE_HOST 32u
+#define VARIANT_HEAP 64u /* carve, every request sent to the shared heap */
 #define VARIANTS_ALL 63u
 
 /* The atomic bump's pool wraps around at this size (or the launch's total,
@@ -224,8 +225,10 @@ static void set_arg(cl_kernel kernel, cl_uint index, size_t size,
                    carve_status_string(err));
 }
 
-static carve_set *new_set(const bench_device *d, uint32_t items,
-                          uint32_t arena_bytes)
+/* A set of `items` arenas of `arena_bytes`; with heap_bytes, a shared heap
+ * that takes every request (the arenas stay empty). */
+static carve_set *new_set_with_heap(const bench_device *d, uint32_t items,
+                                    uint32_t arena_bytes, uint64_t heap_bytes)
 {
     carve_plan_params params;
     carve_plan plan;
@@ -235,6 +238,8 @@ static carve_set *new_set(const bench_device *d, uint32_t items,
     params.work_dim = 1;
     params.global_size[0] = items;
     params.arena_bytes = arena_bytes;
+    params.heap_bytes = heap_bytes;
+    params.large_request_bytes = heap_bytes != 0 ? 1u : 0u;
     status = carve_plan_compute(&params, &d->cl.limits, &plan);
     if (status != CARVE_SUCCESS)
         bench_fail("carve_plan_compute: %s", plan.message);
@@ -245,6 +250,12 @@ static carve_set *new_set(const bench_device *d, uint32_t items,
                    (double)plan.total_bytes / 1048576.0,
                    carve_status_string(status));
     return set;
+}
+
+static carve_set *new_set(const bench_device *d, uint32_t items,
+                          uint32_t arena_bytes)
+{
+    return new_set_with_heap(d, items, arena_bytes, 0);
 }
 
 /* Launches over `items` work-items: through the set (reset, hand-over,
@@ -314,6 +325,27 @@ static int set_counts_ok(const carve_set *set, uint64_t allocs, uint64_t frees,
                 what, (unsigned long long)sum.alloc_count,
                 (unsigned long long)sum.free_count,
                 (unsigned long long)allocs, (unsigned long long)frees);
+        return 0;
+    }
+    return 1;
+}
+
+/* set_ok for a set whose work went to the heap: every request was served
+ * there, every block came back, and the heap's pages and hints check. */
+static int heap_counts_ok(const carve_set *set, uint64_t pairs)
+{
+    carve_summary sum;
+    if (!set_ok(set, &sum))
+        return 0;
+    if (sum.heap_allocs != pairs || sum.heap_frees != pairs ||
+        sum.heap_live_blocks != 0 || sum.failed_count != 0) {
+        fprintf(stderr, "shared heap: %llu allocations, %llu frees, %llu "
+                        "live, %llu failed; expected %llu, %llu, 0, 0\n",
+                (unsigned long long)sum.heap_allocs,
+                (unsigned long long)sum.heap_frees,
+                (unsigned long long)sum.heap_live_blocks,
+                (unsigned long long)sum.failed_count,
+                (unsigned long long)pairs, (unsigned long long)pairs);
         return 0;
     }
     return 1;
@@ -391,6 +423,9 @@ static int device_pairs_ok(device_pairs *p)
     if (p->variant == VARIANT_CARVE)
         return set_counts_ok(p->set, pairs, pairs, "carve pairs") &&
                sums_ok(job, p->sums_host, "carve");
+    if (p->variant == VARIANT_HEAP)
+        return heap_counts_ok(p->set, pairs) &&
+               sums_ok(job, p->sums_host, "shared heap");
     if (p->variant == VARIANT_ATOMIC) {
         uint32_t counter = 0;
         err = clEnqueueReadBuffer(p->dev->cl.queue, p->counter, CL_TRUE, 0,
@@ -437,7 +472,8 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
                               const pairs_job *job, unsigned variant)
 {
     device_pairs p;
-    cl_program program = variant == VARIANT_CARVE  ? d->carve
+    cl_program program = variant == VARIANT_CARVE || variant == VARIANT_HEAP
+                             ? d->carve
                          : variant == VARIANT_BUMP ? d->bump
                                                    : d->atomic;
     memset(&p, 0, sizeof p);
@@ -450,6 +486,13 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
     p.sums_host = dev_xmalloc((size_t)job->items * 4u);
     if (variant == VARIANT_CARVE) {
         p.set = new_set(d, job->items, job->arena_bytes);
+        p.span = 0;
+    } else if (variant == VARIANT_HEAP) {
+        /* Room for every work-item's batch at once, with slack for slot
+         * rounding and the pages each class claims. */
+        p.set = new_set_with_heap(d, job->items, 16,
+                                  2ull * job->items * job->arena_bytes +
+                                      (4ull << 20));
         p.span = 0;
     } else if (variant == VARIANT_BUMP) {
         p.span = job->arena_bytes;
@@ -543,9 +586,9 @@ static void measure_pairs(bench_report *r, const bench_device *d,
                           uint32_t fixed_size, unsigned variants)
 {
     static const unsigned on_device[] = {VARIANT_BUMP, VARIANT_CARVE,
-                                         VARIANT_ATOMIC};
+                                         VARIANT_ATOMIC, VARIANT_HEAP};
     static const char *const device_names[] = {"bump floor", "carve",
-                                               "atomic bump"};
+                                               "atomic bump", "shared heap"};
     static const unsigned on_host[] = {VARIANT_GLIBC, VARIANT_MIMALLOC,
                                        VARIANT_CARVE_HOST};
     static const host_allocator host_allocators[] = {HOST_GLIBC, HOST_MIMALLOC,
@@ -553,15 +596,15 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     const char *host_names[] = {d->glibc_name, d->mimalloc_name,
                                 d->carve_host_name};
     pairs_job job = pairs_job_make(items, rounds, fixed_size);
-    device_pairs dev[3];
+    device_pairs dev[4];
     host_pairs host[3];
-    const char *names[6], *why = NULL;
-    bench_run_fn runs[6];
-    void *contexts[6];
-    bench_timing timings[6];
+    const char *names[7], *why = NULL;
+    bench_run_fn runs[7];
+    void *contexts[7];
+    bench_timing timings[7];
     int host_open[3] = {0, 0, 0};
     size_t n = 0, i;
-    for (i = 0; i < 3; ++i) {
+    for (i = 0; i < 4; ++i) {
         if (!(variants & on_device[i]))
             continue;
         device_pairs_open(&dev[i], d, &job, on_device[i]);
@@ -583,9 +626,10 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     for (i = 0; i < n; ++i)
         bench_row(r, param, param_value, names[i], timings[i],
                   (double)items * rounds * BENCH_BATCH, NULL, 0);
-    for (i = 0; i < 3; ++i) {
+    for (i = 0; i < 4; ++i)
         if (variants & on_device[i])
             device_pairs_close(&dev[i]);
+    for (i = 0; i < 3; ++i) {
         if (host_open[i]) {
             free(host[i].run.carve_image);
             free(host[i].run.sums);
@@ -1102,15 +1146,17 @@ static void section_contention(bench_report *r, const bench_device *d,
                "shared place; carve's private arenas for comparison",
                2u * BENCH_BATCH);
     measure_pairs(r, d, o, label, items, items, 2, 64,
-                  VARIANT_ATOMIC | VARIANT_CARVE);
-    /* ==== SHARED HEAP: the lead adds it here ==============================
-     * A row "shared heap" for the same work-items and pattern (2 rounds of
-     * BENCH_BATCH 64-byte allocations, frees in bench_slot order, sums
-     * checked against pairs_job_make's), timed like time_device_pairs, and
-     * a goal comparing it with "atomic bump" through bench_median. Remove
-     * the note below when it is in. */
-    bench_note(r, "shared heap: not measured yet; its row goes here when "
-               "the shared heap exists");
+                  VARIANT_ATOMIC | VARIANT_CARVE | VARIANT_HEAP);
+    {
+        double heap = bench_median(r, "contention", label, "shared heap");
+        double atomic = bench_median(r, "contention", label, "atomic bump");
+        if (heap > 0.0 && atomic > 0.0)
+            bench_goal(r, "shared heap under contention, against the atomic "
+                          "bump (which never frees)",
+                       atomic / heap, ">=", 0.5,
+                       "every work-item allocates and frees 64-byte blocks "
+                       "in the shared heap at once");
+    }
 }
 
 /* ---- main ------------------------------------------------------------------------ */
