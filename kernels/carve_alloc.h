@@ -271,6 +271,19 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
     if (a->options & CARVE_OPTION_CHECKS) {
         carve_redzone r;
         b->rz = carve_alloc_redzone_at(b, large_bytes);
+        if (b->rz > b->usable - CARVE_GRANULE) {
+            /* A large block's size word lies outside its pages: heap
+             * metadata was overwritten. Its extent is still known from
+             * the page states, so it is freed without reading a redzone
+             * that would lie past the block. */
+            a->state->misuse_count += 1u;
+            a->state->last_misuse = CARVE_MISUSE_CORRUPT;
+            a->state->misuse_site = site;
+            carve_alloc_log_error(a, CARVE_MISUSE_CORRUPT, call, site, off,
+                                  large_bytes, 0u, 0u);
+            b->requested = b->usable;
+            return 1;
+        }
         r = carve_redzone_read(a, b->start, b->rz,
                                !b->in_heap || b->heap.large);
         if (r.damaged != 0u) {

@@ -90,6 +90,31 @@ static void test_overflows(void)
     fixture_free(&f);
 }
 
+/* A stray write into a large heap block's size word must not make free
+ * read a "redzone" past the block: the damage is reported as metadata
+ * corruption and the block is still freed. */
+static void test_damaged_large_header(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 1);
+    const carve_set_header *h = header(&f);
+    unsigned char *p = carve_alloc_malloc(&a, 5000, 16, 7);
+    carve_heap hp = carve_heap_view(f.image);
+    uint32_t page = (uint32_t)(p - f.image - h->heap_offset) / hp.page_bytes;
+    carve_summary sum;
+    EXPECT(p != NULL);
+    carve_heap_state(&hp, page)[1] = 0x7fffff00u; /* the size word */
+    carve_alloc_free(&a, p, 8);
+    EXPECT(h->error_count == 1 &&
+           error_at(&f, 0)->kind == CARVE_MISUSE_CORRUPT &&
+           error_at(&f, 0)->site == 8);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_live_blocks == 0);
+    EXPECT(carve_layout_check(f.image, NULL, NULL) == CARVE_SUCCESS);
+    fixture_free(&f);
+}
+
 static void test_clean_blocks(void)
 {
     carve_plan_params params = checked_params(0, 0);
@@ -220,6 +245,7 @@ static void test_without_checks(void)
 int main(void)
 {
     test_overflows();
+    test_damaged_large_header();
     test_clean_blocks();
     test_error_log_limit();
     test_events();
