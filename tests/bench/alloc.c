@@ -40,6 +40,7 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 #define VARIANT_MIMALLOC 16u
 #define VARIANT_CARVE_HOST 32u
 #define VARIANT_HEAP 64u /* carve, every request sent to the shared heap */
+#define VARIANT_CHECKS 128u /* carve with redzones (CARVE_PLAN_CHECKS) */
 #define VARIANTS_ALL 63u
 
 /* The atomic bump's pool wraps around at this size (or the launch's total,
@@ -227,8 +228,9 @@ static void set_arg(cl_kernel kernel, cl_uint index, size_t size,
 
 /* A set of `items` arenas of `arena_bytes`; with heap_bytes, a shared heap
  * that takes every request (the arenas stay empty). */
-static carve_set *new_set_with_heap(const bench_device *d, uint32_t items,
-                                    uint32_t arena_bytes, uint64_t heap_bytes)
+static carve_set *new_set_planned(const bench_device *d, uint32_t items,
+                                  uint32_t arena_bytes, uint64_t heap_bytes,
+                                  uint32_t options)
 {
     carve_plan_params params;
     carve_plan plan;
@@ -240,6 +242,7 @@ static carve_set *new_set_with_heap(const bench_device *d, uint32_t items,
     params.arena_bytes = arena_bytes;
     params.heap_bytes = heap_bytes;
     params.large_request_bytes = heap_bytes != 0 ? 1u : 0u;
+    params.options = options;
     status = carve_plan_compute(&params, &d->cl.limits, &plan);
     if (status != CARVE_SUCCESS)
         bench_fail("carve_plan_compute: %s", plan.message);
@@ -255,7 +258,7 @@ static carve_set *new_set_with_heap(const bench_device *d, uint32_t items,
 static carve_set *new_set(const bench_device *d, uint32_t items,
                           uint32_t arena_bytes)
 {
-    return new_set_with_heap(d, items, arena_bytes, 0);
+    return new_set_planned(d, items, arena_bytes, 0, 0);
 }
 
 /* Launches over `items` work-items: through the set (reset, hand-over,
@@ -420,7 +423,7 @@ static int device_pairs_ok(device_pairs *p)
                                      p->sums_host, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return check_failed("reading the sums", err);
-    if (p->variant == VARIANT_CARVE)
+    if (p->variant == VARIANT_CARVE || p->variant == VARIANT_CHECKS)
         return set_counts_ok(p->set, pairs, pairs, "carve pairs") &&
                sums_ok(job, p->sums_host, "carve");
     if (p->variant == VARIANT_HEAP)
@@ -472,7 +475,9 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
                               const pairs_job *job, unsigned variant)
 {
     device_pairs p;
-    cl_program program = variant == VARIANT_CARVE || variant == VARIANT_HEAP
+    cl_program program = variant == VARIANT_CARVE ||
+                                 variant == VARIANT_HEAP ||
+                                 variant == VARIANT_CHECKS
                              ? d->carve
                          : variant == VARIANT_BUMP ? d->bump
                                                    : d->atomic;
@@ -487,12 +492,19 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
     if (variant == VARIANT_CARVE) {
         p.set = new_set(d, job->items, job->arena_bytes);
         p.span = 0;
+    } else if (variant == VARIANT_CHECKS) {
+        /* Each block grows by its 16-byte redzone. */
+        p.set = new_set_planned(d, job->items,
+                                job->arena_bytes + BENCH_BATCH * 16u, 0,
+                                CARVE_PLAN_CHECKS);
+        p.span = 0;
     } else if (variant == VARIANT_HEAP) {
         /* Room for every work-item's batch at once, with slack for slot
          * rounding and the pages each class claims. */
-        p.set = new_set_with_heap(d, job->items, 16,
-                                  2ull * job->items * job->arena_bytes +
-                                      (4ull << 20));
+        p.set = new_set_planned(d, job->items, 16,
+                                2ull * job->items * job->arena_bytes +
+                                    (4ull << 20),
+                                0);
         p.span = 0;
     } else if (variant == VARIANT_BUMP) {
         p.span = job->arena_bytes;
@@ -586,9 +598,11 @@ static void measure_pairs(bench_report *r, const bench_device *d,
                           uint32_t fixed_size, unsigned variants)
 {
     static const unsigned on_device[] = {VARIANT_BUMP, VARIANT_CARVE,
-                                         VARIANT_ATOMIC, VARIANT_HEAP};
+                                         VARIANT_ATOMIC, VARIANT_HEAP,
+                                         VARIANT_CHECKS};
     static const char *const device_names[] = {"bump floor", "carve",
-                                               "atomic bump", "shared heap"};
+                                               "atomic bump", "shared heap",
+                                               "carve, checks on"};
     static const unsigned on_host[] = {VARIANT_GLIBC, VARIANT_MIMALLOC,
                                        VARIANT_CARVE_HOST};
     static const host_allocator host_allocators[] = {HOST_GLIBC, HOST_MIMALLOC,
@@ -596,15 +610,15 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     const char *host_names[] = {d->glibc_name, d->mimalloc_name,
                                 d->carve_host_name};
     pairs_job job = pairs_job_make(items, rounds, fixed_size);
-    device_pairs dev[4];
+    device_pairs dev[5];
     host_pairs host[3];
-    const char *names[7], *why = NULL;
-    bench_run_fn runs[7];
-    void *contexts[7];
-    bench_timing timings[7];
+    const char *names[8], *why = NULL;
+    bench_run_fn runs[8];
+    void *contexts[8];
+    bench_timing timings[8];
     int host_open[3] = {0, 0, 0};
     size_t n = 0, i;
-    for (i = 0; i < 4; ++i) {
+    for (i = 0; i < 5; ++i) {
         if (!(variants & on_device[i]))
             continue;
         device_pairs_open(&dev[i], d, &job, on_device[i]);
@@ -626,7 +640,7 @@ static void measure_pairs(bench_report *r, const bench_device *d,
     for (i = 0; i < n; ++i)
         bench_row(r, param, param_value, names[i], timings[i],
                   (double)items * rounds * BENCH_BATCH, NULL, 0);
-    for (i = 0; i < 4; ++i)
+    for (i = 0; i < 5; ++i)
         if (variants & on_device[i])
             device_pairs_close(&dev[i]);
     for (i = 0; i < 3; ++i) {
@@ -710,7 +724,8 @@ static void section_pairs(bench_report *r, const bench_device *d,
     for (i = 0; i < count; ++i) {
         params[i] = bench_bytes_label(labels[i], sizeof labels[i], sizes[i]);
         measure_pairs(r, d, o, params[i], sizes[i], pairs_items(o),
-                      pairs_rounds(o), sizes[i], VARIANTS_ALL);
+                      pairs_rounds(o), sizes[i],
+                      VARIANTS_ALL | VARIANT_CHECKS);
     }
     pairs_goals(r, d, "pairs", params, count);
 }
