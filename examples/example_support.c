@@ -81,14 +81,21 @@ carve_status example_plan(const example_opencl *cl, size_t work_items,
                           uint64_t arena_bytes, carve_plan *plan)
 {
     carve_plan_params params = {0};
+    params.work_dim = 1;
+    params.global_size[0] = work_items;
+    params.arena_bytes = arena_bytes;
+    return example_plan_params(cl, &params, plan);
+}
+
+carve_status example_plan_params(const example_opencl *cl,
+                                 const carve_plan_params *params,
+                                 carve_plan *plan)
+{
     carve_device_limits limits;
     carve_status status = carve_device_limits_query(cl->device, &limits);
     if (status != CARVE_SUCCESS)
         return status;
-    params.work_dim = 1;
-    params.global_size[0] = work_items;
-    params.arena_bytes = arena_bytes;
-    status = carve_plan_compute(&params, &limits, plan);
+    status = carve_plan_compute(params, &limits, plan);
     if (status != CARVE_SUCCESS) {
         fprintf(stderr, "the plan does not fit: %s\n", plan->message);
         return status;

@@ -57,6 +57,11 @@ carve_status example_kernel_build(const example_opencl *cl, const char *source,
 carve_status example_plan(const example_opencl *cl, size_t work_items,
                           uint64_t arena_bytes, carve_plan *plan);
 
+/* The same for a plan of any shape (a heap, checks, logs). */
+carve_status example_plan_params(const example_opencl *cl,
+                                 const carve_plan_params *params,
+                                 carve_plan *plan);
+
 /* Says whether the device was shown to work on the host's own bytes. */
 void example_print_zero_copy(const carve_set *set);
 

@@ -8,7 +8,11 @@
  * vertex's answer against its own search.
  *
  * The random graph has a few hubs, so the answers range from a handful of
- * vertices to several hundred, and the arenas are sized from the largest.
+ * vertices to several hundred. Sizing every arena for the largest would
+ * waste most of the buffer, so the arenas hold what 90% of the vertices can
+ * need, and the hubs borrow the rest from a shared heap in the same buffer
+ * (CARVE_PLAN_HEAP_FALLBACK): the kernel does not change, carve_malloc and
+ * carve_free find the right place themselves.
  */
 #include "example_support.h"
 
@@ -266,16 +270,69 @@ static uint64_t arena_bytes_for_vertex(const graph *g, uint32_t v)
     return 16u + 4u * (2 * slots + k) + 15u;
 }
 
-static uint64_t arena_bytes_for_graph(const graph *g)
+static int by_size(const void *a, const void *b)
 {
-    uint64_t largest = 0, bytes;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* How the memory is split: arenas for the 90th percentile of the bounds,
+ * and a heap for what the vertices above it may need beyond their arena.
+ * A heap block may be up to 50% larger than asked, or a whole page, so
+ * each such vertex is given twice its bound and a page: conservative. */
+typedef struct sizing {
+    uint64_t arena_bytes;
+    uint64_t heap_bytes;
+    uint64_t largest; /* the bound of the neediest vertex */
+    uint32_t hubs;    /* vertices whose bound exceeds the arena */
+} sizing;
+
+#define HEAP_PAGE_BYTES 4096u
+
+static carve_status size_memory(const graph *g, sizing *s)
+{
+    uint64_t *bounds = malloc(VERTEX_COUNT * sizeof *bounds);
     uint32_t v;
+    if (bounds == NULL)
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    for (v = 0; v < VERTEX_COUNT; ++v)
+        bounds[v] = arena_bytes_for_vertex(g, v);
+    qsort(bounds, VERTEX_COUNT, sizeof *bounds, by_size);
+    s->arena_bytes = bounds[VERTEX_COUNT * 9 / 10];
+    s->largest = bounds[VERTEX_COUNT - 1];
+    s->heap_bytes = 0;
+    s->hubs = 0;
     for (v = 0; v < VERTEX_COUNT; ++v) {
-        bytes = arena_bytes_for_vertex(g, v);
-        if (bytes > largest)
-            largest = bytes;
+        if (bounds[v] <= s->arena_bytes)
+            continue;
+        s->heap_bytes += 2 * bounds[v] + HEAP_PAGE_BYTES;
+        ++s->hubs;
     }
-    return largest;
+    free(bounds);
+    return CARVE_SUCCESS;
+}
+
+/* The plan, and what a plan sizing every arena for the largest would
+ * have needed. */
+static carve_status plan_memory(const example_opencl *cl, const sizing *s,
+                                carve_plan *plan, uint64_t *without_heap)
+{
+    carve_plan_params params = {0};
+    carve_device_limits limits;
+    carve_plan flat;
+    carve_status status;
+    params.work_dim = 1;
+    params.global_size[0] = VERTEX_COUNT;
+    params.arena_bytes = s->largest;
+    status = carve_device_limits_query(cl->device, &limits);
+    if (status == CARVE_SUCCESS)
+        status = carve_plan_compute(&params, &limits, &flat);
+    *without_heap = status == CARVE_SUCCESS ? flat.total_bytes : 0;
+    params.arena_bytes = s->arena_bytes;
+    params.heap_bytes = s->heap_bytes;
+    params.heap_page_bytes = HEAP_PAGE_BYTES;
+    params.options = CARVE_PLAN_HEAP_FALLBACK;
+    return example_plan_params(cl, &params, plan);
 }
 
 /* ---- checking the device's answers ------------------------------------- */
@@ -368,17 +425,24 @@ static carve_status verify_vertices(const carve_set *set, const graph *g,
     return status;
 }
 
-/* Each work-item must leave exactly its record and its answer: the last
- * table was freed, and so was every table before it. */
+/* Each work-item must leave exactly its record and its answer, in its
+ * arena or in the heap: the last table was freed, and so was every table
+ * before it. Heap blocks are rounded up to their slot or page, so the
+ * bytes are exact only where everything stayed in the arenas. */
 static int memory_matches_results(const carve_summary *s, const tally *t)
 {
-    uint64_t live_blocks = s->alloc_count - s->free_count;
+    uint64_t arena_blocks = s->alloc_count - s->free_count;
+    uint64_t live_blocks = arena_blocks + s->heap_live_blocks;
     int ok = live_blocks == t->result_blocks &&
-             s->in_use_bytes == t->result_bytes;
-    printf("memory check: %llu live blocks, %llu bytes in use; the results "
-           "need %llu and %llu: %s\n",
-           (unsigned long long)live_blocks,
-           (unsigned long long)s->in_use_bytes,
+             s->heap_allocs - s->heap_frees == s->heap_live_blocks &&
+             s->in_use_bytes + s->heap_in_use_bytes >= t->result_bytes &&
+             (s->heap_live_blocks != 0 || s->in_use_bytes == t->result_bytes);
+    printf("memory check: %llu live blocks (%llu in arenas, %llu in the "
+           "heap), %llu bytes in use; the results need %llu blocks and %llu "
+           "bytes: %s\n",
+           (unsigned long long)live_blocks, (unsigned long long)arena_blocks,
+           (unsigned long long)s->heap_live_blocks,
+           (unsigned long long)(s->in_use_bytes + s->heap_in_use_bytes),
            (unsigned long long)t->result_blocks,
            (unsigned long long)t->result_bytes, ok ? "ok" : "DIFFERENT");
     return ok;
@@ -414,6 +478,8 @@ int main(void)
     carve_plan plan;
     carve_set *set = NULL;
     carve_summary summary;
+    sizing sizes;
+    uint64_t without_heap = 0;
     tally t;
     size_t vertices = VERTEX_COUNT;
     int passed = 0;
@@ -423,8 +489,14 @@ int main(void)
         return status == CARVE_ERROR_NO_DEVICE ? example_no_device_exit() : 1;
     }
     EXAMPLE_CHECK(graph_generate(&g));
-    EXAMPLE_CHECK(example_plan(&cl, vertices, arena_bytes_for_graph(&g),
-                               &plan));
+    EXAMPLE_CHECK(size_memory(&g, &sizes));
+    EXAMPLE_CHECK(plan_memory(&cl, &sizes, &plan, &without_heap));
+    printf("sizing: the neediest vertex may need %llu bytes; arenas of %u "
+           "serve 90%%, and %u hubs may borrow from the heap: %.1f MiB "
+           "instead of %.1f MiB with every arena sized for the largest\n",
+           (unsigned long long)sizes.largest, (unsigned)plan.arena_bytes,
+           (unsigned)sizes.hubs, plan.total_bytes / 1048576.0,
+           without_heap / 1048576.0);
     EXAMPLE_CHECK(example_kernel_build(&cl, kernel_source, "two_hops",
                                        &program, &kernel));
     EXAMPLE_CHECK(upload(&cl, &g, kernel, &row, &column));
@@ -440,7 +512,14 @@ int main(void)
            (unsigned long long)t.entries, (unsigned)t.largest,
            (unsigned)t.wrong);
     passed = example_report_set(set, &summary);
-    passed = memory_matches_results(&summary, &t) && passed && t.wrong == 0;
+    printf("heap: %llu blocks taken (requests over a quarter of an arena, "
+           "and any a full arena could not serve), %llu given back, %llu "
+           "left holding answers\n",
+           (unsigned long long)summary.heap_allocs,
+           (unsigned long long)summary.heap_frees,
+           (unsigned long long)summary.heap_live_blocks);
+    passed = memory_matches_results(&summary, &t) && passed && t.wrong == 0 &&
+             summary.heap_allocs > 0;
 
 cleanup:
     carve_set_release(set);

@@ -13,10 +13,57 @@ _Static_assert(sizeof(carve_set_header) == 128, "header is 128 bytes");
 _Static_assert(offsetof(carve_set_header, arena_count) == 16, "header field");
 _Static_assert(offsetof(carve_set_header, open_failures) == 56, "header field");
 _Static_assert(offsetof(carve_set_header, generation) == 60, "header field");
+_Static_assert(offsetof(carve_set_header, large_bytes) == 64, "header field");
+_Static_assert(offsetof(carve_set_header, error_count) == 76, "header field");
+_Static_assert(offsetof(carve_set_header, event_count) == 88, "header field");
+_Static_assert(offsetof(carve_set_header, heap_offset) == 92, "header field");
+_Static_assert(offsetof(carve_set_header, heap_class_count) == 120,
+               "header field");
 _Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
                "state entry fixed part");
 _Static_assert(offsetof(carve_arena_state, failed_count) == 28, "state field");
 _Static_assert(offsetof(carve_arena_state, root) == 52, "state field");
+_Static_assert(offsetof(carve_arena_state, heap_frees) == 76, "state field");
+_Static_assert(sizeof(carve_error_record) == 32, "error record");
+_Static_assert(sizeof(carve_event_record) == 16, "event record");
+
+/* Whether [offset, offset + bytes) lies inside [0, total). */
+static int part_inside(uint64_t offset, uint64_t bytes, uint64_t total)
+{
+    return offset <= total && bytes <= total - offset;
+}
+
+/* The optional parts of a header are where they claim and agree with each
+ * other. */
+static int parts_valid(const carve_set_header *h)
+{
+    uint32_t page = h->heap_page_bytes;
+    if (!part_inside(h->error_offset,
+                     (uint64_t)h->error_capacity * sizeof(carve_error_record),
+                     h->total_bytes) ||
+        !part_inside(h->event_offset,
+                     (uint64_t)h->event_capacity * sizeof(carve_event_record),
+                     h->total_bytes) ||
+        (h->options & ~(CARVE_OPTION_CHECKS | CARVE_OPTION_HEAP_FALLBACK |
+                        CARVE_OPTION_EVENTS)) != 0 ||
+        ((h->options & CARVE_OPTION_EVENTS) != 0) != (h->event_capacity != 0))
+        return 0;
+    if (h->heap_pages == 0)
+        return (h->options & CARVE_OPTION_HEAP_FALLBACK) == 0;
+    return page >= CARVE_HEAP_MIN_PAGE && page <= CARVE_HEAP_MAX_PAGE &&
+           (page & (page - 1)) == 0 && h->heap_offset % CARVE_MAX_ALIGN == 0 &&
+           h->heap_meta_stride == 4 * carve_heap_meta_words(page) &&
+           h->heap_class_count == carve_heap_class_count(page) &&
+           h->heap_map_words == (h->heap_pages + 31) / 32 &&
+           part_inside(h->heap_offset, (uint64_t)h->heap_pages * page,
+                       h->total_bytes) &&
+           part_inside(h->heap_meta_offset,
+                       (uint64_t)h->heap_pages * h->heap_meta_stride,
+                       h->total_bytes) &&
+           part_inside(h->heap_map_offset,
+                       4ull * h->heap_map_words * (1 + h->heap_class_count),
+                       h->total_bytes);
+}
 
 const carve_set_header *carve__header(const void *mem)
 {
@@ -33,7 +80,8 @@ const carve_set_header *carve__header(const void *mem)
         h->arena_stride < (uint64_t)h->arena_granules * CARVE_GRANULE ||
         h->arena_granules > CARVE_MAX_ARENA_GRANULES ||
         h->class_count != carve_core_class_count(h->arena_granules) ||
-        h->state_stride != carve_core_state_stride(h->arena_granules))
+        h->state_stride != carve_core_state_stride(h->arena_granules) ||
+        !parts_valid(h))
         return NULL;
     return h;
 }
@@ -72,6 +120,20 @@ carve_status carve_layout_format(void *mem, size_t size, const carve_plan *plan)
     h->class_count = plan->class_count;
     h->class_words = plan->class_words;
     h->bitmap_words = plan->bitmap_words;
+    h->options = plan->options;
+    h->large_bytes = plan->large_bytes;
+    h->error_offset = plan->error_offset;
+    h->error_capacity = plan->error_capacity;
+    h->event_offset = plan->event_offset;
+    h->event_capacity = plan->event_capacity;
+    h->heap_offset = plan->heap_offset;
+    h->heap_pages = plan->heap_pages;
+    h->heap_page_bytes = plan->heap_page_bytes;
+    h->heap_meta_offset = plan->heap_meta_offset;
+    h->heap_meta_stride = plan->heap_meta_stride;
+    h->heap_map_offset = plan->heap_map_offset;
+    h->heap_map_words = plan->heap_map_words;
+    h->heap_class_count = plan->heap_class_count;
     return carve_layout_reset(mem);
 }
 
@@ -85,6 +147,16 @@ carve_status carve_layout_reset(void *mem)
     /* An all-zero state entry is an empty arena (carve_core.h). */
     memset((unsigned char *)mem + h->state_offset, 0,
            (size_t)h->arena_count * h->state_stride);
+    /* An all-zero page table and hint bitmaps are an empty heap; the log
+     * records need no clearing once their counters are 0. */
+    if (h->heap_pages != 0) {
+        memset((unsigned char *)mem + h->heap_meta_offset, 0,
+               (size_t)h->heap_pages * h->heap_meta_stride);
+        memset((unsigned char *)mem + h->heap_map_offset, 0,
+               (size_t)4 * h->heap_map_words * (1 + h->heap_class_count));
+    }
+    h->error_count = 0;
+    h->event_count = 0;
     h->open_failures = 0;
     h->generation += 1;
     return CARVE_SUCCESS;
@@ -132,6 +204,10 @@ carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
     out->root = s->root;
     out->zero_requests = s->zero_requests;
     out->realloc_count = s->realloc_count;
+    out->failure_site = s->failure_site;
+    out->misuse_site = s->misuse_site;
+    out->heap_allocs = s->heap_allocs;
+    out->heap_frees = s->heap_frees;
     return CARVE_SUCCESS;
 }
 
@@ -165,6 +241,24 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out)
         out->free_count += s.free_count;
         out->failed_count += s.failed_count;
         out->misuse_count += s.misuse_count;
+        out->heap_allocs += s.heap_allocs;
+        out->heap_frees += s.heap_frees;
+    }
+    out->errors_seen = h->error_count;
+    out->errors_kept = h->error_count < h->error_capacity ? h->error_count
+                                                          : h->error_capacity;
+    out->events_seen = h->event_count;
+    out->events_kept = h->event_count < h->event_capacity ? h->event_count
+                                                          : h->event_capacity;
+    if (h->heap_pages != 0) {
+        carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)mem);
+        carve_heap_report report;
+        carve_heap_check(&hp, &report);
+        out->heap_pages = h->heap_pages;
+        out->heap_bytes = (uint64_t)h->heap_pages * h->heap_page_bytes;
+        out->heap_free_pages = report.free_pages;
+        out->heap_in_use_bytes = report.live_bytes;
+        out->heap_live_blocks = report.live_blocks;
     }
     return CARVE_SUCCESS;
 }
@@ -190,6 +284,17 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
             return CARVE_ERROR_ARENA_INVALID;
         }
     }
+    if (h->heap_pages != 0) {
+        carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)mem);
+        carve_heap_report heap_report;
+        if (carve_heap_check(&hp, &heap_report) != CARVE_HEAP_CHECK_OK) {
+            if (bad_index != NULL)
+                *bad_index = CARVE_HEAP_INDEX;
+            if (broken != NULL)
+                *broken = heap_report.broken;
+            return CARVE_ERROR_ARENA_INVALID;
+        }
+    }
     return CARVE_SUCCESS;
 }
 
@@ -202,13 +307,33 @@ void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes)
     return (unsigned char *)mem + offset;
 }
 
+/* [offset, offset + bytes) inside one live block of the shared heap. */
+static void *heap_block(void *mem, uint32_t offset, size_t bytes)
+{
+    const carve_set_header *h = carve__header(mem);
+    carve_heap hp;
+    uint32_t start = 0, size = 0;
+    if (h == NULL || h->heap_pages == 0 || offset < h->heap_offset ||
+        bytes == 0)
+        return NULL;
+    hp = carve_heap_view((carve_u8 *)mem);
+    if (!carve_heap_block_holding(&hp, offset - h->heap_offset, &start,
+                                  &size) ||
+        bytes > (uint64_t)start + size - (offset - h->heap_offset))
+        return NULL;
+    return (unsigned char *)mem + offset;
+}
+
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes)
 {
+    const carve_set_header *h = carve__header(mem);
     carve_arena a;
     uint64_t first, last;
     uint32_t start, end;
     int live = 0;
+    if (h != NULL && h->heap_pages != 0 && offset >= h->heap_offset)
+        return heap_block(mem, offset, bytes);
     if (mem == NULL || open_arena(mem, index, &a) != CARVE_SUCCESS ||
         (unsigned char *)mem + offset < a.payload || bytes == 0)
         return NULL;

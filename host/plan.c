@@ -8,6 +8,9 @@
 #define MIN_ARENA_ALIGNMENT CARVE_GRANULE
 #define MAX_ARENA_ALIGNMENT 4096u
 #define OFFSET_LIMIT 0xffffffffull
+#define DEFAULT_ERROR_RECORDS 256u
+#define DEFAULT_HEAP_PAGE_BYTES 4096u
+#define MAX_LOG_RECORDS (1u << 26)
 
 static int is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -111,11 +114,110 @@ static carve_status check_arena_shape(const carve_plan_params *p,
     return CARVE_SUCCESS;
 }
 
-/* Sizes of the parts; fails only on 64-bit overflow. */
-static carve_status size_parts(carve_plan *plan, uint64_t count,
-                               uint64_t arena_bytes)
+static carve_status check_options(const carve_plan_params *p,
+                                  const carve_device_limits *limits,
+                                  carve_plan *plan)
 {
-    uint64_t arenas_offset;
+    const uint32_t known = CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK;
+    uint32_t page = p->heap_page_bytes ? p->heap_page_bytes
+                                       : DEFAULT_HEAP_PAGE_BYTES;
+    if (p->options & ~known) {
+        carve__message(plan->message, sizeof plan->message,
+                       "options has unknown bits %#x (known: CARVE_PLAN_CHECKS, "
+                       "CARVE_PLAN_HEAP_FALLBACK)",
+                       (unsigned)(p->options & ~known));
+        return CARVE_ERROR_INVALID_OPTION;
+    }
+    if (p->error_log_records > MAX_LOG_RECORDS ||
+        p->event_log_records > MAX_LOG_RECORDS) {
+        carve__message(plan->message, sizeof plan->message,
+                       "a log of %u records is asked for; at most %u",
+                       (unsigned)(p->error_log_records > p->event_log_records
+                                      ? p->error_log_records
+                                      : p->event_log_records),
+                       (unsigned)MAX_LOG_RECORDS);
+        return CARVE_ERROR_INVALID_OPTION;
+    }
+    if (p->heap_bytes == 0) {
+        if (p->options & CARVE_PLAN_HEAP_FALLBACK) {
+            carve__message(plan->message, sizeof plan->message,
+                           "CARVE_PLAN_HEAP_FALLBACK needs a heap, but "
+                           "heap_bytes is 0");
+            return CARVE_ERROR_INVALID_HEAP;
+        }
+        return CARVE_SUCCESS;
+    }
+    if (!is_power_of_two(page) || page < CARVE_HEAP_MIN_PAGE ||
+        page > CARVE_HEAP_MAX_PAGE) {
+        carve__message(plan->message, sizeof plan->message,
+                       "heap_page_bytes is %u; it must be a power of two from "
+                       "%u to %u",
+                       (unsigned)page, CARVE_HEAP_MIN_PAGE,
+                       CARVE_HEAP_MAX_PAGE);
+        return CARVE_ERROR_INVALID_HEAP;
+    }
+    if (limits->base_addr_align < CARVE_MAX_ALIGN) {
+        carve__message(plan->message, sizeof plan->message,
+                       "the heap aligns blocks to up to %u bytes, but the "
+                       "device aligns buffers only to %u bytes "
+                       "(CL_DEVICE_MEM_BASE_ADDR_ALIGN): %u bytes short",
+                       CARVE_MAX_ALIGN, (unsigned)limits->base_addr_align,
+                       (unsigned)(CARVE_MAX_ALIGN - limits->base_addr_align));
+        return CARVE_ERROR_BASE_ALIGNMENT;
+    }
+    return CARVE_SUCCESS;
+}
+
+/* *at = round_up(*at, align) + bytes, failing on 64-bit overflow; returns
+ * where the part starts. */
+static uint64_t place(uint64_t *at, uint64_t align, uint64_t bytes, int *ok)
+{
+    uint64_t start = round_up(*at, align);
+    if (start < *at || start + bytes < start)
+        *ok = 0;
+    *at = start + bytes;
+    return start;
+}
+
+static uint32_t clip(uint64_t offset)
+{
+    return (uint32_t)(offset > OFFSET_LIMIT ? OFFSET_LIMIT : offset);
+}
+
+/* The shared heap's geometry (pages, page table, hint bitmaps). */
+static void size_heap(const carve_plan_params *p, carve_plan *plan)
+{
+    uint64_t page, pages;
+    if (p->heap_bytes == 0)
+        return;
+    page = p->heap_page_bytes ? p->heap_page_bytes : DEFAULT_HEAP_PAGE_BYTES;
+    pages = (p->heap_bytes + page - 1) / page;
+    /* More than 4 GiB fails the offset check; keep the fields sane. */
+    if (pages > OFFSET_LIMIT / page)
+        pages = OFFSET_LIMIT / page;
+    plan->heap_page_bytes = (uint32_t)page;
+    plan->heap_pages = (uint32_t)pages;
+    plan->heap_bytes = p->heap_bytes > pages * page ? p->heap_bytes
+                                                    : pages * page;
+    plan->heap_meta_stride = 4 * carve_heap_meta_words((uint32_t)page);
+    plan->heap_class_count = carve_heap_class_count((uint32_t)page);
+    plan->heap_map_words = (uint32_t)((pages + 31) / 32);
+    plan->heap_meta_bytes =
+        pages * plan->heap_meta_stride +
+        4ull * plan->heap_map_words * (1 + plan->heap_class_count);
+    plan->large_bytes = p->large_request_bytes
+                            ? p->large_request_bytes
+                            : plan->arena_bytes / 4 + 1;
+}
+
+/* Sizes and offsets of the parts: header, state table, error log, event
+ * log, heap tables, arenas, heap pages. Fails only on 64-bit overflow. */
+static carve_status size_parts(const carve_plan_params *p, carve_plan *plan,
+                               uint64_t count, uint64_t arena_bytes)
+{
+    uint64_t at, arenas_offset, heap_offset, meta_offset, map_offset;
+    uint64_t error_offset, event_offset;
+    int ok = 1;
     plan->arena_granules = (uint32_t)(arena_bytes / CARVE_GRANULE);
     plan->arena_bytes = (uint32_t)arena_bytes;
     plan->class_count = carve_core_class_count(plan->arena_granules);
@@ -124,6 +226,11 @@ static carve_status size_parts(carve_plan *plan, uint64_t count,
     plan->header_bytes = (uint32_t)sizeof(carve_set_header);
     plan->state_offset = plan->header_bytes;
     plan->state_stride = carve_core_state_stride(plan->arena_granules);
+    plan->error_capacity = p->error_log_records ? p->error_log_records
+                                                : DEFAULT_ERROR_RECORDS;
+    plan->event_capacity = p->event_log_records;
+    plan->options = p->options |
+                    (plan->event_capacity ? CARVE_OPTION_EVENTS : 0u);
     if (!multiply(count, plan->state_stride, &plan->state_bytes) ||
         !multiply(count, arena_bytes, &plan->arenas_bytes)) {
         carve__message(plan->message, sizeof plan->message,
@@ -132,18 +239,38 @@ static carve_status size_parts(carve_plan *plan, uint64_t count,
                        (unsigned long long)arena_bytes);
         return CARVE_ERROR_SIZE_OVERFLOW;
     }
-    arenas_offset = round_up(plan->state_offset + plan->state_bytes,
-                             plan->arena_alignment);
-    if (arenas_offset < plan->state_bytes ||
-        arenas_offset + plan->arenas_bytes < arenas_offset) {
+    size_heap(p, plan);
+    at = plan->state_offset + plan->state_bytes;
+    ok = at >= plan->state_bytes;
+    error_offset = place(&at, CARVE_GRANULE,
+                         (uint64_t)plan->error_capacity *
+                             sizeof(carve_error_record), &ok);
+    event_offset = place(&at, CARVE_GRANULE,
+                         (uint64_t)plan->event_capacity *
+                             sizeof(carve_event_record), &ok);
+    meta_offset = place(&at, CARVE_GRANULE,
+                        (uint64_t)plan->heap_pages * plan->heap_meta_stride,
+                        &ok);
+    map_offset = place(&at, CARVE_GRANULE,
+                       plan->heap_meta_bytes -
+                           (uint64_t)plan->heap_pages * plan->heap_meta_stride,
+                       &ok);
+    arenas_offset = place(&at, plan->arena_alignment, plan->arenas_bytes, &ok);
+    heap_offset = place(&at, CARVE_MAX_ALIGN,
+                        (uint64_t)plan->heap_pages * plan->heap_page_bytes,
+                        &ok);
+    if (!ok) {
         carve__message(plan->message, sizeof plan->message,
                        "the buffer size overflows 64 bits");
         return CARVE_ERROR_SIZE_OVERFLOW;
     }
-    plan->total_bytes = arenas_offset + plan->arenas_bytes;
-    plan->arenas_offset = (uint32_t)(arenas_offset > OFFSET_LIMIT
-                                         ? OFFSET_LIMIT
-                                         : arenas_offset);
+    plan->error_offset = clip(error_offset);
+    plan->event_offset = plan->event_capacity ? clip(event_offset) : 0;
+    plan->heap_meta_offset = plan->heap_pages ? clip(meta_offset) : 0;
+    plan->heap_map_offset = plan->heap_pages ? clip(map_offset) : 0;
+    plan->arenas_offset = clip(arenas_offset);
+    plan->heap_offset = plan->heap_pages ? clip(heap_offset) : 0;
+    plan->total_bytes = at;
     return CARVE_SUCCESS;
 }
 
@@ -194,7 +321,11 @@ carve_status carve_plan_compute(const carve_plan_params *params,
         return status;
     plan->arena_alignment = alignment;
     plan->arena_count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
-    status = size_parts(plan, count, round_up(params->arena_bytes, alignment));
+    status = check_options(params, limits, plan);
+    if (status != CARVE_SUCCESS)
+        return status;
+    status = size_parts(params, plan, count,
+                        round_up(params->arena_bytes, alignment));
     if (status == CARVE_SUCCESS)
         status = check_device_fit(plan);
     return status;
@@ -273,8 +404,20 @@ carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
     put_row(&sink, "header", 0, plan->header_bytes, 0);
     put_row(&sink, "state table", plan->state_offset, plan->state_bytes,
             plan->state_stride);
+    put_row(&sink, "error log", plan->error_offset,
+            (uint64_t)plan->error_capacity * sizeof(carve_error_record), 0);
+    if (plan->event_capacity)
+        put_row(&sink, "event log", plan->event_offset,
+                (uint64_t)plan->event_capacity * sizeof(carve_event_record),
+                0);
+    if (plan->heap_pages)
+        put_row(&sink, "heap tables", plan->heap_meta_offset,
+                plan->heap_meta_bytes, 0);
     put_row(&sink, "arenas", plan->arenas_offset, plan->arenas_bytes,
             plan->arena_bytes);
+    if (plan->heap_pages)
+        put_row(&sink, "shared heap", plan->heap_offset,
+                (uint64_t)plan->heap_pages * plan->heap_page_bytes, 0);
     put(&sink, "  %-12s %12s  %12s\n", "total", "",
         carve__bytes_text(plan->total_bytes, a, sizeof a));
     put(&sink,
@@ -284,6 +427,21 @@ carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
         (unsigned)plan->class_count,
         plan->arena_bytes ? 100.0 * plan->state_stride / plan->arena_bytes
                           : 0.0);
+    put(&sink, "  checks: %s; error log %u records; event log %s\n",
+        plan->options & CARVE_OPTION_CHECKS ? "redzones on every block"
+                                            : "off",
+        (unsigned)plan->error_capacity,
+        plan->event_capacity ? "on" : "off");
+    if (plan->heap_pages)
+        put(&sink,
+            "  heap: %u pages of %s, %u slot classes; requests of %u B or "
+            "more go there%s\n",
+            (unsigned)plan->heap_pages,
+            carve__bytes_text(plan->heap_page_bytes, a, sizeof a),
+            (unsigned)plan->heap_class_count, (unsigned)plan->large_bytes,
+            plan->options & CARVE_OPTION_HEAP_FALLBACK
+                ? ", and any a full arena cannot serve"
+                : "");
     put(&sink,
         "  device: max alloc %s (%.1f%% used), global memory %s, buffer "
         "alignment %s\n",

@@ -16,6 +16,8 @@
 
 #define MAX_REGIONS 256
 #define MIN_ALIGNMENT 128u
+#define MAX_ALIGNMENT ((uint64_t)1 << 31) /* clSVMAlloc takes a cl_uint */
+#define MAX_REGION_BYTES ((uint64_t)1 << 48) /* no rounding can overflow */
 
 /* What the region layer keeps per live allocation (the pool's user slot). */
 typedef struct zc_alloc {
@@ -37,7 +39,11 @@ struct carve_region {
     uint64_t alignment;
     size_t mapped_bytes; /* of host_base (and device_view) if carve mapped */
     cl_mem buffer;       /* buffer backends */
-    void *whole_mapping; /* ALLOC_HOST_PTR: the mapping kept for the host */
+    /* ALLOC_HOST_PTR: where the buffer is mapped; SVM: the allocation.
+     * The region starts `lead` bytes into it, on an aligned address. */
+    void *allocated;
+    uint64_t lead;
+    uint64_t base_alignment; /* of the host's and the device's view */
     carve__pool *pool;
     pthread_mutex_t lock;
     int zero_copy_verified;
@@ -46,6 +52,8 @@ struct carve_region {
     void (*write_back)(void *, void *, size_t);
     void (*invalidate)(void *, void *, size_t);
     void *hook_context;
+    carve_region *_Atomic fallback; /* the next tier, or NULL */
+    cl_program probe_program;       /* shared by regions of one device */
 };
 
 static _Thread_local carve_status last_status;
@@ -97,7 +105,7 @@ int carve_backend_supported(cl_device_id device, carve_backend backend)
            backend <= CARVE_BACKEND_SVM_FINE;
 }
 
-/* ---- the registry: which region holds an address --------------------------- */
+/* ---- the registry: live regions, the addresses they hold, the probe they share */
 
 static int registry_add(carve_region *r)
 {
@@ -113,24 +121,52 @@ static int registry_add(carve_region *r)
     return done;
 }
 
+/* Unregisters r and unlinks it from every tier chain that falls back to
+ * it, so that no allocation can land in it once it is gone. */
 static void registry_remove(carve_region *r)
 {
     int i;
     pthread_mutex_lock(&registry_lock);
-    for (i = 0; i < MAX_REGIONS; ++i)
-        if (atomic_load(&registry[i]) == r)
+    for (i = 0; i < MAX_REGIONS; ++i) {
+        carve_region *other = atomic_load(&registry[i]);
+        if (other == r)
             atomic_store(&registry[i], NULL);
+        else if (other != NULL && atomic_load(&other->fallback) == r)
+            atomic_store(&other->fallback, NULL);
+    }
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* Lock-free so the fault handler may call it; O(MAX_REGIONS). */
-static carve_region *registry_find(const void *ptr)
+/* Whether r is a live region; the registry lock is held. */
+static int registered(const carve_region *r)
+{
+    int i;
+    for (i = 0; r != NULL && i < MAX_REGIONS; ++i)
+        if (atomic_load(&registry[i]) == r)
+            return 1;
+    return 0;
+}
+
+static int inside(const unsigned char *p, const unsigned char *base,
+                  uint64_t bytes)
+{
+    return base != NULL && p >= base && p < base + bytes;
+}
+
+/* The region whose host view holds p, or with `device_side`, whose
+ * separate device view does (coherence check only). Lock-free so that the
+ * fault handler may call it; O(MAX_REGIONS). */
+static carve_region *registry_find(const void *ptr, int device_side)
 {
     const unsigned char *p = ptr;
     int i;
     for (i = 0; i < MAX_REGIONS; ++i) {
         carve_region *r = atomic_load(&registry[i]);
-        if (r != NULL && p >= r->host_base && p < r->host_base + r->bytes)
+        if (r == NULL)
+            continue;
+        if (device_side ? r->device_view != r->host_base &&
+                              inside(p, r->device_view, r->bytes)
+                        : inside(p, r->host_base, r->bytes))
             return r;
     }
     return NULL;
@@ -138,13 +174,83 @@ static carve_region *registry_find(const void *ptr)
 
 carve_region *carve_zc_region_of(const void *ptr)
 {
-    return ptr != NULL ? registry_find(ptr) : NULL;
+    return ptr != NULL ? registry_find(ptr, 0) : NULL;
+}
+
+/* A probe program that a live region built for the same context and
+ * device, retained for the caller, or NULL. Building is most of the cost
+ * of creating a region; sharing it makes many small tiers cheap. */
+static cl_program shared_probe_program(const carve_region *self)
+{
+    cl_program program = NULL;
+    int i;
+    pthread_mutex_lock(&registry_lock);
+    for (i = 0; i < MAX_REGIONS && program == NULL; ++i) {
+        carve_region *r = atomic_load(&registry[i]);
+        if (r != NULL && r != self && r->context == self->context &&
+            r->device == self->device)
+            program = r->probe_program;
+    }
+    if (program != NULL)
+        clRetainProgram(program);
+    pthread_mutex_unlock(&registry_lock);
+    return program;
+}
+
+/* Publishes r's probe program to regions created after it. */
+static void share_probe_program(carve_region *r, cl_program program)
+{
+    pthread_mutex_lock(&registry_lock);
+    r->probe_program = program;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- memory tiers ------------------------------------------------------------ */
+
+carve_status carve_region_set_fallback(carve_region *region,
+                                       carve_region *fallback)
+{
+    carve_status status = CARVE_SUCCESS;
+    carve_region *tier;
+    int steps;
+    pthread_mutex_lock(&registry_lock);
+    if (!registered(region) || (fallback != NULL && !registered(fallback)))
+        status = CARVE_ERROR_INVALID_ARGUMENT;
+    else if (fallback != NULL && (fallback->context != region->context ||
+                                  fallback->device != region->device))
+        status = CARVE_ERROR_INVALID_ARGUMENT;
+    /* A chain that came back to `region` would never end. */
+    for (tier = fallback, steps = 0;
+         status == CARVE_SUCCESS && tier != NULL && steps <= MAX_REGIONS;
+         tier = atomic_load(&tier->fallback), ++steps)
+        if (tier == region)
+            status = CARVE_ERROR_INVALID_ARGUMENT;
+    if (status == CARVE_SUCCESS)
+        atomic_store(&region->fallback, fallback);
+    pthread_mutex_unlock(&registry_lock);
+    return status;
+}
+
+/* Whether `tier` is r or one of the regions r falls back to. */
+static int in_chain(carve_region *r, const carve_region *tier)
+{
+    int steps;
+    for (steps = 0; r != NULL && steps <= MAX_REGIONS;
+         r = atomic_load(&r->fallback), ++steps)
+        if (r == tier)
+            return 1;
+    return 0;
 }
 
 /* ---- the coherence check ----------------------------------------------------- */
 
 static struct sigaction previous_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+/* One report per process: several threads (host, or the runtime's workers)
+ * may fault at once; the first reports, the others wait for it to finish
+ * so that the process does not die in the middle of the message. */
+static atomic_int segv_reporter = 0;
+static atomic_int segv_reported = 0;
 
 static void write_text(const char *text)
 {
@@ -164,25 +270,74 @@ static void write_hex(uint64_t value)
     write_text(buf);
 }
 
-/* A host touch of device-owned memory: name it, then let the fault go on
- * to the previous handler (by default: the process dies with SIGSEGV). */
-static void on_segv(int sig, siginfo_t *info, void *context)
+static void write_decimal(uint64_t value)
 {
-    carve_region *r = registry_find(info->si_addr);
-    (void)context;
-    if (r != NULL && (r->flags & CARVE_REGION_COHERENCE_CHECK)) {
-        uint64_t offset = (uint64_t)((unsigned char *)info->si_addr - r->host_base);
-        write_text("carve: coherence check: the host touched region '");
-        write_text(r->name);
-        write_text("' at offset ");
-        write_hex(offset);
-        write_text(" (address ");
-        write_hex((uint64_t)(uintptr_t)info->si_addr);
-        write_text(") while the device owns that allocation; call "
-                   "carve_zc_to_host first\n");
-    }
-    sigaction(sig, &previous_segv, NULL);
+    char buf[21];
+    int i = 20;
+    buf[i] = '\0';
+    do {
+        buf[--i] = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0);
+    write_text(buf + i);
 }
+
+/* The live allocation holding `offset`: allocations start on alignment
+ * boundaries, so walk back to the nearest start. O(offset / alignment) at
+ * worst, which only a dying process pays. */
+static int allocation_holding(const carve_region *r, uint64_t offset,
+                              uint64_t *start, uint64_t *bytes)
+{
+    uint64_t at = offset & ~(r->alignment - 1), size = 0;
+    for (;;) {
+        if (carve__pool_find(r->pool, at, &size, bytes, NULL)) {
+            *start = at;
+            return offset < at + size;
+        }
+        if (at == 0)
+            return 0;
+        at -= r->alignment;
+    }
+}
+
+/* Only async-signal-safe calls, except the trylock: a mutex is never
+ * waited for, and the pool is read only while nobody can change it. */
+static void report_coherence_fault(carve_region *r, const unsigned char *at,
+                                   int device_side)
+{
+    const unsigned char *view = device_side ? r->device_view : r->host_base;
+    uint64_t offset = (uint64_t)(at - view), start = 0, bytes = 0;
+    int named = 0;
+    if (pthread_mutex_trylock(&r->lock) == 0) {
+        named = allocation_holding(r, offset, &start, &bytes);
+        pthread_mutex_unlock(&r->lock);
+    }
+    write_text(device_side ? "carve: coherence check: the device touched "
+                             "region '"
+                           : "carve: coherence check: the host touched "
+                             "region '");
+    write_text(r->name);
+    write_text("' at offset ");
+    write_hex(offset);
+    write_text(device_side ? " (device view " : " (address ");
+    write_hex((uint64_t)(uintptr_t)at);
+    write_text(")");
+    if (named) {
+        write_text(", inside the allocation at offset ");
+        write_hex(start);
+        write_text(" of ");
+        write_decimal(bytes);
+        write_text(" bytes (host address ");
+        write_hex((uint64_t)(uintptr_t)(r->host_base + start));
+        write_text(")");
+    }
+    write_text(device_side ? ", while the host owns it: call "
+                             "carve_zc_to_device before the kernel runs\n"
+                           : ", while the device owns it: call "
+                             "carve_zc_to_host first\n");
+}
+
+static void on_segv(int sig, siginfo_t *info, void *context);
 
 static void install_segv_handler(void)
 {
@@ -194,57 +349,164 @@ static void install_segv_handler(void)
     sigaction(SIGSEGV, &action, &previous_segv);
 }
 
-/* ---- creating a region --------------------------------------------------------- */
-
-static carve_status map_host_memory(carve_region *r)
+/* Hands a fault that is not carve's to whatever handled SIGSEGV before. */
+static void pass_on(int sig, siginfo_t *info, void *context)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    r->mapped_bytes = (size_t)((r->bytes + page - 1) / page * page);
-    if (!(r->flags & CARVE_REGION_COHERENCE_CHECK)) {
-        r->host_base = mmap(NULL, r->mapped_bytes, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (r->host_base == MAP_FAILED) {
-            r->host_base = NULL;
-            return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-        }
-        r->device_view = r->host_base;
-        return CARVE_SUCCESS;
+    struct sigaction now;
+    if ((previous_segv.sa_flags & SA_SIGINFO) &&
+        previous_segv.sa_sigaction != NULL)
+        previous_segv.sa_sigaction(sig, info, context);
+    else if (previous_segv.sa_handler != SIG_DFL &&
+             previous_segv.sa_handler != SIG_IGN)
+        previous_segv.sa_handler(sig);
+    else {
+        /* The default: returning re-executes the access, which kills. */
+        sigaction(sig, &previous_segv, NULL);
+        return;
     }
-    /* Two views of the same pages: the device's stays open, the host's is
-     * protected while the device owns an allocation. */
-    {
-        int fd = memfd_create("carve-region", MFD_CLOEXEC);
-        void *host, *device;
-        if (fd < 0 || ftruncate(fd, (off_t)r->mapped_bytes) != 0) {
-            if (fd >= 0)
-                close(fd);
-            return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-        }
-        host = mmap(NULL, r->mapped_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                    fd, 0);
-        device = mmap(NULL, r->mapped_bytes, PROT_READ | PROT_WRITE,
-                      MAP_SHARED, fd, 0);
-        close(fd);
-        if (host == MAP_FAILED || device == MAP_FAILED) {
-            if (host != MAP_FAILED)
-                munmap(host, r->mapped_bytes);
-            if (device != MAP_FAILED)
-                munmap(device, r->mapped_bytes);
-            return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-        }
-        r->host_base = host;
-        r->device_view = device;
-        pthread_once(&segv_once, install_segv_handler);
-        return CARVE_SUCCESS;
-    }
+    /* A handler may restore what it saw before it, as LLVM's does (PoCL
+     * loads it), which would drop carve's: go back in front of whatever
+     * it left, so that the check outlives a fault that was repaired. */
+    sigaction(sig, NULL, &now);
+    if (!(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_segv)
+        install_segv_handler();
 }
 
-static carve_status create_memory(carve_region *r, const carve_region_params *p)
+/* A touch of memory that the other side owns: name it, then give the
+ * re-executed access to the previous disposition (by default the process
+ * dies of SIGSEGV). */
+static void on_segv(int sig, siginfo_t *info, void *context)
+{
+    const unsigned char *at = info->si_addr;
+    int device_side = 0;
+    carve_region *r = registry_find(at, 0);
+    if (r == NULL) {
+        r = registry_find(at, 1);
+        device_side = 1;
+    }
+    if (r == NULL || !(r->flags & CARVE_REGION_COHERENCE_CHECK)) {
+        pass_on(sig, info, context);
+        return;
+    }
+    if (atomic_exchange(&segv_reporter, 1) == 0) {
+        report_coherence_fault(r, at, device_side);
+        atomic_store(&segv_reported, 1);
+    } else {
+        struct timespec pause = {0, 1000000};
+        int tries;
+        for (tries = 0; tries < 2000 && !atomic_load(&segv_reported); ++tries)
+            nanosleep(&pause, NULL);
+    }
+    sigaction(sig, &previous_segv, NULL);
+}
+
+/* Which view of an allocation is open under the coherence check: the
+ * owner's. The other view faults, which names the missing hand-over. Free
+ * memory counts as the host's. */
+static void open_view_for(carve_region *r, uint64_t offset, uint64_t size,
+                          int device_owns)
+{
+    if (!(r->flags & CARVE_REGION_COHERENCE_CHECK))
+        return;
+    mprotect(r->host_base + offset, (size_t)size,
+             device_owns ? PROT_NONE : PROT_READ | PROT_WRITE);
+    mprotect(r->device_view + offset, (size_t)size,
+             device_owns ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+/* ---- creating a region --------------------------------------------------------- */
+
+/* mmap of `bytes` at an address aligned to `alignment` (a power of two):
+ * reserve enough address space, put the mapping on the aligned start, give
+ * the rest back. MAP_FAILED on failure. */
+static void *map_aligned(size_t bytes, uint64_t alignment, int prot, int flags,
+                         int fd)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), extra, lead;
+    unsigned char *reserved, *start;
+    if (alignment <= page)
+        return mmap(NULL, bytes, prot, flags, fd, 0);
+    extra = (size_t)alignment;
+    reserved = mmap(NULL, bytes + extra, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserved == MAP_FAILED)
+        return MAP_FAILED;
+    lead = (size_t)(-(uintptr_t)reserved & (uintptr_t)(alignment - 1));
+    start = mmap(reserved + lead, bytes, prot, flags | MAP_FIXED, fd, 0);
+    if (start == MAP_FAILED) {
+        munmap(reserved, bytes + extra);
+        return MAP_FAILED;
+    }
+    if (lead != 0)
+        munmap(reserved, lead);
+    munmap(start + bytes, extra - lead);
+    return start;
+}
+
+static carve_status map_host_memory(carve_region *r, uint64_t base_alignment)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    int fd;
+    void *host, *device;
+    r->mapped_bytes = (size_t)((r->bytes + page - 1) / page * page);
+    if (!(r->flags & CARVE_REGION_COHERENCE_CHECK)) {
+        host = map_aligned(r->mapped_bytes, base_alignment,
+                           PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1);
+        if (host == MAP_FAILED)
+            return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+        r->host_base = r->device_view = host;
+        return CARVE_SUCCESS;
+    }
+    /* Two views of the same pages, the device's given to OpenCL: each is
+     * open only where its side owns the allocation (see open_view_for).
+     * Everything is free, hence the host's, at first. */
+    fd = memfd_create("carve-region", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)r->mapped_bytes) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    host = map_aligned(r->mapped_bytes, base_alignment, PROT_READ | PROT_WRITE,
+                       MAP_SHARED, fd);
+    device = map_aligned(r->mapped_bytes, base_alignment, PROT_NONE,
+                         MAP_SHARED, fd);
+    close(fd);
+    if (host == MAP_FAILED || device == MAP_FAILED) {
+        if (host != MAP_FAILED)
+            munmap(host, r->mapped_bytes);
+        if (device != MAP_FAILED)
+            munmap(device, r->mapped_bytes);
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    r->host_base = host;
+    r->device_view = device;
+    pthread_once(&segv_once, install_segv_handler);
+    return CARVE_SUCCESS;
+}
+
+/* Where the region starts inside memory the backend allocated with
+ * `spare` bytes more than the region: the first address aligned to
+ * base_alignment. OpenCL aligns buffers and SVM only to the device's base
+ * alignment (PoCL also refuses an SVM alignment above 128), so carve asks
+ * for more and starts further in. */
+static void place_in(carve_region *r, void *allocated, uint64_t base_alignment)
+{
+    uintptr_t start = (uintptr_t)allocated;
+    r->allocated = allocated;
+    r->lead = (uint64_t)(-start & (uintptr_t)(base_alignment - 1));
+    r->host_base = (unsigned char *)allocated + r->lead;
+}
+
+static carve_status create_memory(carve_region *r, const carve_region_params *p,
+                                  uint64_t base_alignment)
 {
     cl_int err = CL_SUCCESS;
+    size_t spare = (size_t)base_alignment;
+    void *allocated;
     switch (r->backend) {
     case CARVE_BACKEND_HOST_MEMORY:
-        err = map_host_memory(r);
+        err = map_host_memory(r, base_alignment);
         break;
     case CARVE_BACKEND_USER_MEMORY:
         if (p->user_base == NULL ||
@@ -255,24 +517,35 @@ static carve_status create_memory(carve_region *r, const carve_region_params *p)
     case CARVE_BACKEND_ALLOC_HOST_PTR:
         r->buffer = clCreateBuffer(r->context,
                                    CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-                                   (size_t)r->bytes, NULL, &err);
-        if (err == CL_SUCCESS)
-            r->whole_mapping = clEnqueueMapBuffer(
-                r->queue, r->buffer, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
-                (size_t)r->bytes, 0, NULL, NULL, &err);
-        r->host_base = r->whole_mapping;
-        return err;
+                                   (size_t)r->bytes + spare, NULL, &err);
+        if (err != CL_SUCCESS)
+            return err;
+        /* Mapped once to learn where the host sees it; from then on only
+         * host-owned allocations are mapped (map_range checks that they
+         * appear there), since a kernel must not use a mapped buffer. */
+        allocated = clEnqueueMapBuffer(r->queue, r->buffer, CL_TRUE,
+                                       CL_MAP_READ | CL_MAP_WRITE, 0,
+                                       (size_t)r->bytes + spare, 0, NULL, NULL,
+                                       &err);
+        if (err != CL_SUCCESS)
+            return err;
+        place_in(r, allocated, base_alignment);
+        err = clEnqueueUnmapMemObject(r->queue, r->buffer, allocated, 0, NULL,
+                                      NULL);
+        return err == CL_SUCCESS ? clFinish(r->queue) : err;
 #ifdef CARVE_HAVE_SVM
     case CARVE_BACKEND_SVM_COARSE:
     case CARVE_BACKEND_SVM_FINE:
-        r->host_base = clSVMAlloc(
+        allocated = clSVMAlloc(
             r->context,
             CL_MEM_READ_WRITE | (r->backend == CARVE_BACKEND_SVM_FINE
                                      ? CL_MEM_SVM_FINE_GRAIN_BUFFER
                                      : 0),
-            (size_t)r->bytes, (cl_uint)r->alignment);
-        return r->host_base != NULL ? CARVE_SUCCESS
-                                    : CL_MEM_OBJECT_ALLOCATION_FAILURE;
+            (size_t)r->bytes + spare, 0);
+        if (allocated == NULL)
+            return CL_MEM_OBJECT_ALLOCATION_FAILURE;
+        place_in(r, allocated, base_alignment);
+        return CARVE_SUCCESS;
 #endif
     default:
         return CL_INVALID_OPERATION;
@@ -287,16 +560,13 @@ static carve_status create_memory(carve_region *r, const carve_region_params *p)
 
 static void free_memory(carve_region *r)
 {
-    if (r->whole_mapping != NULL)
-        clEnqueueUnmapMemObject(r->queue, r->buffer, r->whole_mapping, 0, NULL,
-                                NULL);
     if (r->queue != NULL)
         clFinish(r->queue);
     if (r->buffer != NULL)
         clReleaseMemObject(r->buffer);
 #ifdef CARVE_HAVE_SVM
-    if (is_svm_backend(r->backend) && r->host_base != NULL)
-        clSVMFree(r->context, r->host_base);
+    if (is_svm_backend(r->backend) && r->allocated != NULL)
+        clSVMFree(r->context, r->allocated);
 #endif
     if (r->mapped_bytes != 0) {
         if (r->device_view != NULL && r->device_view != r->host_base)
@@ -311,31 +581,6 @@ static void free_memory(carve_region *r)
 static carve_status wait_events(cl_uint n, const cl_event *events)
 {
     return n > 0 ? clWaitForEvents(n, events) : CARVE_SUCCESS;
-}
-
-/* Maps [offset, offset + bytes) for the host, after `events`. */
-static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
-                              uint64_t bytes, cl_uint n, const cl_event *events)
-{
-    cl_int err = CL_SUCCESS;
-    if (is_buffer_backend(r->backend)) {
-        a->mapping = clEnqueueMapBuffer(r->queue, r->buffer, CL_TRUE,
-                                        CL_MAP_READ | CL_MAP_WRITE,
-                                        (size_t)offset, (size_t)bytes, n,
-                                        events, NULL, &err);
-        return err;
-    }
-#ifdef CARVE_HAVE_SVM
-    if (r->backend == CARVE_BACKEND_SVM_COARSE) {
-        err = clEnqueueSVMMap(r->queue, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
-                              r->host_base + offset, (size_t)bytes, n, events,
-                              NULL);
-        if (err == CL_SUCCESS)
-            a->mapping = r->host_base + offset;
-        return err;
-    }
-#endif
-    return wait_events(n, events); /* fine-grained SVM: coherent */
 }
 
 static carve_status unmap_range(carve_region *r, zc_alloc *a)
@@ -357,12 +602,48 @@ static carve_status unmap_range(carve_region *r, zc_alloc *a)
     return err;
 }
 
-/* The coherence check's protection of the host view of a block. */
-static void protect(carve_region *r, uint64_t offset, uint64_t size, int on)
+/* Maps [offset, offset + bytes) for the host with `flags`, after
+ * `events`. */
+static carve_status map_range_as(carve_region *r, zc_alloc *a,
+                                 uint64_t offset, uint64_t bytes,
+                                 cl_map_flags flags, cl_uint n,
+                                 const cl_event *events)
 {
-    if (r->flags & CARVE_REGION_COHERENCE_CHECK)
-        mprotect(r->host_base + offset, (size_t)size,
-                 on ? PROT_NONE : PROT_READ | PROT_WRITE);
+    cl_int err = CL_SUCCESS;
+    if (is_buffer_backend(r->backend)) {
+        unsigned char *expected =
+            (r->device_view != NULL ? r->device_view : r->host_base) + offset;
+        a->mapping = clEnqueueMapBuffer(r->queue, r->buffer, CL_TRUE,
+                                        flags,
+                                        (size_t)(r->lead + offset),
+                                        (size_t)bytes, n, events, NULL, &err);
+        /* carve hands out addresses once: a platform that maps an
+         * ALLOC_HOST_PTR buffer elsewhere each time cannot back a region. */
+        if (err == CL_SUCCESS && a->mapping != expected) {
+            unmap_range(r, a);
+            err = CL_MAP_FAILURE;
+        }
+        return err;
+    }
+#ifdef CARVE_HAVE_SVM
+    if (r->backend == CARVE_BACKEND_SVM_COARSE) {
+        err = clEnqueueSVMMap(r->queue, CL_TRUE, flags,
+                              r->host_base + offset, (size_t)bytes, n, events,
+                              NULL);
+        if (err == CL_SUCCESS)
+            a->mapping = r->host_base + offset;
+        return err;
+    }
+#endif
+    return wait_events(n, events); /* fine-grained SVM: coherent */
+}
+
+/* Maps a range back for the host, keeping what the device wrote. */
+static carve_status map_range(carve_region *r, zc_alloc *a, uint64_t offset,
+                              uint64_t bytes, cl_uint n, const cl_event *events)
+{
+    return map_range_as(r, a, offset, bytes, CL_MAP_READ | CL_MAP_WRITE, n,
+                        events);
 }
 
 /* ---- finding allocations ---------------------------------------------------------- */
@@ -402,36 +683,63 @@ carve_status carve_zc_last_status(void) { return last_status; }
 
 /* ---- allocation ----------------------------------------------------------------------- */
 
-static void *allocate(carve_region *r, uint64_t bytes, uint64_t align, int zero)
+/* Allocates in r alone; TIER_FULL when its pool has no room. */
+static carve_status allocate_in(carve_region *r, uint64_t bytes,
+                                uint64_t align, zc_alloc *a, uint64_t *offset)
 {
-    uint64_t offset = 0, size = 0;
-    zc_alloc *a;
+    uint64_t size = 0;
     void **slot = NULL;
     carve_status status;
+    /* The pool aligns offsets; addresses follow only as far as the base. */
+    if (align > r->base_alignment)
+        return CARVE_ERROR_INVALID_ALIGNMENT;
+    pthread_mutex_lock(&r->lock);
+    status = carve__pool_alloc(r->pool, bytes, align ? align : r->alignment,
+                               offset);
+    if (status == CL_MEM_OBJECT_ALLOCATION_FAILURE)
+        status = CARVE_ERROR_TIER_FULL;
+    if (status == CARVE_SUCCESS) {
+        carve__pool_find(r->pool, *offset, &size, NULL, &slot);
+        *slot = a;
+        /* A fresh allocation's bytes mean nothing yet: a copying platform
+         * need not copy them to the host, and a checker such as Oclgrind
+         * then counts what the host writes as initialised. */
+        status = map_range_as(r, a, *offset, size,
+                              CL_MAP_WRITE_INVALIDATE_REGION, 0, NULL);
+        if (status != CARVE_SUCCESS)
+            carve__pool_free(r->pool, *offset);
+    }
+    if (status == CARVE_SUCCESS)
+        carve__annotate_allocated(r->host_base + *offset, bytes, size);
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+/* Tries r, then the regions it falls back to, in order (the chain has no
+ * cycle: carve_region_set_fallback refuses one). */
+static void *allocate(carve_region *r, uint64_t bytes, uint64_t align, int zero)
+{
+    carve_region *tier;
+    uint64_t offset = 0;
+    carve_status status = CARVE_ERROR_TIER_FULL;
+    zc_alloc *a;
     if (r == NULL || bytes == 0)
         return fail(CARVE_ERROR_INVALID_ARGUMENT);
     a = calloc(1, sizeof *a);
     if (a == NULL)
         return fail(CARVE_ERROR_OUT_OF_HOST_MEMORY);
-    pthread_mutex_lock(&r->lock);
-    status = carve__pool_alloc(r->pool, bytes, align ? align : r->alignment,
-                               &offset);
-    if (status == CARVE_SUCCESS) {
-        carve__pool_find(r->pool, offset, &size, NULL, &slot);
-        *slot = a;
-        status = map_range(r, a, offset, size, 0, NULL);
-        if (status != CARVE_SUCCESS)
-            carve__pool_free(r->pool, offset);
+    for (tier = r; tier != NULL; tier = atomic_load(&tier->fallback)) {
+        status = allocate_in(tier, bytes, align, a, &offset);
+        if (status != CARVE_ERROR_TIER_FULL)
+            break;
     }
-    pthread_mutex_unlock(&r->lock);
     if (status != CARVE_SUCCESS) {
         free(a);
         return fail(status);
     }
-    carve__annotate_allocated(r->host_base + offset, bytes, size);
     if (zero)
-        memset(r->host_base + offset, 0, (size_t)bytes);
-    return r->host_base + offset;
+        memset(tier->host_base + offset, 0, (size_t)bytes);
+    return tier->host_base + offset;
 }
 
 void *carve_zc_malloc(carve_region *r, size_t bytes)
@@ -461,7 +769,7 @@ static void retire(carve_region *r, located *l)
         if (l->alloc->sub_buffer != NULL)
             clReleaseMemObject(l->alloc->sub_buffer);
         if (l->alloc->device_owned)
-            protect(r, l->offset, l->size, 0);
+            open_view_for(r, l->offset, l->size, 0);
         free(l->alloc);
     }
     carve__annotate_freed(r->host_base + l->offset, l->size);
@@ -475,7 +783,7 @@ carve_status carve_zc_free(carve_region *r, void *ptr)
         return CARVE_SUCCESS;
     if (!locate(ptr, &l))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (r != NULL && l.region != r) {
+    if (r != NULL && !in_chain(r, l.region)) {
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_ERROR_INVALID_ARGUMENT;
     }
@@ -484,19 +792,15 @@ carve_status carve_zc_free(carve_region *r, void *ptr)
     return CARVE_SUCCESS;
 }
 
-/* Resizes l's block without moving it; the region is locked. The mapping
- * and any sub-buffer describe the old size, so both are redone. */
+/* Resizes l's block without moving it, if the pool can; the region is
+ * locked. The mapping and any sub-buffer describe the old size, so both
+ * are redone after a change. */
 static carve_status resize_in_place(located *l, uint64_t bytes)
 {
     uint64_t size = 0;
-    carve_status status = unmap_range(l->region, l->alloc);
-    if (status != CARVE_SUCCESS)
-        return status;
-    if (carve__pool_resize(l->region->pool, l->offset, bytes) != CARVE_SUCCESS) {
-        status = map_range(l->region, l->alloc, l->offset, l->size, 0, NULL);
-        return status != CARVE_SUCCESS ? status
-                                       : CL_MEM_OBJECT_ALLOCATION_FAILURE;
-    }
+    carve_status status;
+    if (carve__pool_resize(l->region->pool, l->offset, bytes) != CARVE_SUCCESS)
+        return CARVE_ERROR_TIER_FULL;
     if (l->alloc->sub_buffer != NULL) {
         clReleaseMemObject(l->alloc->sub_buffer);
         l->alloc->sub_buffer = NULL;
@@ -504,7 +808,10 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
     carve__pool_find(l->region->pool, l->offset, &size, NULL, NULL);
     carve__annotate_resized(l->region->host_base + l->offset, l->requested,
                             l->size, bytes, size);
-    return map_range(l->region, l->alloc, l->offset, size, 0, NULL);
+    status = unmap_range(l->region, l->alloc);
+    return status != CARVE_SUCCESS
+               ? status
+               : map_range(l->region, l->alloc, l->offset, size, 0, NULL);
 }
 
 void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
@@ -516,7 +823,7 @@ void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
         return carve_zc_malloc(r, bytes);
     if (!locate(ptr, &l))
         return fail(CARVE_ERROR_INVALID_ARGUMENT);
-    if (r != NULL && l.region != r)
+    if (r != NULL && !in_chain(r, l.region))
         refusal = CARVE_ERROR_INVALID_ARGUMENT;
     else if (l.alloc->device_owned)
         refusal = CARVE_ERROR_WRONG_OWNER;
@@ -531,11 +838,12 @@ void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
         return ptr;
     }
     pthread_mutex_unlock(&l.region->lock);
-    moved = carve_zc_malloc(l.region, bytes);
+    /* A move lands where a new request of the caller's would. */
+    moved = carve_zc_malloc(r != NULL ? r : l.region, bytes);
     if (moved == NULL)
         return NULL;
     memcpy(moved, ptr, (size_t)(l.requested < bytes ? l.requested : bytes));
-    carve_zc_free(l.region, ptr);
+    carve_zc_free(NULL, ptr);
     return moved;
 }
 
@@ -556,8 +864,8 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr)
 #endif
     if (l.alloc->sub_buffer == NULL) {
         cl_buffer_region range;
-        range.origin = (size_t)l.offset;
-        range.size = (size_t)l.size;
+        range.origin = (size_t)(l.region->lead + l.offset);
+        range.size = (size_t)l.requested; /* a device overrun stays visible */
         l.alloc->sub_buffer = clCreateSubBuffer(
             l.region->buffer, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
             &range, &err);
@@ -569,17 +877,18 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr)
     return err;
 }
 
-/* Locates the allocation whose first `bytes` (0: all) form the range. A
- * range starts at its allocation: carve keeps no interval index, so that
- * every lookup stays O(1), and a pointer inside an allocation is refused. */
+/* Locates the allocation whose first `bytes` (0: all it was asked for)
+ * form the range. A range starts at its allocation: carve keeps no
+ * interval index, so that every lookup stays O(1), and a pointer inside an
+ * allocation is refused. */
 static int locate_range(const void *ptr, size_t bytes, located *l,
                         uint64_t *range_offset, uint64_t *range_bytes)
 {
     if (!locate(ptr, l))
         return 0;
     *range_offset = l->offset;
-    *range_bytes = bytes == 0 ? l->size : bytes;
-    if (*range_bytes > l->size) {
+    *range_bytes = bytes == 0 ? l->requested : bytes;
+    if (*range_bytes > l->requested) {
         pthread_mutex_unlock(&l->region->lock);
         return 0;
     }
@@ -603,7 +912,7 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes)
     status = unmap_range(l.region, l.alloc);
     if (status == CARVE_SUCCESS) {
         l.alloc->device_owned = 1;
-        protect(l.region, l.offset, l.size, 1);
+        open_view_for(l.region, l.offset, l.size, 1);
     }
     pthread_mutex_unlock(&l.region->lock);
     return status;
@@ -624,7 +933,7 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
     }
     status = map_range(l.region, l.alloc, l.offset, l.size, num_events, events);
     if (status == CARVE_SUCCESS) {
-        protect(l.region, l.offset, l.size, 0);
+        open_view_for(l.region, l.offset, l.size, 0);
         if (l.region->invalidate != NULL)
             l.region->invalidate(l.region->hook_context,
                                  l.region->host_base + offset, (size_t)length);
@@ -636,12 +945,25 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
 
 /* ---- the zero-copy probe ---------------------------------------------------------------- */
 
+/* Gives r a built probe program: the one a live region of the same
+ * context and device has, else a new build. */
+static carve_status ready_probe_program(carve_region *r)
+{
+    cl_program program = shared_probe_program(r);
+    carve_status status = CARVE_SUCCESS;
+    if (program == NULL)
+        status = carve_program_build(
+            r->context, r->device, carve_device_source("carve_probe.cl", NULL),
+            NULL, &program, NULL);
+    if (status == CARVE_SUCCESS)
+        share_probe_program(r, program);
+    return status;
+}
+
 static carve_status probe(carve_region *r)
 {
-    const char *source = carve_device_source("carve_probe.cl", NULL);
     uint32_t *words;
     uint64_t expected;
-    cl_program program = NULL;
     cl_kernel kernel = NULL;
     cl_event done = NULL;
     size_t one = 1;
@@ -656,10 +978,9 @@ static carve_status probe(carve_region *r)
     expected = (uint64_t)(uintptr_t)(r->device_view != NULL ? r->device_view
                                                             : r->host_base) +
                (uint64_t)((unsigned char *)words - r->host_base);
-    status = carve_program_build(r->context, r->device, source, NULL, &program,
-                                 NULL);
+    status = ready_probe_program(r);
     if (status == CARVE_SUCCESS)
-        kernel = clCreateKernel(program, "carve_probe_words", &status);
+        kernel = clCreateKernel(r->probe_program, "carve_probe_words", &status);
     if (status == CARVE_SUCCESS)
         status = carve_zc_set_arg(kernel, 0, words);
     if (status == CARVE_SUCCESS)
@@ -689,13 +1010,29 @@ static carve_status probe(carve_region *r)
         clReleaseEvent(done);
     if (kernel != NULL)
         clReleaseKernel(kernel);
-    if (program != NULL)
-        clReleaseProgram(program);
     carve_zc_free(r, words);
     return status;
 }
 
+/* Replaces the pool with an empty one, so that the probe's allocation
+ * leaves no trace in the statistics (peak, counts). */
+static carve_status forget_probe(carve_region *r)
+{
+    carve_status status;
+    pthread_mutex_lock(&r->lock);
+    carve__pool_destroy(r->pool);
+    status = carve__pool_create(r->bytes, r->alignment, &r->pool);
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
 /* ---- the region's life -------------------------------------------------------------------- */
+
+/* The largest power of two dividing an address; all of them for NULL. */
+static uint64_t lowest_bit(uintptr_t address)
+{
+    return address != 0 ? (uint64_t)(address & -address) : ~(uint64_t)0;
+}
 
 static uint64_t default_alignment(cl_device_id device)
 {
@@ -725,18 +1062,32 @@ static carve_status create_one(cl_context context, cl_device_id device,
     r->backend = backend;
     r->flags = p->flags;
     snprintf(r->name, sizeof r->name, "%s", p->name ? p->name : "region");
-    r->alignment = p->alignment ? p->alignment : default_alignment(device);
+    /* Sub-buffers must start on the device's base alignment, so a smaller
+     * alignment asked for is raised to it. */
+    r->alignment = default_alignment(device);
+    if (p->alignment > r->alignment)
+        r->alignment = p->alignment;
     if (r->flags & CARVE_REGION_COHERENCE_CHECK && r->alignment < page)
         r->alignment = page; /* protection works on whole pages */
-    r->bytes = (p->bytes + r->alignment - 1) & ~(r->alignment - 1);
+    /* Memory the caller hands over is never overrun: round down there. */
+    r->bytes = backend == CARVE_BACKEND_USER_MEMORY
+                   ? p->bytes & ~(r->alignment - 1)
+                   : (p->bytes + r->alignment - 1) & ~(r->alignment - 1);
     r->write_back = p->write_back;
     r->invalidate = p->invalidate;
     r->hook_context = p->hook_context;
     clRetainContext(context);
     clRetainDevice(device);
     r->queue = clCreateCommandQueue(context, device, 0, &status);
+    if (status == CARVE_SUCCESS && r->bytes == 0)
+        status = CARVE_ERROR_INVALID_ARGUMENT; /* user memory below one unit */
     if (status == CARVE_SUCCESS)
-        status = create_memory(r, p);
+        status = create_memory(r, p, r->alignment > page ? r->alignment : page);
+    if (status == CARVE_SUCCESS) {
+        r->base_alignment = lowest_bit((uintptr_t)r->host_base);
+        if (lowest_bit((uintptr_t)r->device_view) < r->base_alignment)
+            r->base_alignment = lowest_bit((uintptr_t)r->device_view);
+    }
     if (status == CARVE_SUCCESS)
         status = carve__pool_create(r->bytes, r->alignment, &r->pool);
     if (status == CARVE_SUCCESS)
@@ -745,6 +1096,8 @@ static carve_status create_one(cl_context context, cl_device_id device,
         status = CARVE_ERROR_LIMIT;
     if (status == CARVE_SUCCESS)
         status = probe(r);
+    if (status == CARVE_SUCCESS)
+        status = forget_probe(r);
     if (status != CARVE_SUCCESS) {
         carve_region_release(r);
         return status;
@@ -753,19 +1106,24 @@ static carve_status create_one(cl_context context, cl_device_id device,
     return CARVE_SUCCESS;
 }
 
-static int params_valid(cl_context context, cl_device_id device,
-                        const carve_region_params *p)
+static carve_status params_check(cl_context context, cl_device_id device,
+                                 const carve_region_params *p)
 {
     if (context == NULL || device == NULL || p == NULL || p->bytes == 0 ||
-        (p->alignment & (p->alignment - 1)) != 0 ||
+        p->bytes > MAX_REGION_BYTES ||
         (p->flags & ~(CARVE_REGION_REQUIRE_ZERO_COPY |
                       CARVE_REGION_COHERENCE_CHECK)) != 0 ||
         p->backend < CARVE_BACKEND_AUTO || p->backend > CARVE_BACKEND_SVM_FINE)
-        return 0;
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    if ((p->alignment & (p->alignment - 1)) != 0 ||
+        p->alignment > MAX_ALIGNMENT)
+        return CARVE_ERROR_INVALID_ALIGNMENT;
     if ((p->flags & CARVE_REGION_COHERENCE_CHECK) &&
         p->backend != CARVE_BACKEND_HOST_MEMORY)
-        return 0;
-    return (p->backend == CARVE_BACKEND_USER_MEMORY) == (p->user_base != NULL);
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    return (p->backend == CARVE_BACKEND_USER_MEMORY) == (p->user_base != NULL)
+               ? CARVE_SUCCESS
+               : CARVE_ERROR_INVALID_ARGUMENT;
 }
 
 carve_status carve_region_create(cl_context context, cl_device_id device,
@@ -776,36 +1134,50 @@ carve_status carve_region_create(cl_context context, cl_device_id device,
     static const carve_backend automatic[] = {
         CARVE_BACKEND_SVM_FINE, CARVE_BACKEND_SVM_COARSE,
         CARVE_BACKEND_ALLOC_HOST_PTR, CARVE_BACKEND_HOST_MEMORY};
-    carve_region *fallback = NULL;
+    carve_region *chosen = NULL;
     carve_status status = CL_INVALID_OPERATION;
     size_t i;
     if (region == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     *region = NULL;
-    if (!params_valid(context, device, params))
-        return CARVE_ERROR_INVALID_ARGUMENT;
+    status = params_check(context, device, params);
+    if (status != CARVE_SUCCESS)
+        return status;
     if (params->backend != CARVE_BACKEND_AUTO) {
         status = create_one(context, device, params, params->backend, region);
     } else {
-        /* The first backend proven zero-copy wins; else the first that
-         * works, which then says it is not proven. */
+        /* The first backend proven zero-copy wins. Else host memory if it
+         * works: carve's own aligned pages keep the host's and the device's
+         * views aligned alike, where a mapped ALLOC_HOST_PTR buffer lies
+         * wherever the platform puts it (Oclgrind: 16 bytes). Else the
+         * first that works. The region then says zero-copy is not proven.
+         * If none works, the first failure that is not "unsupported"
+         * explains why. */
+        carve_status why = CL_INVALID_OPERATION;
         for (i = 0; i < sizeof automatic / sizeof automatic[0]; ++i) {
             carve_region *r = NULL;
-            if (create_one(context, device, params, automatic[i], &r) !=
-                CARVE_SUCCESS)
+            status = create_one(context, device, params, automatic[i], &r);
+            if (status != CARVE_SUCCESS) {
+                if (why == CL_INVALID_OPERATION)
+                    why = status;
                 continue;
+            }
             if (r->zero_copy_verified) {
-                carve_region_release(fallback);
-                fallback = r;
+                carve_region_release(chosen);
+                chosen = r;
                 break;
             }
-            if (fallback == NULL)
-                fallback = r;
-            else
+            if (chosen == NULL) {
+                chosen = r;
+            } else if (automatic[i] == CARVE_BACKEND_HOST_MEMORY) {
+                carve_region_release(chosen);
+                chosen = r;
+            } else {
                 carve_region_release(r);
+            }
         }
-        *region = fallback;
-        status = fallback != NULL ? CARVE_SUCCESS : CL_INVALID_OPERATION;
+        *region = chosen;
+        status = chosen != NULL ? CARVE_SUCCESS : why;
     }
     if (status == CARVE_SUCCESS &&
         (params->flags & CARVE_REGION_REQUIRE_ZERO_COPY) &&
@@ -829,7 +1201,7 @@ static void release_allocation(uint64_t offset, uint64_t size,
     if (a->sub_buffer != NULL)
         clReleaseMemObject(a->sub_buffer);
     if (a->device_owned)
-        protect(r, offset, size, 0);
+        open_view_for(r, offset, size, 0);
     free(a);
     carve__annotate_freed(r->host_base + offset, size);
 }
@@ -845,6 +1217,8 @@ void carve_region_release(carve_region *r)
     }
     carve__annotate_region_released(r->host_base, r->bytes);
     free_memory(r);
+    if (r->probe_program != NULL)
+        clReleaseProgram(r->probe_program);
     if (r->queue != NULL)
         clReleaseCommandQueue(r->queue);
     clReleaseDevice(r->device);
@@ -875,17 +1249,54 @@ carve_status carve_region_get_info(carve_region *r, carve_region_info *out)
     out->largest_free = s.largest_free;
     out->live_allocations = s.live_blocks;
     out->failed_requests = s.failed_count;
+    out->fallback = atomic_load(&r->fallback);
     pthread_mutex_unlock(&r->lock);
     return CARVE_SUCCESS;
 }
 
+typedef struct record_check {
+    const carve_region *region;
+    const char *why;
+} record_check;
+
+/* What the region layer keeps for a live allocation agrees with its
+ * owner: the host's allocations are mapped, the device's are not. */
+static void check_record(uint64_t offset, uint64_t size, uint64_t requested,
+                         void *user, void *context)
+{
+    record_check *check = context;
+    const zc_alloc *a = user;
+    int maps = is_buffer_backend(check->region->backend) ||
+               check->region->backend == CARVE_BACKEND_SVM_COARSE;
+    (void)offset;
+    (void)size;
+    (void)requested;
+    if (check->why != NULL)
+        return;
+    if (a == NULL)
+        check->why = "a live allocation has no ownership record";
+    else if (maps && a->device_owned && a->mapping != NULL)
+        check->why = "an allocation the device owns is still mapped";
+    else if (maps && !a->device_owned && a->mapping == NULL)
+        check->why = "an allocation the host owns is not mapped";
+    else if (a->sub_buffer != NULL && !is_buffer_backend(check->region->backend))
+        check->why = "an SVM allocation has a sub-buffer";
+}
+
 carve_status carve_region_check(carve_region *r, const char **message)
 {
+    record_check check;
     const char *why;
     if (r == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&r->lock);
     why = carve__pool_check(r->pool);
+    if (why == NULL) {
+        check.region = r;
+        check.why = NULL;
+        carve__pool_walk(r->pool, check_record, &check);
+        why = check.why;
+    }
     pthread_mutex_unlock(&r->lock);
     if (message != NULL)
         *message = why;

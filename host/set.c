@@ -20,6 +20,28 @@ static int plan_usable(const carve_plan *plan)
            plan->message[0] == '\0' && plan->total_bytes <= UINT32_MAX;
 }
 
+/* Records how the set's memory is shared, from the region it landed in
+ * (the one asked for, or a fallback). */
+static carve_status describe_placement(carve_set *set, uint32_t flags)
+{
+    carve_region_info info;
+    carve_status status;
+    set->region = carve_zc_region_of(set->base);
+    status = carve_region_get_info(set->region, &info);
+    if (status != CARVE_SUCCESS)
+        return status;
+    if ((flags & CARVE_SET_REQUIRE_ZERO_COPY) && !info.zero_copy_verified)
+        return CARVE_ERROR_NOT_ZERO_COPY;
+    set->zero_copy.verified = info.zero_copy_verified;
+    set->zero_copy.host_address = (uint64_t)(uintptr_t)set->base;
+    set->zero_copy.device_address =
+        info.device_address +
+        (uint64_t)(set->base - (unsigned char *)info.host_base);
+    set->zero_copy.how = info.backend_name;
+    set->zero_copy.evidence = info.zero_copy_evidence;
+    return CARVE_SUCCESS;
+}
+
 carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
                                  const carve_plan *plan, uint32_t flags,
                                  carve_set **out)
@@ -38,7 +60,9 @@ carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
     set = calloc(1, sizeof *set);
     if (set == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-    /* The arena alignment must hold for device addresses too. */
+    /* The arena alignment must hold for device addresses too. The whole
+     * set lands in one region: one kernel argument, offsets from one
+     * base. */
     set->base = carve_zc_memalign(region, plan->arena_alignment,
                                   (size_t)plan->total_bytes);
     if (set->base == NULL) {
@@ -46,18 +70,14 @@ carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
         free(set);
         return status;
     }
-    set->region = region;
     set->queue = queue;
     set->plan = *plan;
     set->host_owned = 1;
     clRetainCommandQueue(queue);
-    set->zero_copy.verified = info.zero_copy_verified;
-    set->zero_copy.host_address = (uint64_t)(uintptr_t)set->base;
-    set->zero_copy.device_address =
-        info.device_address + (uint64_t)(set->base - (unsigned char *)info.host_base);
-    set->zero_copy.how = info.backend_name;
-    set->zero_copy.evidence = info.zero_copy_evidence;
-    status = carve_layout_format(set->base, (size_t)plan->total_bytes, plan);
+    status = describe_placement(set, flags);
+    if (status == CARVE_SUCCESS)
+        status = carve_layout_format(set->base, (size_t)plan->total_bytes,
+                                     plan);
     if (status != CARVE_SUCCESS) {
         carve_set_release(set);
         return status;

@@ -1,5 +1,6 @@
 /* status.c - names for carve's and OpenCL's status codes. */
 #include "carve_internal.h"
+#include "carve/diagnostics.h"
 
 #include <stdarg.h>
 
@@ -31,7 +32,7 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NOT_ZERO_COPY,
          "zero-copy was required but the probe did not show it"),
     NAME(CARVE_ERROR_WRONG_OWNER,
-         "the device owns the set; call carve_set_to_host first"),
+         "the device owns it; hand it back to the host first"),
     NAME(CARVE_ERROR_CORRUPT_SET, "the carved header is damaged or foreign"),
     NAME(CARVE_ERROR_ARENA_INVALID, "an arena broke an allocator invariant"),
     NAME(CARVE_ERROR_INDEX_OUT_OF_RANGE, "arena index out of range"),
@@ -39,6 +40,14 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NO_DEVICE, "no OpenCL device found"),
     NAME(CARVE_ERROR_PROBE_FAILED, "the zero-copy probe kernel gave no answer"),
     NAME(CARVE_ERROR_LIMIT, "a fixed limit of carve was reached"),
+    NAME(CARVE_ERROR_TIER_FULL, "the region (memory tier) has no room"),
+    NAME(CARVE_ERROR_INVALID_HEAP,
+         "invalid shared heap: page size, or fallback without a heap"),
+    NAME(CARVE_ERROR_INVALID_OPTION,
+         "invalid plan option: unknown bits, or a log too large"),
+    NAME(CARVE_ERROR_IO, "a file could not be opened, read or written"),
+    NAME(CARVE_ERROR_BAD_LOG,
+         "not a carve event log, or a truncated or damaged one"),
     NAME(CL_DEVICE_NOT_FOUND, "no device of the requested type"),
     NAME(CL_DEVICE_NOT_AVAILABLE, "device not available"),
     NAME(CL_COMPILER_NOT_AVAILABLE, "no compiler for this device"),
@@ -113,9 +122,14 @@ const char *carve_status_string(carve_status status)
 const char *carve_failure_string(uint32_t failure)
 {
     static const char *const names[] = {
-        "none",          "larger than the arena", "out of memory",
-        "bad alignment", "count * size overflows", "arena corrupt",
+        "none",
+        "larger than the arena (and the heap)",
+        "out of memory",
+        "bad alignment",
+        "count * size overflows",
+        "arena corrupt",
         "arena not open",
+        "shared heap: gave up after losing too many races",
     };
     return failure < sizeof names / sizeof names[0] ? names[failure]
                                                     : "unknown";
@@ -125,10 +139,13 @@ const char *carve_misuse_string(uint32_t misuse)
 {
     static const char *const names[] = {
         "none",
-        "pointer outside the arena",
-        "pointer inside a block",
-        "no live block there (double free?)",
+        "pointer outside the set's arenas and heap",
+        "pointer inside a live block, not its start",
+        "memory never handed out",
         "allocator metadata damaged",
+        "memory already free (double free or stale pointer)",
+        "another work-item's arena",
+        "write past the end of the block (redzone damaged)",
     };
     return misuse < sizeof names / sizeof names[0] ? names[misuse] : "unknown";
 }

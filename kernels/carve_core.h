@@ -68,7 +68,7 @@
 #define CARVE_GRANULE_SHIFT 4u
 #define CARVE_MAX_ALIGN 128u
 #define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
-#define CARVE_SET_VERSION 1u
+#define CARVE_SET_VERSION 2u
 /* Largest arena: granule indices and byte offsets must fit 32 bits. */
 #define CARVE_MAX_ARENA_GRANULES (1u << 27)
 #define CARVE_NO_CLASS 0xffffffffu
@@ -77,28 +77,43 @@
 /* A request for 0 bytes is not a failure: it returns NULL, as C allows,
  * and is counted in zero_requests. */
 #define CARVE_FAIL_NONE 0u
-#define CARVE_FAIL_TOO_LARGE 1u     /* larger than the whole arena */
-#define CARVE_FAIL_OUT_OF_MEMORY 2u /* fits the arena, but no room left */
+#define CARVE_FAIL_TOO_LARGE 1u     /* larger than the arena (and the heap) */
+#define CARVE_FAIL_OUT_OF_MEMORY 2u /* fits, but no room left */
 #define CARVE_FAIL_BAD_ALIGNMENT 3u /* not a power of two, or above 128 */
 #define CARVE_FAIL_OVERFLOW 4u      /* calloc count * size overflows */
 #define CARVE_FAIL_CORRUPT 5u       /* the arena was found corrupt earlier */
 #define CARVE_FAIL_NO_ARENA 6u      /* the handle is not an open arena */
+#define CARVE_FAIL_CONTENTION 7u    /* shared heap: retries ran out */
 
-/* Why a pointer passed to free/realloc was refused (last_misuse). */
+/* Why a pointer passed to free/realloc was refused (last_misuse), and the
+ * kind of a record in the error log. */
 #define CARVE_MISUSE_NONE 0u
-#define CARVE_MISUSE_FOREIGN 1u  /* not inside this arena */
-#define CARVE_MISUSE_INTERIOR 2u /* not a block start (misaligned or inside) */
-#define CARVE_MISUSE_NOT_LIVE 3u /* no live block starts there: double free */
-#define CARVE_MISUSE_CORRUPT 4u  /* allocator metadata was found damaged */
+#define CARVE_MISUSE_FOREIGN 1u     /* not in this set's arenas or heap */
+#define CARVE_MISUSE_INTERIOR 2u    /* inside a live block, not its start */
+#define CARVE_MISUSE_NOT_LIVE 3u    /* memory never handed out */
+#define CARVE_MISUSE_CORRUPT 4u     /* allocator metadata found damaged */
+#define CARVE_MISUSE_FREED 5u       /* free memory: a double free or a stale
+                                       pointer */
+#define CARVE_MISUSE_OTHER_ARENA 6u /* another work-item's arena */
+#define CARVE_MISUSE_OVERFLOW 7u    /* a write past the end of the block
+                                       damaged its redzone (checks on) */
+#define CARVE_MISUSE_KINDS 8u
 
 /* carve_arena_state.flags */
 #define CARVE_ARENA_OPENED 1u
 #define CARVE_ARENA_CLOSED 2u
 #define CARVE_ARENA_CORRUPT 4u
 
+/* carve_set_header.options */
+#define CARVE_OPTION_CHECKS 1u        /* redzones after every block */
+#define CARVE_OPTION_HEAP_FALLBACK 2u /* a full arena borrows from the heap */
+#define CARVE_OPTION_EVENTS 4u        /* the event log is on */
+
 /*
  * The header at offset 0 of a carved buffer. Written by the host, read by
- * every work-item; only open_failures is written by the device (atomically).
+ * every work-item; the device writes only the counters marked atomic.
+ * Every part is optional but the state table and the arenas: a part with
+ * capacity 0 is absent.
  */
 typedef struct carve_set_header {
     carve_u32 magic;
@@ -114,10 +129,26 @@ typedef struct carve_set_header {
     carve_u32 class_count;
     carve_u32 class_words;   /* 32-bit words of the non-empty-class bitmap */
     carve_u32 bitmap_words;  /* words of each of the start and end bitmaps */
-    carve_u32 options;
-    carve_u32 open_failures; /* carve_arena_open calls that were refused */
+    carve_u32 options;       /* CARVE_OPTION_* */
+    carve_u32 open_failures; /* atomic: carve_arena_open calls refused */
     carve_u32 generation;    /* bumped by every host reset */
-    carve_u32 reserved[16];
+    carve_u32 large_bytes;   /* requests of this size or more go to the
+                                heap; 0: none do */
+    carve_u32 error_offset;  /* the error log: carve_error_record[] */
+    carve_u32 error_capacity;
+    carve_u32 error_count;   /* atomic: errors seen (kept: min(count, cap)) */
+    carve_u32 event_offset;  /* the event log: carve_event_record[] */
+    carve_u32 event_capacity;
+    carve_u32 event_count;   /* atomic: events seen */
+    carve_u32 heap_offset;   /* the shared heap's first page */
+    carve_u32 heap_pages;
+    carve_u32 heap_page_bytes;
+    carve_u32 heap_meta_offset; /* per page: a state word and a bitmap */
+    carve_u32 heap_meta_stride; /* bytes per page entry */
+    carve_u32 heap_map_offset;  /* hint bitmaps: used, then room per class */
+    carve_u32 heap_map_words;   /* words of each hint bitmap */
+    carve_u32 heap_class_count;
+    carve_u32 reserved;
 } carve_set_header;
 
 /*
@@ -133,8 +164,8 @@ typedef struct carve_arena_state {
     carve_u32 live_granules;  /* granules in live blocks */
     carve_u32 live_peak;      /* high-water of live_granules */
     carve_u32 live_blocks;
-    carve_u32 alloc_count;    /* successful allocations */
-    carve_u32 free_count;     /* successful frees */
+    carve_u32 alloc_count;    /* successful allocations in the arena */
+    carve_u32 free_count;     /* successful frees in the arena */
     carve_u32 failed_count;   /* requests that returned NULL */
     carve_u32 last_failure;   /* CARVE_FAIL_* of the latest failure */
     carve_u32 largest_failed; /* bytes of the largest failed request */
@@ -144,9 +175,48 @@ typedef struct carve_arena_state {
     carve_u32 root;           /* an offset the kernel leaves for the host */
     carve_u32 zero_requests;  /* requests for 0 bytes (NULL, not a failure) */
     carve_u32 realloc_count;  /* reallocs of a live block, moved or not */
+    carve_u32 failure_site;   /* call site of the latest failure */
+    carve_u32 misuse_site;    /* call site of the latest refusal */
+    carve_u32 heap_allocs;    /* this work-item's allocations in the heap */
+    carve_u32 heap_frees;     /* heap blocks this work-item freed */
 } carve_arena_state;
 
-#define CARVE_STATE_FIXED_WORDS 16u
+#define CARVE_STATE_FIXED_WORDS 20u
+
+/* A record of the error log: one misuse or damage found on the device. */
+typedef struct carve_error_record {
+    carve_u32 kind;       /* CARVE_MISUSE_* */
+    carve_u32 call;       /* CARVE_CALL_* that found it */
+    carve_u32 arena;      /* the work-item (arena index) that called */
+    carve_u32 site;       /* the call's source line (CARVE_SITE) */
+    carve_u32 offset;     /* the pointer, from the buffer's base; 0: none */
+    carve_u32 bytes;      /* the block's requested bytes, if known */
+    carve_u32 alloc_site; /* where the block was allocated, if known */
+    carve_u32 detail;     /* OTHER_ARENA: the owner; OVERFLOW: the first
+                             damaged byte's offset from the block */
+} carve_error_record;
+
+/* carve_error_record.call and carve_event_record kinds */
+#define CARVE_CALL_MALLOC 1u
+#define CARVE_CALL_CALLOC 2u
+#define CARVE_CALL_REALLOC 3u
+#define CARVE_CALL_FREE 4u
+#define CARVE_CALL_REALLOC_FREE 5u /* event: the block a realloc moved from */
+#define CARVE_CALL_FAILED 6u       /* event: a request that returned NULL */
+#define CARVE_CALL_HOST_CHECK 7u   /* error: found by the host's walk */
+#define CARVE_CALL_USABLE_SIZE 8u
+
+/* A record of the event log: kind and site share a word. */
+typedef struct carve_event_record {
+    carve_u32 kind_site; /* CARVE_CALL_* << 24 | site & 0xffffff */
+    carve_u32 arena;     /* the work-item (arena index) */
+    carve_u32 offset;    /* the block, from the buffer's base */
+    carve_u32 bytes;     /* requested (malloc, realloc, failed) or the
+                            block's usable bytes (free) */
+} carve_event_record;
+
+#define CARVE_EVENT_KIND(record) ((record).kind_site >> 24)
+#define CARVE_EVENT_SITE(record) ((record).kind_site & 0xffffffu)
 
 /* A work-item's handle on its arena. Lives in private memory. */
 typedef struct carve_arena {
@@ -162,6 +232,17 @@ typedef struct carve_arena {
     carve_u32 class_words;
     carve_u32 bitmap_words;
     carve_u32 index;
+    /* Read once from the header at open, for the fast paths: */
+    carve_u32 options;     /* CARVE_OPTION_* */
+    carve_u32 large_bytes; /* requests this large go to the heap; with no
+                              heap, 0xffffffff */
+    carve_u32 heap_begin;  /* the heap's offsets from the base, [begin, end);
+                              0, 0 when there is none */
+    carve_u32 heap_end;
+    /* Where this work-item last reserved a heap slot (page + 1, or 0) and
+     * the state it left that page in (carve_heap.h's cursor). */
+    carve_u32 heap_page;
+    carve_u32 heap_seen;
 } carve_arena;
 
 /* ---- size classes ------------------------------------------------------ */
@@ -266,6 +347,12 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.class_words = 0u;
     a.bitmap_words = 0u;
     a.index = index;
+    a.options = 0u;
+    a.large_bytes = 0xffffffffu;
+    a.heap_begin = 0u;
+    a.heap_end = 0u;
+    a.heap_page = 0u;
+    a.heap_seen = 0u;
     if (base == 0 || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION || index >= h->arena_count)
         return a;
@@ -276,6 +363,12 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.class_count = h->class_count;
     a.class_words = h->class_words;
     a.bitmap_words = h->bitmap_words;
+    a.options = h->options;
+    if (h->heap_pages != 0u) {
+        a.large_bytes = h->large_bytes != 0u ? h->large_bytes : 0xffffffffu;
+        a.heap_begin = h->heap_offset;
+        a.heap_end = h->heap_offset + h->heap_pages * h->heap_page_bytes;
+    }
     a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
     a.heads = a.class_bits + a.class_words;
     a.start_bits = a.heads + a.class_count;
@@ -489,41 +582,54 @@ CARVE_INLINE carve_u32 carve_core_granules_for(carve_u64 bytes)
     return (carve_u32)n;
 }
 
-CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
-                                                          carve_u64 bytes,
-                                                          carve_u32 align)
+/* Allocates like carve_core_malloc_aligned but counts no failure: returns
+ * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
+ * in zero_requests), so a caller with somewhere else to look (the shared
+ * heap) decides whether the request failed. */
+CARVE_INLINE CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
+                                                      carve_u64 bytes,
+                                                      carve_u32 align,
+                                                      carve_u32 *why)
 {
     carve_u32 n, ag, need, c, g, m;
     CARVE_GLOBAL carve_arena_state *s = a->state;
-    if (s == 0)
-        return 0;
-    if (s->flags & CARVE_ARENA_CORRUPT)
-        return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
-    if (bytes == 0u) {
-        s->zero_requests += 1u;
+    *why = CARVE_FAIL_NONE;
+    if (s == 0) {
+        *why = CARVE_FAIL_NO_ARENA;
         return 0;
     }
+    *why = CARVE_FAIL_CORRUPT;
+    if (s->flags & CARVE_ARENA_CORRUPT)
+        return 0;
+    if (bytes == 0u) {
+        s->zero_requests += 1u;
+        *why = CARVE_FAIL_NONE;
+        return 0;
+    }
+    *why = CARVE_FAIL_BAD_ALIGNMENT;
     if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
-        return carve_core_fail(a, CARVE_FAIL_BAD_ALIGNMENT, bytes);
+        return 0;
+    *why = CARVE_FAIL_TOO_LARGE;
     n = carve_core_granules_for(bytes);
     if (n == 0u || n > a->granules)
-        return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
+        return 0;
     ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
     need = n + ag - 1u;
 
     /* The class holding `need` may have a block that fits; look at its head
      * first, then at the classes where every block fits. */
+    *why = CARVE_FAIL_CORRUPT;
     c = need <= a->granules ? carve_core_class_of(need) : a->class_count;
     if (c < a->class_count && a->heads[c] != 0u) {
         g = a->heads[c] - 1u;
         m = carve_core_free_size(a, g);
         if (m == 0u) {
             carve_core_mark_corrupt(a);
-            return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+            return 0;
         }
         if (m >= need) {
             if (!carve_core_unlink(a, g, m))
-                return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+                return 0;
             return carve_core_take(a, g, m, n, ag);
         }
     }
@@ -535,19 +641,32 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
         m = carve_core_free_size(a, g);
         if (m < need || !carve_core_unlink(a, g, m)) {
             carve_core_mark_corrupt(a);
-            return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
+            return 0;
         }
         return carve_core_take(a, g, m, n, ag);
     }
 
+    *why = CARVE_FAIL_OUT_OF_MEMORY;
     g = s->bump;
     m = carve_core_align_pad(a, g, ag);
     if (n > a->granules - g || m > a->granules - g - n)
-        return carve_core_fail(a, CARVE_FAIL_OUT_OF_MEMORY, bytes);
+        return 0;
     s->bump = g + m + n;
     if (m != 0u)
         carve_core_push_free(a, g, m);
+    *why = CARVE_FAIL_NONE;
     return carve_core_make_live(a, g + m, n);
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
+                                                          carve_u64 bytes,
+                                                          carve_u32 align)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL void *p = carve_core_try_malloc(a, bytes, align, &why);
+    if (p == 0 && why != CARVE_FAIL_NONE)
+        carve_core_fail(a, why, bytes);
+    return p;
 }
 
 /* Whether granule g (not a block start) lies inside a live block: the next
@@ -561,6 +680,49 @@ CARVE_INLINE int carve_core_inside_live(const carve_arena *a, carve_u32 g)
            carve_core_next_bit(a->start_bits, g, e + 1u) == CARVE_NO_CLASS;
 }
 
+/* Where a pointer lies in the carved buffer. */
+#define CARVE_ZONE_OTHER 0u /* header, tables, logs, padding, or outside */
+#define CARVE_ZONE_ARENA 1u /* an arena's payload; *arena says whose */
+#define CARVE_ZONE_HEAP 2u  /* the shared heap's pages */
+
+CARVE_INLINE carve_u32 carve_core_zone(const carve_arena *a,
+                                       CARVE_GLOBAL const void *p,
+                                       carve_u32 *arena)
+{
+    CARVE_GLOBAL const carve_set_header *h =
+        (CARVE_GLOBAL const carve_set_header *)a->base;
+    /* An address below the base wraps around to a huge offset. */
+    carve_uptr off = (carve_uptr)p - (carve_uptr)a->base;
+    carve_u32 rel;
+    if (off >= h->total_bytes)
+        return CARVE_ZONE_OTHER;
+    if (h->heap_pages != 0u && off >= h->heap_offset &&
+        off - h->heap_offset < (carve_u64)h->heap_pages * h->heap_page_bytes)
+        return CARVE_ZONE_HEAP;
+    if (off < h->arenas_offset ||
+        off - h->arenas_offset >= (carve_u64)h->arena_count * h->arena_stride)
+        return CARVE_ZONE_OTHER;
+    rel = (carve_u32)(off - h->arenas_offset);
+    if (rel % h->arena_stride >= (h->arena_granules << CARVE_GRANULE_SHIFT))
+        return CARVE_ZONE_OTHER;
+    *arena = rel / h->arena_stride;
+    return CARVE_ZONE_ARENA;
+}
+
+/* Why granule g of this arena (inside it, but no live block starts at p)
+ * was refused. Only the refusal path pays for these scans. */
+CARVE_INLINE carve_u32 carve_core_misuse_kind(const carve_arena *a,
+                                              carve_u32 g, int aligned)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    if (g < s->bump && ((!aligned && carve_core_bit(a->start_bits, g)) ||
+                        carve_core_inside_live(a, g)))
+        return CARVE_MISUSE_INTERIOR;
+    /* Below the high-water mark, memory not in a live block was handed out
+     * and given back: the pointer is stale, or its block freed already. */
+    return g < s->bump_peak ? CARVE_MISUSE_FREED : CARVE_MISUSE_NOT_LIVE;
+}
+
 /* Resolves a pointer from free/realloc to the live block it starts; returns
  * its size in granules and its first granule, or 0 after recording why the
  * pointer was refused. */
@@ -569,19 +731,18 @@ CARVE_INLINE carve_u32 carve_core_live_block(const carve_arena *a,
                                              carve_u32 *first)
 {
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
-    carve_u32 g, e;
+    carve_u32 g, e, owner = 0u;
     /* An address below the payload wraps around to a huge offset. */
     if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
-        return carve_core_refuse(a, CARVE_MISUSE_FOREIGN);
-    if ((off & (CARVE_GRANULE - 1u)) != 0u)
-        return carve_core_refuse(a, CARVE_MISUSE_INTERIOR);
+        return carve_core_refuse(
+            a, carve_core_zone(a, p, &owner) == CARVE_ZONE_ARENA
+                   ? CARVE_MISUSE_OTHER_ARENA
+                   : CARVE_MISUSE_FOREIGN);
     g = (carve_u32)(off >> CARVE_GRANULE_SHIFT);
-    if (g >= a->state->bump)
-        return carve_core_refuse(a, CARVE_MISUSE_NOT_LIVE);
-    if (!carve_core_bit(a->start_bits, g))
-        return carve_core_refuse(a, carve_core_inside_live(a, g)
-                                        ? CARVE_MISUSE_INTERIOR
-                                        : CARVE_MISUSE_NOT_LIVE);
+    if ((off & (CARVE_GRANULE - 1u)) != 0u)
+        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 0));
+    if (g >= a->state->bump || !carve_core_bit(a->start_bits, g))
+        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 1));
     e = carve_core_next_bit(a->end_bits, g, a->state->bump);
     if (e == CARVE_NO_CLASS) {
         carve_core_mark_corrupt(a);
@@ -604,14 +765,21 @@ CARVE_INLINE void carve_core_retire(const carve_arena *a, carve_u32 g,
     carve_core_release_range(a, g, n);
 }
 
-CARVE_INLINE void carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
+/* Frees p; returns CARVE_MISUSE_NONE, or why p was refused (counted in the
+ * statistics, except CORRUPT for an arena already known corrupt, which
+ * ignores every free). */
+CARVE_INLINE carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
 {
     carve_u32 g = 0u, n;
-    if (p == 0 || a->state == 0 || (a->state->flags & CARVE_ARENA_CORRUPT))
-        return;
+    if (p == 0 || a->state == 0)
+        return CARVE_MISUSE_NONE;
+    if (a->state->flags & CARVE_ARENA_CORRUPT)
+        return CARVE_MISUSE_CORRUPT;
     n = carve_core_live_block(a, p, &g);
-    if (n != 0u)
-        carve_core_retire(a, g, n);
+    if (n == 0u)
+        return a->state->last_misuse;
+    carve_core_retire(a, g, n);
+    return CARVE_MISUSE_NONE;
 }
 
 CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc(carve_arena *a,
@@ -674,6 +842,21 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
     return 1;
 }
 
+/* Makes the live block [g, g + n) m granules long without moving it:
+ * shrinking always works, growing when free space follows. */
+CARVE_INLINE int carve_core_resize_in_place(const carve_arena *a, carve_u32 g,
+                                            carve_u32 n, carve_u32 m)
+{
+    if (m < n) {
+        carve_core_clear_bit(a->end_bits, g + n - 1u);
+        carve_core_set_bit(a->end_bits, g + m - 1u);
+        a->state->live_granules -= n - m;
+        carve_core_release_range(a, g + m, n - m);
+        return 1;
+    }
+    return m == n || carve_core_grow_in_place(a, g, n, m);
+}
+
 /* C semantics: realloc(NULL, n) allocates; realloc(p, 0) frees p and returns
  * NULL; on failure p stays valid and untouched. A moved block keeps the
  * default 16-byte alignment. A refused p returns NULL and is recorded. */
@@ -700,14 +883,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
     m = carve_core_granules_for(bytes);
     if (m == 0u || m > a->granules)
         return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
-    if (m < n) {
-        carve_core_clear_bit(a->end_bits, g + n - 1u);
-        carve_core_set_bit(a->end_bits, g + m - 1u);
-        a->state->live_granules -= n - m;
-        carve_core_release_range(a, g + m, n - m);
-        return p;
-    }
-    if (m == n || carve_core_grow_in_place(a, g, n, m))
+    if (carve_core_resize_in_place(a, g, n, m))
         return p;
     dst = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, bytes);
     if (dst == 0)

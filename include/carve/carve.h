@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "carve_core.h"
+#include "carve_alloc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +68,9 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_NO_DEVICE (-7017)          /* no OpenCL device found */
 #define CARVE_ERROR_PROBE_FAILED (-7018)       /* probe kernel gave no answer */
 #define CARVE_ERROR_LIMIT (-7019)              /* a fixed limit of carve reached */
+#define CARVE_ERROR_TIER_FULL (-7020)          /* the region (tier) has no room */
+#define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
+#define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
 
 /* A short message for any carve or OpenCL status; never NULL, static
  * storage. O(1), thread-safe. */
@@ -88,7 +91,29 @@ typedef struct carve_plan_params {
      * 0 means 128 (a cache line on every target, and the largest
      * carve_malloc_aligned alignment). */
     uint32_t arena_alignment;
+    /* CARVE_PLAN_* flags. */
+    uint32_t options;
+    /* Records kept in the error log (misuse and damage found on the
+     * device, with call sites); 0 means 256. More are counted, not kept. */
+    uint32_t error_log_records;
+    /* Records of the event log (every allocation, free and failure, for
+     * `carve log`); 0: no event log. */
+    uint32_t event_log_records;
+    /* The shared heap, in bytes (rounded up to whole pages); 0: none. */
+    uint64_t heap_bytes;
+    /* The heap's page: a power of two from 2 KiB to 1 MiB; 0 means 4 KiB.
+     * Requests over half a page take whole pages. */
+    uint32_t heap_page_bytes;
+    /* Requests of at least this many bytes go straight to the heap; 0
+     * means "more than a quarter of the arena". Ignored without a heap. */
+    uint32_t large_request_bytes;
 } carve_plan_params;
+
+/* carve_plan_params.options */
+#define CARVE_PLAN_CHECKS CARVE_OPTION_CHECKS /* redzones, verified at free
+                                                 and by the host */
+#define CARVE_PLAN_HEAP_FALLBACK CARVE_OPTION_HEAP_FALLBACK /* a full arena
+                                                 borrows from the heap */
 
 /* The device properties a plan is checked against. */
 typedef struct carve_device_limits {
@@ -112,8 +137,24 @@ typedef struct carve_plan {
     uint32_t state_offset;
     uint32_t state_stride; /* bytes of allocator state per arena */
     uint32_t arenas_offset;
+    uint32_t options;      /* CARVE_OPTION_* written to the header */
+    uint32_t error_offset;
+    uint32_t error_capacity;
+    uint32_t event_offset;
+    uint32_t event_capacity;
+    uint32_t heap_meta_offset;
+    uint32_t heap_meta_stride;
+    uint32_t heap_map_offset;
+    uint32_t heap_map_words;
+    uint32_t heap_class_count;
+    uint32_t heap_offset;
+    uint32_t heap_pages;
+    uint32_t heap_page_bytes;
+    uint32_t large_bytes;  /* 0 without a heap */
     uint64_t state_bytes;
     uint64_t arenas_bytes;
+    uint64_t heap_meta_bytes; /* page table and hint bitmaps */
+    uint64_t heap_bytes;
     uint64_t total_bytes;  /* the buffer to allocate */
     /* Empty after success; after a failure, what did not fit and by how
      * much. */
@@ -135,8 +176,13 @@ carve_status carve_device_limits_query(cl_device_id device,
  *   CARVE_ERROR_INVALID_ARENA_SIZE arena_bytes 0 or above 2 GiB;
  *   CARVE_ERROR_INVALID_ALIGNMENT  arena_alignment not a power of two in
  *                                  [16, 4096];
+ *   CARVE_ERROR_INVALID_OPTION     unknown options bits, or a log too big;
+ *   CARVE_ERROR_INVALID_HEAP       heap_page_bytes not a power of two in
+ *                                  [2 KiB, 1 MiB], more than 2^24 pages,
+ *                                  or HEAP_FALLBACK without a heap;
  *   CARVE_ERROR_BASE_ALIGNMENT     the device aligns buffers to fewer bytes
- *                                  than arena_alignment;
+ *                                  than arena_alignment (or than 128 with
+ *                                  a heap);
  *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes overflows 64 bits;
  *   CARVE_ERROR_OFFSET_LIMIT       the buffer exceeds 4 GiB - 1, the reach
  *                                  of 32-bit offsets;
@@ -182,6 +228,10 @@ typedef struct carve_arena_stats {
     uint32_t root;           /* offset left by carve_set_root, 0 if none */
     uint32_t zero_requests;  /* requests for 0 bytes: NULL, not failures */
     uint32_t realloc_count;  /* reallocs of a live block, moved or not */
+    uint32_t failure_site;   /* call site of the latest failure */
+    uint32_t misuse_site;    /* call site of the latest refused pointer */
+    uint32_t heap_allocs;    /* blocks this work-item took from the heap */
+    uint32_t heap_frees;     /* heap blocks this work-item freed */
 } carve_arena_stats;
 
 typedef struct carve_summary {
@@ -199,6 +249,20 @@ typedef struct carve_summary {
     uint64_t free_count;
     uint64_t failed_count;
     uint64_t misuse_count;
+    uint64_t heap_allocs;
+    uint64_t heap_frees;
+    /* The shared heap, from a walk of its pages (0 without one). */
+    uint64_t heap_bytes;
+    uint64_t heap_in_use_bytes; /* usable bytes of live heap blocks */
+    uint64_t heap_live_blocks;
+    uint32_t heap_free_pages;
+    uint32_t heap_pages;
+    /* The logs: how many records the device produced, and how many of
+     * them the log could keep. */
+    uint32_t errors_seen;
+    uint32_t errors_kept;
+    uint32_t events_seen;
+    uint32_t events_kept;
 } carve_summary;
 
 /* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise). */
@@ -234,10 +298,14 @@ carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
 carve_status carve_layout_summary(const void *mem, carve_summary *out);
 
 /* Runs the allocator's invariant check (the same code the device ran) on
- * every arena. Returns CARVE_SUCCESS, or ARENA_INVALID with the first bad
- * arena's index in *bad_index and the broken invariant (CARVE_CHECK_* of
- * carve_core.h) in *broken; either out-pointer may be NULL.
- * O(total bitmap words + blocks). */
+ * every arena and on the shared heap. Returns CARVE_SUCCESS, or
+ * ARENA_INVALID with the first bad arena's index in *bad_index and the
+ * broken invariant (CARVE_CHECK_* of carve_core.h) in *broken, or, for the
+ * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
+ * carve_heap.h in *broken; either out-pointer may be NULL. The set must be
+ * quiescent (no kernel running). O(total bitmap words + blocks + heap
+ * pages). */
+#define CARVE_HEAP_INDEX 0xffffffffu
 carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);
 
@@ -246,9 +314,10 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
 void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
 
 /* Like carve_layout_pointer, but only for a range that lies inside one live
- * block of arena `index`: what a host walking device-built structures
- * should use, so that a stray offset into a header, a state table, free
- * memory or another arena is refused (NULL). O(size of the block / 512). */
+ * block of arena `index` or of the shared heap (whose blocks belong to no
+ * arena): what a host walking device-built structures should use, so that
+ * a stray offset into a header, a state table, free memory or another arena
+ * is refused (NULL). O(size of the block / 512). */
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes);
 
@@ -358,7 +427,8 @@ carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
  * when the set is not host-owned or the range is outside it. */
 void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
 /* carve_layout_block on this set's image: NULL unless the range lies inside
- * one live block of arena `index` and the host owns the set. */
+ * one live block of arena `index` or of the shared heap, and the host owns
+ * the set. */
 void *carve_set_arena_block(const carve_set *set, uint32_t index,
                             uint32_t offset, size_t bytes);
 
@@ -369,7 +439,12 @@ void *carve_set_arena_block(const carve_set *set, uint32_t index,
  * region, so device writes cannot corrupt it. It is created from a context
  * and device by a backend; at creation a probe kernel checks whether the
  * device really works on the host's bytes (zero-copy), and the region says
- * so either way. Thread-safe: every region call locks the region. */
+ * so either way. Several regions can stand for memory tiers (a large DDR
+ * region, a small on-chip one): each allocation lands in the region asked
+ * for or, if the caller set one up, in its fallback (see
+ * carve_region_set_fallback). Thread-safe: every region call locks the
+ * region. At most 256 regions are live at once (sets made by
+ * carve_set_create count: each has a region of its own). */
 
 typedef enum carve_backend {
     CARVE_BACKEND_AUTO = 0,           /* the best the device supports */
@@ -384,24 +459,40 @@ typedef enum carve_backend {
 
 /* carve_region_params.flags */
 #define CARVE_REGION_REQUIRE_ZERO_COPY 1u /* fail unless zero-copy is shown */
-/* Catch host access to memory the device owns: the host's view of an
- * allocation is protected while the device owns it, and a touch faults at
- * once with a message naming the allocation. HOST_MEMORY backend only;
- * allocations become page-granular. For finding missing hand-overs on a
- * coherent device before they break on a non-coherent one. */
+/* Catch a missing hand-over. The region is mapped twice: the host's view
+ * of an allocation is protected while the device owns it, the view given
+ * to OpenCL while the host owns it (and while it is free). A touch from
+ * the wrong side faults at once; carve writes one line to stderr naming
+ * the region, the offset and the allocation, and the process dies of
+ * SIGSEGV. A host touch is caught on any device; a device touch only on a
+ * device that runs in the host process, like PoCL's CPU devices.
+ * HOST_MEMORY backend only; allocations become page-granular. carve
+ * installs a SIGSEGV handler on the first such region and passes every
+ * other fault on to the handler that was there before. For finding missing
+ * hand-overs on a coherent device before they break on a non-coherent
+ * one. */
 #define CARVE_REGION_COHERENCE_CHECK 2u
 
 typedef struct carve_region_params {
     carve_backend backend;
-    uint64_t bytes;     /* region size; rounded up to the alignment */
-    /* Minimum alignment of every allocation: a power of two; 0 means the
-     * device's CL_DEVICE_MEM_BASE_ADDR_ALIGN, and at least 128. */
+    /* Region size, rounded up to the alignment (down for USER_MEMORY, so
+     * that your memory is never overrun); at most 2^48. */
+    uint64_t bytes;
+    /* Minimum alignment of every allocation: 0 or a power of two up to
+     * 2 GiB. Never below the device's CL_DEVICE_MEM_BASE_ADDR_ALIGN and
+     * 128 (sub-buffers must start there): smaller values, and 0, mean that.
+     * E.g. 4096 for page-aligned allocations. carve places the region on
+     * an address aligned to this and to the page size (except user memory,
+     * which is where you put it), so carve_zc_memalign can align that far
+     * in host and device addresses alike. */
     uint64_t alignment;
     uint32_t flags;     /* CARVE_REGION_* */
     const char *name;   /* a tier name for messages ("ddr", "msmc"); copied */
-    /* CARVE_BACKEND_USER_MEMORY: the memory, its physical address if known
-     * (kept for the caller's hooks), and cache maintenance called with the
-     * range when ownership moves (may be NULL on coherent systems). */
+    /* CARVE_BACKEND_USER_MEMORY: the memory (aligned to the alignment),
+     * its physical address if known (kept for the caller's hooks), and
+     * cache maintenance called with the range when ownership moves (may be
+     * NULL on coherent systems). The probe at creation writes its first 16
+     * bytes and calls both hooks once. */
     void *user_base;
     uint64_t user_physical;
     void (*write_back)(void *context, void *ptr, size_t bytes);
@@ -415,35 +506,72 @@ typedef struct carve_region_info {
     const char *name;
     void *host_base;             /* where the host sees the region */
     uint64_t device_address;     /* where the probe kernel saw it */
-    uint64_t bytes;
+    uint64_t bytes;              /* capacity */
     uint64_t alignment;
     int zero_copy_verified;      /* 1: the device used the host's bytes */
     const char *zero_copy_evidence;
-    uint64_t in_use;             /* bytes in live allocations */
+    /* The statistics start at zero when carve_region_create returns. */
+    uint64_t in_use;             /* bytes in live allocations (rounded up
+                                    to the alignment) */
     uint64_t peak_in_use;
-    uint64_t largest_free;       /* the largest allocation that would fit */
+    /* The largest free block. A request of that size can still fail if the
+     * block is not first in its size class (the pool's good fit); one of
+     * at most 15/16 of it never does. */
+    uint64_t largest_free;
     uint64_t live_allocations;
-    uint64_t failed_requests;    /* allocations that found no room */
+    /* Requests this region had no room for, including those its fallback
+     * then took. */
+    uint64_t failed_requests;
+    carve_region *fallback;      /* see carve_region_set_fallback */
 } carve_region_info;
 
 /* Creates a region of params->bytes on `device`. carve gives the region a
  * private in-order queue for hand-overs, so they never wait for unrelated
- * work on yours. Fails with INVALID_ARGUMENT
- * (bad params, a backend the device lacks: CL_INVALID_OPERATION),
- * OUT_OF_HOST_MEMORY, OpenCL allocation errors, PROBE_FAILED, or
- * NOT_ZERO_COPY under CARVE_REGION_REQUIRE_ZERO_COPY. */
+ * work on yours. Fails with
+ *   INVALID_ARGUMENT    bad params (NULL, 0 bytes, unknown flags,
+ *                       COHERENCE_CHECK without HOST_MEMORY, user_base
+ *                       given without USER_MEMORY or the other way round,
+ *                       user memory not aligned or smaller than one unit);
+ *   INVALID_ALIGNMENT   alignment not 0 or a power of two up to 2 GiB;
+ *   CL_INVALID_OPERATION a backend the device lacks;
+ *   LIMIT               256 regions are live already;
+ *   NOT_ZERO_COPY       under CARVE_REGION_REQUIRE_ZERO_COPY, when the
+ *                       probe showed the device working on a copy;
+ *   PROBE_FAILED        the probe kernel's answer never reached the host;
+ *   OUT_OF_HOST_MEMORY, or the OpenCL status of a failed allocation or
+ *   build. Nothing is leaked on failure. The probe's kernel is built once
+ *   per context and device while a region of theirs lives. Thread-safe. */
 carve_status carve_region_create(cl_context context, cl_device_id device,
                                  const carve_region_params *params,
                                  carve_region **region);
 
-/* Frees the region and everything allocated in it. NULL does nothing. */
+/* Frees the region and everything allocated in it, and unlinks it from
+ * every region that falls back to it. NULL does nothing. The caller must
+ * not have kernels using it still running, nor other threads using it. */
 void carve_region_release(carve_region *region);
 
+/* Fills *out. INVALID_ARGUMENT on NULL. O(1). */
 carve_status carve_region_get_info(carve_region *region,
                                    carve_region_info *out);
 
-/* Checks the pool's invariants. SUCCESS or ARENA_INVALID; if message is not
- * NULL it is set to a static description of the broken invariant. */
+/* Makes `fallback` (NULL: none) the region that allocations take when
+ * `region` has no room: carve_zc_malloc/calloc/memalign, the move of a
+ * carve_zc_realloc and carve_set_create_in try region, then its fallback,
+ * then the fallback's fallback..., and fail with CARVE_ERROR_TIER_FULL
+ * only when none has room. Without a fallback, a request that does not
+ * fit fails at once. carve_zc_region_of / carve_set_region tell where an
+ * allocation landed. Fails with INVALID_ARGUMENT if either region is not
+ * live, if they belong to different contexts or devices, or if the chain
+ * would come back to `region` (a cycle). O(number of regions).
+ * Thread-safe; a chain may change while other threads allocate. */
+carve_status carve_region_set_fallback(carve_region *region,
+                                       carve_region *fallback);
+
+/* Checks the pool's invariants (blocks tile the region, free lists and
+ * statistics agree) and the ownership records (the host's allocations
+ * mapped, the device's not). SUCCESS or ARENA_INVALID; if message is not
+ * NULL it is set to a static description of the broken invariant, or NULL.
+ * O(allocations). */
 carve_status carve_region_check(carve_region *region, const char **message);
 
 /* Whether `device` supports `backend` (AUTO: any). */
@@ -453,50 +581,77 @@ const char *carve_backend_name(carve_backend backend);
 /* ---- zero-copy allocations ----------------------------------------------------
  * malloc-style calls return NULL on failure and keep the reason for
  * carve_zc_last_status() (per thread). Allocations start owned by the host.
- * All are bounded-time (the pool is TLSF) and thread-safe. */
+ * Thread-safe. The pool's work is bounded-time (TLSF: O(1) in the number of
+ * allocations); calls that move a mapping also wait for the region's own
+ * queue (buffer and coarse SVM backends). */
 
 /* Status of this thread's latest failed carve_zc_* call. */
 carve_status carve_zc_last_status(void);
 
-/* `bytes` (> 0) aligned to the region's alignment. */
+/* `bytes` aligned to the alignment of the region it lands in (`region` or
+ * a fallback). NULL with INVALID_ARGUMENT for a NULL region or 0 bytes,
+ * TIER_FULL when no region of the chain has room. */
 void *carve_zc_malloc(carve_region *region, size_t bytes);
-/* count * size bytes, zeroed; NULL if the product overflows. */
+/* count * size bytes, zeroed; NULL with SIZE_OVERFLOW if the product
+ * overflows; otherwise as carve_zc_malloc. */
 void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
-/* Aligned to `alignment` (a power of two; below the region's means it). */
+/* Aligned to `alignment`: a power of two, at most as far as the region's
+ * base is aligned (see carve_region_params.alignment), else
+ * INVALID_ALIGNMENT; below the region's alignment means the region's.
+ * Otherwise as carve_zc_malloc. */
 void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
-/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL; on
- * failure ptr stays valid. Host-owned allocations only. */
+/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL (not a
+ * failure); on failure ptr stays valid and unchanged. Grows or shrinks in
+ * place when it can, else moves (keeping min(old, new) bytes) to where a
+ * new request in `region` would land. Refuses with INVALID_ARGUMENT a ptr
+ * that is not the start of a live allocation of `region`'s chain (NULL
+ * region: any region), with WRONG_OWNER one the device owns; TIER_FULL
+ * when there is no room. */
 void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
-/* Frees an allocation of this region; NULL does nothing. Refuses
- * (INVALID_ARGUMENT) a pointer that is not the start of a live
- * allocation, e.g. a double free, and changes nothing then. */
+/* Frees an allocation of `region` or of a region it falls back to (NULL
+ * region: any region); NULL ptr does nothing. The device may own it: the
+ * caller must know that no kernel still uses it. Refuses
+ * (INVALID_ARGUMENT) a pointer that is not the start of a live allocation
+ * there: foreign, inside an allocation, or already freed; it changes
+ * nothing then. */
 carve_status carve_zc_free(carve_region *region, void *ptr);
 
 /* The region holding ptr (any address inside a region), or NULL. */
 carve_region *carve_zc_region_of(const void *ptr);
 
 /* Passes the allocation starting at ptr to `kernel` as argument `index`: a
- * sub-buffer (made once per allocation, then reused) or an SVM pointer.
- * Fails with INVALID_ARGUMENT for a pointer no region allocated, a freed
- * one, or one inside an allocation. */
+ * sub-buffer of the requested bytes (made once per allocation, then
+ * reused) or an SVM pointer. Fails with INVALID_ARGUMENT for a NULL kernel,
+ * a pointer no region allocated, a freed one, or one inside an
+ * allocation; otherwise with clSetKernelArg's status. */
 carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
 
-/* Hands [ptr, ptr + bytes) of an allocation (bytes 0: all of it) to the
- * device: unmaps it, runs the write-back hook, or (coherence check)
- * protects the host's view. Returns when done. Fails with INVALID_ARGUMENT
- * if the range is not inside one live allocation. */
+/* Hands the allocation starting at ptr to the device: unmaps it, runs the
+ * write-back hook on [ptr, ptr + bytes) (bytes 0: all the bytes asked for)
+ * or, under the coherence check, protects the host's view. Ownership moves
+ * for the whole allocation; `bytes` bounds the cache maintenance. Returns
+ * when done; idempotent. Fails with INVALID_ARGUMENT if ptr is not the
+ * start of a live allocation or the range runs past the bytes asked for. */
 carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 
-/* Takes the range back for the host after `events` (the kernels that used
- * it) complete: maps it, runs the invalidate hook, or lifts the
- * protection. Returns when the host may read it. carve does not know your
- * queues: pass the kernels' events (or clFinish first). */
+/* Takes the allocation back for the host after `events` (the kernels that
+ * used it) complete: maps it, runs the invalidate hook on the range, or
+ * lifts the protection. Returns when the host may read it; idempotent
+ * (with the host owning it, it only waits for the events). carve does not
+ * know your queues: pass the kernels' events (or clFinish first). Fails
+ * as carve_zc_to_device, and with INVALID_ARGUMENT when num_events and
+ * events disagree. */
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 
 /* Carves `plan` out of `region` (instead of a buffer of its own), so that
- * arenas live in a chosen memory tier. Same contract as carve_set_create;
- * fails with CL_MEM_OBJECT_ALLOCATION_FAILURE if the region has no room. */
+ * arenas live in a chosen memory tier. A set lies whole in one region: one
+ * kernel argument and 32-bit offsets from one base require it. If
+ * `region` has no room, the set lands in its fallback (see
+ * carve_region_set_fallback; carve_set_region says where); with none that
+ * has room it fails with CARVE_ERROR_TIER_FULL. With
+ * CARVE_SET_REQUIRE_ZERO_COPY, the region it lands in must be proven
+ * zero-copy (NOT_ZERO_COPY). Otherwise as carve_set_create. */
 carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
                                  const carve_plan *plan, uint32_t flags,
                                  carve_set **set);

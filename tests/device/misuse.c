@@ -126,10 +126,12 @@ static const char *const source = DEV_KERNEL_PRELUDE
 
 /* last_misuse after scenario id % SCENARIOS (for the last: after all). */
 static const uint32_t expected_misuse[SCENARIOS] = {
-    CARVE_MISUSE_NOT_LIVE, CARVE_MISUSE_NOT_LIVE, CARVE_MISUSE_INTERIOR,
-    CARVE_MISUSE_INTERIOR, CARVE_MISUSE_FOREIGN,  CARVE_MISUSE_FOREIGN,
-    CARVE_MISUSE_FOREIGN,  CARVE_MISUSE_FOREIGN,  CARVE_MISUSE_FOREIGN,
-    CARVE_MISUSE_INTERIOR, CARVE_MISUSE_NOT_LIVE, CARVE_MISUSE_NOT_LIVE};
+    CARVE_MISUSE_FREED,       CARVE_MISUSE_FREED,
+    CARVE_MISUSE_INTERIOR,    CARVE_MISUSE_INTERIOR,
+    CARVE_MISUSE_OTHER_ARENA, CARVE_MISUSE_FOREIGN,
+    CARVE_MISUSE_FOREIGN,     CARVE_MISUSE_OTHER_ARENA,
+    CARVE_MISUSE_OTHER_ARENA, CARVE_MISUSE_INTERIOR,
+    CARVE_MISUSE_FREED,       CARVE_MISUSE_FREED};
 
 /* Live blocks after the scenario, the planted one included. */
 static const uint32_t expected_live[SCENARIOS] = {2, 1, 2, 2, 1, 1,
@@ -183,9 +185,9 @@ static void check_scenario(const carve_set *set, uint32_t id,
     if (k == SCENARIOS - 1) {
         EXPECT(o[3] == CARVE_MISUSE_INTERIOR);
         EXPECT(o[4] == CARVE_MISUSE_INTERIOR);
-        EXPECT(o[5] == CARVE_MISUSE_FOREIGN);
+        EXPECT(o[5] == CARVE_MISUSE_OTHER_ARENA);
         EXPECT(o[6] == CARVE_MISUSE_FOREIGN);
-        EXPECT(o[7] == CARVE_MISUSE_NOT_LIVE);
+        EXPECT(o[7] == CARVE_MISUSE_FREED);
         EXPECT(o[8] == 5);
     }
     if (carve_test_failures != failures)

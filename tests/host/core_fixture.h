@@ -22,18 +22,12 @@ static inline carve_device_limits fixture_limits(void)
     return limits;
 }
 
-/* `arenas` arenas of `bytes` bytes each, aligned to `alignment` (0: 128). */
-static inline core_fixture fixture_make(uint64_t arenas, uint64_t bytes,
-                                        uint32_t alignment)
+/* An image laid out by `params` (checks, logs, heap...). */
+static inline core_fixture fixture_make_params(const carve_plan_params *params)
 {
     core_fixture f;
-    carve_plan_params params;
     carve_device_limits limits = fixture_limits();
-    memset(&params, 0, sizeof params);
-    params.arena_count = arenas;
-    params.arena_bytes = bytes;
-    params.arena_alignment = alignment;
-    REQUIRE_OK(carve_plan_compute(&params, &limits, &f.plan));
+    REQUIRE_OK(carve_plan_compute(params, &limits, &f.plan));
     /* 4096-aligned like a real buffer, so address-based alignment of
      * carve_malloc_aligned behaves as on a device. */
     f.image = aligned_alloc(4096, (f.plan.total_bytes + 4095) & ~4095ull);
@@ -48,6 +42,18 @@ static inline core_fixture fixture_make(uint64_t arenas, uint64_t bytes,
     REQUIRE_OK(carve_layout_format(f.image, (size_t)f.plan.total_bytes,
                                    &f.plan));
     return f;
+}
+
+/* `arenas` arenas of `bytes` bytes each, aligned to `alignment` (0: 128). */
+static inline core_fixture fixture_make(uint64_t arenas, uint64_t bytes,
+                                        uint32_t alignment)
+{
+    carve_plan_params params;
+    memset(&params, 0, sizeof params);
+    params.arena_count = arenas;
+    params.arena_bytes = bytes;
+    params.arena_alignment = alignment;
+    return fixture_make_params(&params);
 }
 
 static inline void fixture_free(core_fixture *f)

@@ -159,15 +159,17 @@ static void test_free_null_and_misuse(void)
     carve_core_free(&a, p + 16); /* a granule inside the block */
     EXPECT(s->last_misuse == CARVE_MISUSE_INTERIOR);
     carve_core_free(&a, other); /* another work-item's block */
+    EXPECT(s->last_misuse == CARVE_MISUSE_OTHER_ARENA);
+    carve_core_free(&a, a.payload - 16); /* the state table or padding */
     EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
-    carve_core_free(&a, a.payload - 16);
-    EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
-    carve_core_free(&a, p);
-    carve_core_free(&a, p); /* double free */
+    carve_core_free(&a, p + 256); /* never handed out */
     EXPECT(s->last_misuse == CARVE_MISUSE_NOT_LIVE);
-    EXPECT(s->misuse_count == 5 && s->free_count == 1);
+    carve_core_free(&a, p);
+    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_FREED); /* double free */
+    EXPECT(s->last_misuse == CARVE_MISUSE_FREED);
+    EXPECT(s->misuse_count == 6 && s->free_count == 1);
     EXPECT(carve_core_realloc(&a, p, 32) == NULL);
-    EXPECT(s->misuse_count == 6);
+    EXPECT(s->misuse_count == 7);
     EXPECT(state_of(&b)->live_blocks == 1); /* b untouched */
     EXPECT_INVARIANTS(&a);
     EXPECT_INVARIANTS(&b);
@@ -213,15 +215,6 @@ static void fill(unsigned char *p, size_t n, unsigned char tag)
     memset(p, tag, n);
 }
 
-static int holds(const unsigned char *p, size_t n, unsigned char tag)
-{
-    size_t i;
-    for (i = 0; i < n; ++i)
-        if (p[i] != tag)
-            return 0;
-    return 1;
-}
-
 static void test_realloc(void)
 {
     core_fixture f = fixture_make(1, 2048, 0);
@@ -232,17 +225,17 @@ static void test_realloc(void)
     EXPECT(p != NULL && s->alloc_count == 1);
     fill(p, 32, 0x11);
     q = carve_core_realloc(&a, p, 100); /* top block: grows in place */
-    EXPECT(q == p && holds(q, 32, 0x11));
+    EXPECT(q == p && carve_test_holds(q, 32, 0x11));
     EXPECT(carve_core_usable_size(&a, q) == 112);
     EXPECT_INVARIANTS(&a);
     q = carve_core_realloc(&a, q, 20); /* shrink keeps the head */
-    EXPECT(q == p && holds(q, 20, 0x11) && s->bump == 2);
+    EXPECT(q == p && carve_test_holds(q, 20, 0x11) && s->bump == 2);
     EXPECT_INVARIANTS(&a);
     blocker = carve_core_malloc(&a, 16);
     fill(blocker, 16, 0x22);
     moved = carve_core_realloc(&a, q, 200); /* blocked: must move */
-    EXPECT(moved != NULL && moved != q && holds(moved, 20, 0x11));
-    EXPECT(holds(blocker, 16, 0x22));
+    EXPECT(moved != NULL && moved != q && carve_test_holds(moved, 20, 0x11));
+    EXPECT(carve_test_holds(blocker, 16, 0x22));
     EXPECT_INVARIANTS(&a);
     /* The move freed q's two granules before `blocker`; a 16-byte block
      * reuses the first of them. */
@@ -250,13 +243,13 @@ static void test_realloc(void)
     EXPECT(p == q);
     fill(p, 16, 0x33);
     EXPECT(carve_core_realloc(&a, p, 10000) == NULL); /* too big */
-    EXPECT(s->last_failure == CARVE_FAIL_TOO_LARGE && holds(p, 16, 0x33));
+    EXPECT(s->last_failure == CARVE_FAIL_TOO_LARGE && carve_test_holds(p, 16, 0x33));
     EXPECT(carve_core_realloc(&a, p, 2000) == NULL); /* no room */
-    EXPECT(s->last_failure == CARVE_FAIL_OUT_OF_MEMORY && holds(p, 16, 0x33));
+    EXPECT(s->last_failure == CARVE_FAIL_OUT_OF_MEMORY && carve_test_holds(p, 16, 0x33));
     carve_core_free(&a, blocker); /* the granule after p... */
     EXPECT_INVARIANTS(&a);
     q = carve_core_realloc(&a, p, 32); /* ...lets p grow in place */
-    EXPECT(q == p && holds(q, 16, 0x33));
+    EXPECT(q == p && carve_test_holds(q, 16, 0x33));
     EXPECT_INVARIANTS(&a);
     EXPECT(carve_core_realloc(&a, q, 0) == NULL); /* frees */
     EXPECT(s->live_blocks == 1); /* only `moved` is left */

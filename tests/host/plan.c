@@ -79,6 +79,45 @@ static void test_layout(void)
     EXPECT(plan.arena_bytes == 112 && plan.arena_count == 7);
 }
 
+/* Parts of a plan with every option: in order, aligned, not overlapping. */
+static void test_parts(void)
+{
+    carve_device_limits l = pocl_like();
+    carve_plan_params p = arenas(1000, 512);
+    carve_plan plan;
+    char table[4096];
+    p.options = CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK;
+    p.event_log_records = 5000;
+    p.heap_bytes = 1000000; /* rounded up to 245 pages of 4 KiB */
+    REQUIRE_OK(carve_plan_compute(&p, &l, &plan));
+    EXPECT(plan.error_capacity == 256 && plan.event_capacity == 5000);
+    EXPECT(plan.options == (CARVE_OPTION_CHECKS | CARVE_OPTION_HEAP_FALLBACK |
+                            CARVE_OPTION_EVENTS));
+    EXPECT(plan.heap_pages == 245 && plan.heap_page_bytes == 4096);
+    EXPECT(plan.heap_bytes == 245ull * 4096);
+    EXPECT(plan.large_bytes == 512 / 4 + 1);
+    EXPECT(plan.heap_map_words == 8 && plan.heap_class_count == 14);
+    EXPECT(plan.error_offset >= plan.state_offset + plan.state_bytes);
+    EXPECT(plan.event_offset >= plan.error_offset + 256 * 32);
+    EXPECT(plan.heap_meta_offset >= plan.event_offset + 5000 * 16);
+    EXPECT(plan.heap_map_offset >=
+           plan.heap_meta_offset + 245ull * plan.heap_meta_stride);
+    EXPECT(plan.arenas_offset >= plan.heap_meta_offset + plan.heap_meta_bytes);
+    EXPECT(plan.heap_offset >= plan.arenas_offset + plan.arenas_bytes);
+    EXPECT(plan.heap_offset % 128 == 0 && plan.arenas_offset % 128 == 0);
+    EXPECT(plan.total_bytes == plan.heap_offset + plan.heap_bytes);
+    REQUIRE_OK(carve_plan_format(&plan, table, sizeof table, NULL));
+    EXPECT(strstr(table, "error log") && strstr(table, "event log") &&
+           strstr(table, "heap tables") && strstr(table, "shared heap") &&
+           strstr(table, "redzones") &&
+           strstr(table, "245 pages of 4.0 KiB"));
+
+    p.large_request_bytes = 100;
+    p.heap_page_bytes = 1u << 20;
+    REQUIRE_OK(carve_plan_compute(&p, &l, &plan));
+    EXPECT(plan.large_bytes == 100 && plan.heap_pages == 1);
+}
+
 static void test_refusals(void)
 {
     carve_device_limits l = pocl_like();
@@ -113,6 +152,26 @@ static void test_refusals(void)
     p.arena_alignment = 8192;
     expect_refusal(p, l, CARVE_ERROR_INVALID_ALIGNMENT, NULL, NULL);
 
+    p = arenas(1, 64);
+    p.options = 1u << 7;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_OPTION, "unknown bits 0x80",
+                   NULL);
+    p.options = 0;
+    p.event_log_records = (1u << 26) + 1;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_OPTION, "67108865 records",
+                   NULL);
+    p = arenas(1, 64);
+    p.options = CARVE_PLAN_HEAP_FALLBACK;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_HEAP, "needs a heap", NULL);
+    p.heap_bytes = 1u << 20;
+    p.heap_page_bytes = 3000;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_HEAP, "heap_page_bytes is 3000",
+                   NULL);
+    p.heap_page_bytes = 1024;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_HEAP, "from 2048", NULL);
+    p.heap_page_bytes = 2u << 20;
+    expect_refusal(p, l, CARVE_ERROR_INVALID_HEAP, NULL, NULL);
+
     /* An embedded-profile device aligning buffers to 64 bytes. */
     l.base_addr_align = 64;
     expect_refusal(arenas(1, 64), l, CARVE_ERROR_BASE_ALIGNMENT,
@@ -120,6 +179,16 @@ static void test_refusals(void)
     p = arenas(1, 64);
     p.arena_alignment = 64;
     EXPECT_STATUS(carve_plan_compute(&p, &l, &plan), CARVE_SUCCESS);
+    p.heap_bytes = 1u << 20; /* heap blocks may ask for 128 */
+    expect_refusal(p, l, CARVE_ERROR_BASE_ALIGNMENT, "heap aligns",
+                   "64 bytes short");
+    l = pocl_like();
+
+    /* A heap beyond the reach of 32-bit offsets. */
+    p = arenas(1, 64);
+    p.heap_bytes = 5ull << 30;
+    l.max_mem_alloc_size = l.global_mem_size = 64ull << 30;
+    expect_refusal(p, l, CARVE_ERROR_OFFSET_LIMIT, "32-bit offsets", NULL);
     l = pocl_like();
 
     expect_refusal(ndrange(3, (size_t)1 << 40, (size_t)1 << 40, 1, 64), l,
@@ -202,6 +271,7 @@ static void test_format(void)
 int main(void)
 {
     test_layout();
+    test_parts();
     test_refusals();
     test_refusal_says_how_much();
     test_format();

@@ -60,6 +60,17 @@ static inline int carve_test_finish(const char *name)
     return 1;
 }
 
+/* Whether all n bytes at p equal `value`. */
+static inline int carve_test_holds(const unsigned char *p, size_t n,
+                                   unsigned char value)
+{
+    size_t i;
+    for (i = 0; i < n; ++i)
+        if (p[i] != value)
+            return 0;
+    return 1;
+}
+
 /* xorshift64*: small, fast, reproducible from a printed seed. */
 typedef struct carve_test_rng {
     uint64_t state;

@@ -1,6 +1,8 @@
 /* Uses the installed headers and library: plans a launch (no device
- * needed) and checks the device header was installed beside the host one. */
+ * needed) and checks the device header was installed beside the host one,
+ * and the diagnostics header too. */
 #include <carve/carve.h>
+#include <carve/diagnostics.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,9 @@ int main(void)
     params.global_size[0] = 1024;
     params.arena_bytes = 512;
     if (carve_plan_compute(&params, &limits, &plan) != CARVE_SUCCESS ||
-        carve_device_source("carve.clh", &length) == NULL || length == 0) {
+        carve_device_source("carve.clh", &length) == NULL || length == 0 ||
+        strncmp(carve_status_string(CARVE_ERROR_BAD_LOG),
+                "CARVE_ERROR_BAD_LOG", 19) != 0) {
         fputs("consumer: the installed carve does not work\n", stderr);
         return 1;
     }

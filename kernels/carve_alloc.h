@@ -1,0 +1,617 @@
+/*
+ * carve_alloc.h - what carve_malloc and friends do: routing between the
+ * work-item's arena and the shared heap, redzones, and the error and event
+ * logs. Shared by host and device like carve_core.h; carve.clh wraps it for
+ * kernels, and host tests call it directly.
+ *
+ * Routing: a request of large_bytes or more goes to the shared heap (when
+ * the plan has one); anything else to the arena, and, when the plan allows
+ * fallback, to the heap if the arena cannot serve it. free/realloc find
+ * where a pointer lives from its address.
+ *
+ * Checks (a plan option): every block gets a 16-byte redzone granule after
+ * its payload holding the requested size, the allocation site, the owner
+ * and a hash of them, and the bytes between the payload's end and the
+ * redzone are filled with a canary. free and realloc verify it, so a write
+ * past the end of a block is reported with the block, the site that
+ * allocated it and the site that freed it; the host verifies every live
+ * block after the kernel. With checks off none of this runs: the fast paths
+ * below test one word of the handle.
+ *
+ * Logs: the first error_capacity errors (misuse, damage) are recorded in
+ * the error log and the rest only counted; with the event log on, every
+ * allocation, free and failure is appended to it (kind, site, work-item,
+ * offset, size) for `carve log` to analyse. A site is the __LINE__ of the
+ * call, or'ed with CARVE_FILE_ID << 20 (1-15) when a program defines it.
+ */
+#ifndef CARVE_ALLOC_H
+#define CARVE_ALLOC_H
+
+#include "carve_heap.h"
+
+#define CARVE_CANARY 0xcbu
+#define CARVE_REDZONE_SEED 0x9e3779b9u
+#define CARVE_SITE_LINE_MASK 0xfffffu
+
+/* ---- logs ---------------------------------------------------------------- */
+
+CARVE_INLINE CARVE_GLOBAL carve_set_header *carve_alloc_header(
+    const carve_arena *a)
+{
+    return (CARVE_GLOBAL carve_set_header *)a->base;
+}
+
+CARVE_INLINE carve_u32 carve_alloc_offset(const carve_arena *a,
+                                          CARVE_GLOBAL const void *p)
+{
+    return (carve_u32)((carve_uptr)p - (carve_uptr)a->base);
+}
+
+/* The arena whose payload holds p, for OTHER_ARENA records. */
+CARVE_INLINE carve_u32 carve_alloc_owner(const carve_arena *a,
+                                         CARVE_GLOBAL const void *p)
+{
+    carve_u32 owner = a->index;
+    carve_core_zone(a, p, &owner);
+    return owner;
+}
+
+CARVE_INLINE void carve_alloc_log_error(const carve_arena *a, carve_u32 kind,
+                                        carve_u32 call, carve_u32 site,
+                                        carve_u32 offset, carve_u32 bytes,
+                                        carve_u32 alloc_site, carve_u32 detail)
+{
+    CARVE_GLOBAL carve_set_header *h = carve_alloc_header(a);
+    CARVE_GLOBAL carve_error_record *r;
+    carve_u32 i;
+    if (h->error_capacity == 0u)
+        return;
+    i = CARVE_ATOMIC_ADD(&h->error_count, 1u);
+    if (i >= h->error_capacity)
+        return; /* counted, not kept */
+    r = (CARVE_GLOBAL carve_error_record *)(a->base + h->error_offset) + i;
+    r->kind = kind;
+    r->call = call;
+    r->arena = a->index;
+    r->site = site;
+    r->offset = offset;
+    r->bytes = bytes;
+    r->alloc_site = alloc_site;
+    r->detail = detail;
+}
+
+CARVE_INLINE void carve_alloc_log_event(const carve_arena *a, carve_u32 kind,
+                                        carve_u32 site, carve_u32 offset,
+                                        carve_u64 bytes)
+{
+    CARVE_GLOBAL carve_set_header *h = carve_alloc_header(a);
+    CARVE_GLOBAL carve_event_record *r;
+    carve_u32 i;
+    if (!(a->options & CARVE_OPTION_EVENTS))
+        return;
+    i = CARVE_ATOMIC_ADD(&h->event_count, 1u);
+    if (i >= h->event_capacity)
+        return;
+    r = (CARVE_GLOBAL carve_event_record *)(a->base + h->event_offset) + i;
+    r->kind_site = (kind << 24) | (site & 0xffffffu);
+    r->arena = a->index;
+    r->offset = offset;
+    r->bytes = bytes > 0xffffffffu ? 0xffffffffu : (carve_u32)bytes;
+}
+
+/* A refused pointer: the statistics say why already; add the site and an
+ * error record. */
+CARVE_INLINE void carve_alloc_refused(const carve_arena *a,
+                                      CARVE_GLOBAL const void *p,
+                                      carve_u32 kind, carve_u32 call,
+                                      carve_u32 site)
+{
+    a->state->misuse_site = site;
+    carve_alloc_log_error(a, kind, call, site, carve_alloc_offset(a, p), 0u,
+                          0u,
+                          kind == CARVE_MISUSE_OTHER_ARENA
+                              ? carve_alloc_owner(a, p)
+                              : 0u);
+}
+
+/* Records a refusal found outside the arena core (the heap's checks). */
+CARVE_INLINE void carve_alloc_refuse(const carve_arena *a,
+                                     CARVE_GLOBAL const void *p,
+                                     carve_u32 kind, carve_u32 call,
+                                     carve_u32 site)
+{
+    a->state->misuse_count += 1u;
+    a->state->last_misuse = kind;
+    carve_alloc_refused(a, p, kind, call, site);
+}
+
+/* A request that returned NULL. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_failed(const carve_arena *a,
+                                                   carve_u64 bytes,
+                                                   carve_u32 why,
+                                                   carve_u32 call,
+                                                   carve_u32 site)
+{
+    if (a->state == 0 || why == CARVE_FAIL_NONE)
+        return 0;
+    carve_core_fail(a, why, bytes);
+    a->state->failure_site = site;
+    carve_alloc_log_event(a, CARVE_CALL_FAILED, site, 0u, bytes);
+    (void)call;
+    return 0;
+}
+
+/* ---- redzones ------------------------------------------------------------- */
+
+CARVE_INLINE carve_u32 carve_redzone_hash(carve_u32 bytes, carve_u32 site,
+                                          carve_u32 owner, carve_u32 offset)
+{
+    carve_u32 h = bytes * 0x85ebca6bu ^ site * 0xc2b2ae35u ^
+                  owner * 0x27d4eb2fu ^ offset ^ CARVE_REDZONE_SEED;
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    return h ^ (h >> 12);
+}
+
+/* Fills [bytes, rz) of the block at `offset` with the canary and writes the
+ * redzone granule at rz. */
+CARVE_INLINE void carve_redzone_write(const carve_arena *a,
+                                      CARVE_GLOBAL carve_u8 *block,
+                                      carve_u32 rz, carve_u32 bytes,
+                                      carve_u32 site, carve_u32 owner)
+{
+    CARVE_GLOBAL carve_u32 *w = (CARVE_GLOBAL carve_u32 *)(block + rz);
+    carve_u32 i;
+    for (i = bytes; i < rz; ++i)
+        block[i] = CARVE_CANARY;
+    w[0] = bytes;
+    w[1] = site;
+    w[2] = owner;
+    w[3] = carve_redzone_hash(bytes, site, owner, carve_alloc_offset(a, block));
+}
+
+/* What a redzone says; damaged is 0 when intact, else 1 + the offset from
+ * the block of the first damaged byte found. */
+typedef struct carve_redzone {
+    carve_u32 bytes;
+    carve_u32 site;
+    carve_u32 owner;
+    carve_u32 damaged;
+} carve_redzone;
+
+/* Verifies the redzone at rz of the block at `block`. `exact`: the payload
+ * ends in the granule before the redzone (arena blocks, large heap blocks);
+ * otherwise anywhere before it (heap slots). */
+CARVE_INLINE carve_redzone carve_redzone_read(const carve_arena *a,
+                                              CARVE_GLOBAL const carve_u8 *block,
+                                              carve_u32 rz, int exact)
+{
+    CARVE_GLOBAL const carve_u32 *w =
+        (CARVE_GLOBAL const carve_u32 *)(block + rz);
+    carve_redzone r;
+    carve_u32 i;
+    r.bytes = w[0];
+    r.site = w[1];
+    r.owner = w[2];
+    r.damaged = 0u;
+    if (w[3] != carve_redzone_hash(r.bytes, r.site, r.owner,
+                                   carve_alloc_offset(a, block)) ||
+        r.bytes > rz || (exact && rz - r.bytes >= CARVE_GRANULE)) {
+        r.damaged = 1u + rz;
+        r.bytes = 0u;
+        r.site = 0u;
+        return r;
+    }
+    for (i = r.bytes; i < rz; ++i)
+        if (block[i] != CARVE_CANARY) {
+            r.damaged = 1u + i;
+            break;
+        }
+    return r;
+}
+
+/* ---- where a pointer lives -------------------------------------------------- */
+
+/* A live block found from a pointer. */
+typedef struct carve_alloc_block {
+    CARVE_GLOBAL carve_u8 *start;
+    carve_u32 in_heap;
+    carve_u32 g, n;          /* arena: first granule and granules */
+    carve_heap_block heap;   /* heap: what carve_heap_resolve found */
+    carve_u32 usable;        /* bytes the block offers */
+    carve_u32 rz;            /* checks: where its redzone is */
+    carve_u32 requested;     /* checks: the bytes asked for; else usable */
+    carve_u32 alloc_site;    /* checks: where it was allocated; else 0 */
+} carve_alloc_block;
+
+/* The redzone's place in a block: the last granule of an arena block or a
+ * heap slot; after the payload in a large heap block. */
+CARVE_INLINE carve_u32 carve_alloc_redzone_at(const carve_alloc_block *b,
+                                              carve_u32 large_requested)
+{
+    if (b->in_heap && b->heap.large)
+        return (large_requested + CARVE_GRANULE - 1u) & ~(CARVE_GRANULE - 1u);
+    return b->usable - CARVE_GRANULE;
+}
+
+/* Resolves p to a live block (1), or records why it is refused (0). */
+CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
+                                     carve_u32 call, carve_u32 site,
+                                     carve_alloc_block *b)
+{
+    carve_u32 off = carve_alloc_offset(a, p), kind, large_bytes = 0u;
+    b->start = (CARVE_GLOBAL carve_u8 *)p;
+    b->in_heap = off >= a->heap_begin && off < a->heap_end;
+    b->g = b->n = 0u;
+    if (!b->in_heap) {
+        if (a->state->flags & CARVE_ARENA_CORRUPT) {
+            carve_alloc_log_error(a, CARVE_MISUSE_CORRUPT, call, site, off, 0u,
+                                  0u, 0u);
+            return 0;
+        }
+        b->n = carve_core_live_block(a, p, &b->g);
+        if (b->n == 0u) {
+            carve_alloc_refused(a, p, a->state->last_misuse, call, site);
+            return 0;
+        }
+        b->usable = b->n << CARVE_GRANULE_SHIFT;
+    } else {
+        carve_heap hp = carve_heap_view(a->base);
+        kind = carve_heap_resolve(&hp, off - a->heap_begin, &b->heap);
+        if (kind != CARVE_MISUSE_NONE) {
+            carve_alloc_refuse(a, p, kind, call, site);
+            return 0;
+        }
+        b->usable = b->heap.bytes;
+        if (b->heap.large)
+            large_bytes = carve_heap_load(carve_heap_state(&hp, b->heap.page) + 1u);
+    }
+    b->requested = b->usable;
+    b->alloc_site = 0u;
+    if (a->options & CARVE_OPTION_CHECKS) {
+        carve_redzone r;
+        b->rz = carve_alloc_redzone_at(b, large_bytes);
+        if (b->rz > b->usable - CARVE_GRANULE) {
+            /* A large block's size word lies outside its pages: heap
+             * metadata was overwritten. Its extent is still known from
+             * the page states, so it is freed without reading a redzone
+             * that would lie past the block. */
+            a->state->misuse_count += 1u;
+            a->state->last_misuse = CARVE_MISUSE_CORRUPT;
+            a->state->misuse_site = site;
+            carve_alloc_log_error(a, CARVE_MISUSE_CORRUPT, call, site, off,
+                                  large_bytes, 0u, 0u);
+            b->requested = b->usable;
+            return 1;
+        }
+        r = carve_redzone_read(a, b->start, b->rz,
+                               !b->in_heap || b->heap.large);
+        if (r.damaged != 0u) {
+            a->state->misuse_count += 1u;
+            a->state->last_misuse = CARVE_MISUSE_OVERFLOW;
+            a->state->misuse_site = site;
+            carve_alloc_log_error(a, CARVE_MISUSE_OVERFLOW, call, site, off,
+                                  r.bytes, r.site, r.damaged - 1u);
+            /* The block is still freed: its extent is known. */
+            b->requested = b->rz;
+        } else {
+            b->requested = r.bytes;
+            b->alloc_site = r.site;
+        }
+    }
+    return 1;
+}
+
+/* Gives a resolved block back. A heap block may lose a race with another
+ * free of the same block (a double free): that free is then the refused
+ * one. */
+CARVE_INLINE void carve_alloc_release(carve_arena *a, const carve_alloc_block *b,
+                                      carve_u32 call, carve_u32 site)
+{
+    carve_heap hp;
+    if (!b->in_heap) {
+        carve_core_retire(a, b->g, b->n);
+        return;
+    }
+    hp = carve_heap_view(a->base);
+    if (carve_heap_release(&hp, &b->heap) != CARVE_MISUSE_NONE) {
+        carve_alloc_refuse(a, b->start, CARVE_MISUSE_FREED, call, site);
+        return;
+    }
+    a->state->heap_frees += 1u;
+}
+
+/* ---- allocation ----------------------------------------------------------------- */
+
+/* A block of `need` bytes in the shared heap, or 0 with *why. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
+                                                      carve_u64 need,
+                                                      carve_u32 align,
+                                                      carve_u64 bytes,
+                                                      carve_u32 site,
+                                                      carve_u32 *why)
+{
+    carve_heap hp = carve_heap_view(a->base);
+    carve_u32 n, ag, c, contended = 0u, k;
+    CARVE_GLOBAL void *p = 0;
+    if (need > (carve_u64)hp.page_count * hp.page_bytes) {
+        *why = CARVE_FAIL_TOO_LARGE;
+        return 0;
+    }
+    n = (carve_u32)((need + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT);
+    ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
+    c = carve_heap_class_for(n);
+    while (c < hp.class_count && carve_heap_class_granules(c) % ag != 0u)
+        ++c;
+    if (c < hp.class_count) {
+        carve_heap_cursor cursor;
+        cursor.page = a->heap_page;
+        cursor.seen = a->heap_seen;
+        p = carve_heap_alloc_small(&hp, c, a->index * 2654435761u, &contended,
+                                   &cursor);
+        a->heap_page = cursor.page;
+        a->heap_seen = cursor.seen;
+    } else {
+        k = (carve_u32)((need + hp.page_bytes - 1u) / hp.page_bytes);
+        p = carve_heap_alloc_large(&hp, k, bytes, site, a->index, &contended);
+    }
+    if (p == 0) {
+        *why = contended ? CARVE_FAIL_CONTENTION : CARVE_FAIL_OUT_OF_MEMORY;
+        return 0;
+    }
+    a->state->heap_allocs += 1u;
+    *why = CARVE_FAIL_NONE;
+    return p;
+}
+
+/* Where a request goes and what it gets, with nothing counted as failed:
+ * the arena first unless the request is large, then the heap if allowed. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_place(carve_arena *a,
+                                                  carve_u64 bytes,
+                                                  carve_u32 align,
+                                                  carve_u32 site,
+                                                  carve_u32 *why)
+{
+    int checks = (a->options & CARVE_OPTION_CHECKS) != 0u;
+    carve_u64 need = bytes + (checks ? CARVE_GRANULE : 0u);
+    CARVE_GLOBAL void *p = 0;
+    int to_heap = a->heap_end != 0u && bytes >= a->large_bytes;
+    *why = CARVE_FAIL_TOO_LARGE;
+    if (bytes > 0xffffffffu - CARVE_GRANULE)
+        return 0;
+    if (!to_heap) {
+        p = carve_core_try_malloc(a, need, align, why);
+        if (p != 0 || *why == CARVE_FAIL_NONE ||
+            *why == CARVE_FAIL_BAD_ALIGNMENT || *why == CARVE_FAIL_CORRUPT)
+            return p;
+        to_heap = a->heap_end != 0u &&
+                  (a->options & CARVE_OPTION_HEAP_FALLBACK) != 0u;
+    }
+    if (to_heap) {
+        if (align == 0u || (align & (align - 1u)) != 0u ||
+            align > CARVE_MAX_ALIGN) {
+            *why = CARVE_FAIL_BAD_ALIGNMENT;
+            return 0;
+        }
+        p = carve_alloc_from_heap(a, need, align, bytes, site, why);
+    }
+    return p;
+}
+
+/* Gives a new block its redzone and its event. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
+                                                   CARVE_GLOBAL void *p,
+                                                   carve_u64 bytes,
+                                                   carve_u32 call,
+                                                   carve_u32 site)
+{
+    carve_alloc_block b;
+    carve_u32 off = carve_alloc_offset(a, p);
+    if (a->options & CARVE_OPTION_CHECKS) {
+        b.in_heap = off >= a->heap_begin && off < a->heap_end;
+        b.heap.large = 0u;
+        if (b.in_heap) {
+            carve_heap hp = carve_heap_view(a->base);
+            carve_heap_resolve(&hp, off - a->heap_begin, &b.heap);
+            b.usable = b.heap.bytes;
+        } else {
+            b.usable = (carve_u32)carve_core_usable_size(a, p);
+        }
+        carve_redzone_write(a, (CARVE_GLOBAL carve_u8 *)p,
+                            carve_alloc_redzone_at(&b, (carve_u32)bytes),
+                            (carve_u32)bytes, site, a->index);
+    }
+    carve_alloc_log_event(a, call, site, off, bytes);
+    return p;
+}
+
+/* The slow path of every allocation: checks, heap, events. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
+                                                        carve_u64 bytes,
+                                                        carve_u32 align,
+                                                        carve_u32 call,
+                                                        carve_u32 site)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL void *p;
+    if (a->state == 0)
+        return 0;
+    p = carve_alloc_place(a, bytes, align, site, &why);
+    if (p == 0)
+        return carve_alloc_failed(a, bytes, why, call, site);
+    return carve_alloc_finish(a, p, bytes, call, site);
+}
+
+/* An allocation for `call` at `site`: the fast path when the plan asks for
+ * nothing but the arena (one test of the handle), else the slow path. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
+                                                    carve_u64 bytes,
+                                                    carve_u32 align,
+                                                    carve_u32 call,
+                                                    carve_u32 site)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL void *p;
+    if (a->options == 0u && bytes < a->large_bytes) {
+        p = carve_core_try_malloc(a, bytes, align, &why);
+        if (p == 0 && why != CARVE_FAIL_NONE)
+            return carve_alloc_failed(a, bytes, why, call, site);
+        return p;
+    }
+    return carve_alloc_malloc_slow(a, bytes, align, call, site);
+}
+
+/* carve_malloc_aligned(a, bytes, align) at `site`. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_malloc(carve_arena *a,
+                                                   carve_u64 bytes,
+                                                   carve_u32 align,
+                                                   carve_u32 site)
+{
+    return carve_alloc_request(a, bytes, align, CARVE_CALL_MALLOC, site);
+}
+
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
+                                                   carve_u64 count,
+                                                   carve_u64 size,
+                                                   carve_u32 site)
+{
+    CARVE_GLOBAL carve_u32 *w;
+    carve_u64 bytes, i, words;
+    if (a->state == 0)
+        return 0;
+    if (size != 0u && count > CARVE_U64_MAX / size)
+        return carve_alloc_failed(a, 0xffffffffu, CARVE_FAIL_OVERFLOW,
+                                  CARVE_CALL_CALLOC, site);
+    bytes = count * size;
+    w = (CARVE_GLOBAL carve_u32 *)carve_alloc_request(
+        a, bytes, CARVE_GRANULE, CARVE_CALL_CALLOC, site);
+    if (w == 0)
+        return 0;
+    /* Whole words up to the payload's end; the redzone's canary starts in
+     * the last granule, so with checks the tail bytes are zeroed one by
+     * one. */
+    words = bytes >> 2;
+    for (i = 0u; i < words; ++i)
+        w[i] = 0u;
+    for (i = words << 2; i < bytes; ++i)
+        ((CARVE_GLOBAL carve_u8 *)w)[i] = 0u;
+    return (CARVE_GLOBAL void *)w;
+}
+
+/* ---- free and realloc ---------------------------------------------------------- */
+
+CARVE_INLINE void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
+                                        carve_u32 site)
+{
+    carve_alloc_block b;
+    if (!carve_alloc_resolve(a, p, CARVE_CALL_FREE, site, &b))
+        return;
+    /* Logged before the release: once the block is back, another
+     * work-item's allocation of it may be logged, and must come later. */
+    carve_alloc_log_event(a, CARVE_CALL_FREE, site, carve_alloc_offset(a, p),
+                          b.usable);
+    carve_alloc_release(a, &b, CARVE_CALL_FREE, site);
+}
+
+/* carve_free(a, p) at `site`. */
+CARVE_INLINE void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
+                                   carve_u32 site)
+{
+    carve_u32 off, kind;
+    if (p == 0 || a->state == 0)
+        return;
+    off = carve_alloc_offset(a, p);
+    if (a->options == 0u && (off < a->heap_begin || off >= a->heap_end)) {
+        kind = carve_core_free(a, p);
+        if (kind != CARVE_MISUSE_NONE)
+            carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);
+        return;
+    }
+    carve_alloc_free_slow(a, p, site);
+}
+
+/* Resizes a resolved block where it is, if it can: arena blocks through
+ * the core; heap blocks when the new size fits the slot or pages. */
+CARVE_INLINE int carve_alloc_resize(carve_arena *a, const carve_alloc_block *b,
+                                    carve_u64 bytes, carve_u64 need)
+{
+    carve_u32 m;
+    if (a->heap_end != 0u && bytes >= a->large_bytes && !b->in_heap)
+        return 0; /* large now: it belongs in the heap */
+    if (b->in_heap) {
+        if (need > b->usable)
+            return 0;
+        if (b->heap.large) {
+            carve_heap hp = carve_heap_view(a->base);
+            CARVE_ATOMIC_XCHG(carve_heap_state(&hp, b->heap.page) + 1u,
+                              (carve_u32)bytes);
+        }
+        return 1;
+    }
+    m = carve_core_granules_for(need);
+    return m != 0u && m <= a->granules &&
+           carve_core_resize_in_place(a, b->g, b->n, m);
+}
+
+/* carve_realloc(a, p, bytes) at `site`: C semantics. realloc(NULL, n)
+ * allocates; realloc(p, 0) frees p and returns NULL; on failure p stays
+ * valid and untouched; a refused p returns NULL and is recorded. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
+                                                    CARVE_GLOBAL void *p,
+                                                    carve_u64 bytes,
+                                                    carve_u32 site)
+{
+    carve_alloc_block b;
+    carve_u64 need, keep, i;
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL carve_u8 *q;
+    if (a->state == 0)
+        return 0;
+    if (p == 0)
+        return carve_alloc_malloc_slow(a, bytes, CARVE_GRANULE,
+                                       CARVE_CALL_REALLOC, site);
+    if (!carve_alloc_resolve(a, p, CARVE_CALL_REALLOC, site, &b))
+        return 0;
+    a->state->realloc_count += 1u;
+    if (bytes == 0u) {
+        carve_alloc_log_event(a, CARVE_CALL_FREE, site,
+                              carve_alloc_offset(a, p), b.usable);
+        carve_alloc_release(a, &b, CARVE_CALL_REALLOC, site);
+        return 0;
+    }
+    if (bytes > 0xffffffffu - CARVE_GRANULE)
+        return carve_alloc_failed(a, bytes, CARVE_FAIL_TOO_LARGE,
+                                  CARVE_CALL_REALLOC, site);
+    need = bytes + ((a->options & CARVE_OPTION_CHECKS) ? CARVE_GRANULE : 0u);
+    if (carve_alloc_resize(a, &b, bytes, need))
+        return carve_alloc_finish(a, p, bytes, CARVE_CALL_REALLOC, site);
+    q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(a, bytes, CARVE_GRANULE,
+                                                   site, &why);
+    if (q == 0)
+        return carve_alloc_failed(a, bytes, why, CARVE_CALL_REALLOC, site);
+    /* Whole words: both blocks are granule-aligned and at least keep
+     * bytes rounded up to a granule long. */
+    keep = ((b.requested < bytes ? b.requested : bytes) + 3u) >> 2;
+    for (i = 0u; i < keep; ++i)
+        ((CARVE_GLOBAL carve_u32 *)q)[i] =
+            ((CARVE_GLOBAL const carve_u32 *)b.start)[i];
+    carve_alloc_log_event(a, CARVE_CALL_REALLOC_FREE, site,
+                          carve_alloc_offset(a, p), b.usable);
+    carve_alloc_release(a, &b, CARVE_CALL_REALLOC, site);
+    return carve_alloc_finish(a, q, bytes, CARVE_CALL_REALLOC, site);
+}
+
+/* Bytes the caller may use in the live block p: the requested size with
+ * checks on, else the whole block; 0 (recorded) if p is not one. */
+CARVE_INLINE carve_u64 carve_alloc_usable_size(carve_arena *a,
+                                               CARVE_GLOBAL void *p,
+                                               carve_u32 site)
+{
+    carve_alloc_block b;
+    if (p == 0 || a->state == 0 ||
+        !carve_alloc_resolve(a, p, CARVE_CALL_USABLE_SIZE, site, &b))
+        return 0u;
+    return b.requested;
+}
+
+#endif /* CARVE_ALLOC_H */

@@ -1,0 +1,788 @@
+/*
+ * carve_heap.h - the shared overflow heap of an arena set, shared by host and
+ * device like carve_core.h.
+ *
+ * Any work-item allocates from it and frees to it, also blocks another
+ * work-item allocated. It is lock-free with 32-bit atomics only, and every
+ * retry loop is bounded (DESIGN.md: a lock can hang forever on a CPU device
+ * running a work-group's items one after another, or in a diverged SIMD
+ * group); a request that keeps losing races gives up with
+ * CARVE_FAIL_CONTENTION rather than wait.
+ *
+ * Scheme
+ * ------
+ * The heap is `pages` pages of `page_bytes` (a power of two, 2 KiB or more).
+ * Every page has an entry outside the pages: a state word and a bitmap.
+ * - state 0: the page is free.
+ * - small page: (class + 1) << 24 | count. The page is cut into slots of one
+ *   size class (16 B x 1, 2, 3, 4, 6, 8, 12, 16, 24 ... up to half a page);
+ *   the bitmap has a bit per slot, and count is the number of slots
+ *   reserved. Allocation reserves first (a compare-and-swap of the state
+ *   that checks class and count together, so a page can never change class
+ *   under a reservation), then claims a bit with atomic_or; free clears the
+ *   bit with atomic_and (a bit already clear is a double free, refused) and
+ *   then decrements the count. The free that takes the count to 0 tries to
+ *   swap the state to 0, which fails harmlessly if a reservation came in
+ *   between. Because bits are cleared before the count drops, a count of 0
+ *   implies a clear bitmap, so a page is always clean when it is claimed.
+ * - a block of k > 1/2 page: k whole pages; the first is LARGE | k, the
+ *   others CONTINUED | distance to the first. Pages are claimed one by one
+ *   with compare-and-swap from 0; a run that meets a taken page is given
+ *   back. The first page's bitmap words hold the requested size, the
+ *   allocation site and the owner arena.
+ * Two kinds of hint bitmaps make searches cheap: `used` (a bit per page that
+ * is not free) and one `room` bitmap per class (a bit per page of that class
+ * with a free slot). Hints may be briefly stale in either direction, which
+ * costs a failed compare-and-swap but never correctness: whoever changes a
+ * page's state then re-synchronises its bits, re-reading the state after
+ * each write, so when the heap is quiescent every hint is exact (the host
+ * check verifies it).
+ *
+ * Costs: allocation reads one room word per 32 pages of the class until it
+ * finds a page with room (then 1-2 compare-and-swaps and one atomic_or), or
+ * one used word per 32 pages to find a free page; free is two atomics plus
+ * hint upkeep when a page fills, empties or is released. A request that
+ * fails reads every hint word once: O(pages / 32).
+ *
+ * Fragmentation (worst case): a small request gets a slot of the next class
+ * up (at most 50% larger; 33% above 48 B); a page of class S holds
+ * floor(page / S) slots, so up to S - 16 bytes at its end are unused; a
+ * large request is rounded up to whole pages (under one page lost). Free
+ * pages merge implicitly (a run is any k consecutive free pages) but a
+ * large request can fail while enough free pages exist apart.
+ *
+ * Every heap word another work-item may write is accessed with atomics only,
+ * so a race detector (Oclgrind) sees no plain access race in the allocator.
+ */
+#ifndef CARVE_HEAP_H
+#define CARVE_HEAP_H
+
+#include "carve_core.h"
+
+#define CARVE_HEAP_MIN_PAGE 2048u
+#define CARVE_HEAP_MAX_PAGE (1u << 20)
+#define CARVE_HEAP_KIND_MASK 0xff000000u
+#define CARVE_HEAP_COUNT_MASK 0x00ffffffu
+#define CARVE_HEAP_LARGE 0xff000000u     /* first page of a large block */
+#define CARVE_HEAP_CONTINUED 0xfe000000u /* a later page of a large block */
+#define CARVE_HEAP_CLAIMED 0xfd000000u   /* being claimed or given back */
+#define CARVE_HEAP_MAX_CLASSES 64u
+/* Compare-and-swap attempts on one page word before moving on. */
+#define CARVE_HEAP_TRIES 8u
+
+/* A view of the heap, from the set's header. */
+typedef struct carve_heap {
+    CARVE_GLOBAL carve_u8 *pages;
+    CARVE_GLOBAL carve_u32 *meta; /* page entries: state, bitmap */
+    CARVE_GLOBAL carve_u32 *used; /* map_words words */
+    CARVE_GLOBAL carve_u32 *room; /* class_count x map_words words */
+    carve_u32 page_count;
+    carve_u32 page_bytes;
+    carve_u32 page_shift;    /* log2(page_bytes) */
+    carve_u32 granule_shift; /* log2(granules per page) */
+    carve_u32 meta_words; /* words per page entry */
+    carve_u32 map_words;
+    carve_u32 class_count;
+    carve_u32 offset; /* of the first page, from the buffer's base */
+} carve_heap;
+
+/* ---- classes ------------------------------------------------------------- */
+
+/* Slot size in granules of small class c: 1, 2, 3, 4, 6, 8, 12, 16, 24... */
+CARVE_INLINE carve_u32 carve_heap_class_granules(carve_u32 c)
+{
+    carve_u32 k;
+    if (c == 0u)
+        return 1u;
+    k = c - 1u;
+    return ((k & 1u) ? 3u : 2u) << (k >> 1);
+}
+
+/* The smallest class whose slot holds n >= 1 granules. */
+CARVE_INLINE carve_u32 carve_heap_class_for(carve_u32 n)
+{
+    carve_u32 f;
+    if (n <= 2u)
+        return n - 1u;
+    f = 31u - CARVE_CLZ32(n - 1u);
+    return n <= (3u << (f - 1u)) ? 2u * f : 2u * f + 1u;
+}
+
+/* Small classes of a heap with pages of `page_bytes`: slots up to half a
+ * page. */
+CARVE_INLINE carve_u32 carve_heap_class_count(carve_u32 page_bytes)
+{
+    carve_u32 most = (page_bytes >> CARVE_GRANULE_SHIFT) >> 1;
+    carve_u32 c = carve_heap_class_for(most);
+    return carve_heap_class_granules(c) > most ? c : c + 1u;
+}
+
+/* Words of one page entry: the state and a bit per 16-byte slot. */
+CARVE_INLINE carve_u32 carve_heap_meta_words(carve_u32 page_bytes)
+{
+    return 1u + ((page_bytes >> CARVE_GRANULE_SHIFT) + 31u) / 32u;
+}
+
+CARVE_INLINE carve_heap carve_heap_view(CARVE_GLOBAL carve_u8 *base)
+{
+    CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
+    carve_heap hp;
+    hp.page_count = h->heap_pages;
+    hp.page_bytes = h->heap_page_bytes;
+    hp.page_shift = 31u - CARVE_CLZ32(h->heap_page_bytes | 1u);
+    hp.granule_shift = hp.page_shift - CARVE_GRANULE_SHIFT;
+    hp.meta_words = h->heap_meta_stride >> 2;
+    hp.map_words = h->heap_map_words;
+    hp.class_count = h->heap_class_count;
+    hp.offset = h->heap_offset;
+    hp.pages = base + h->heap_offset;
+    hp.meta = (CARVE_GLOBAL carve_u32 *)(base + h->heap_meta_offset);
+    hp.used = (CARVE_GLOBAL carve_u32 *)(base + h->heap_map_offset);
+    hp.room = hp.used + hp.map_words;
+    return hp;
+}
+
+CARVE_INLINE CARVE_GLOBAL carve_u32 *carve_heap_state(const carve_heap *hp,
+                                                      carve_u32 page)
+{
+    return hp->meta + (carve_u64)page * hp->meta_words;
+}
+
+CARVE_INLINE carve_u32 carve_heap_load(CARVE_GLOBAL carve_u32 *word)
+{
+    return CARVE_ATOMIC_OR(word, 0u);
+}
+
+/* x / 3 for any 32-bit x, by a multiply: slot sizes of 3 x 2^e granules
+ * would otherwise cost a division on every call. */
+CARVE_INLINE carve_u32 carve_heap_div3(carve_u32 x)
+{
+    return (carve_u32)(((carve_u64)x * 0xaaaaaaabu) >> 33);
+}
+
+/* Which slot of class c granule g of a page falls in: g / granules(c). */
+CARVE_INLINE carve_u32 carve_heap_slot_of(carve_u32 c, carve_u32 g)
+{
+    carve_u32 k = c - 1u;
+    if (c == 0u)
+        return g;
+    return (k & 1u) ? carve_heap_div3(g >> (k >> 1)) : g >> ((k >> 1) + 1u);
+}
+
+/* Slots of class c in a page: the page's granules over the slot's. */
+CARVE_INLINE carve_u32 carve_heap_slots(const carve_heap *hp, carve_u32 c)
+{
+    return carve_heap_slot_of(c, 1u << hp->granule_shift);
+}
+
+/* Whether a state is a small page of class c with a free slot. */
+CARVE_INLINE int carve_heap_has_room(const carve_heap *hp, carve_u32 state,
+                                     carve_u32 c)
+{
+    return (state & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
+           (state & CARVE_HEAP_COUNT_MASK) < carve_heap_slots(hp, c);
+}
+
+/* ---- hints --------------------------------------------------------------- */
+
+/* Makes bit `page` of `map` say `want(state)`, re-reading the state after
+ * each write so that a concurrent change is never lost (see the scheme). */
+CARVE_INLINE void carve_heap_sync_used(const carve_heap *hp, carve_u32 page)
+{
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
+    CARVE_GLOBAL carve_u32 *word = hp->used + (page >> 5);
+    carve_u32 bit = 1u << (page & 31u), i, s = carve_heap_load(state);
+    for (i = 0u; i < CARVE_HEAP_TRIES; ++i) {
+        carve_u32 again;
+        if (s != 0u)
+            CARVE_ATOMIC_OR(word, bit);
+        else
+            CARVE_ATOMIC_AND(word, ~bit);
+        again = carve_heap_load(state);
+        if ((again != 0u) == (s != 0u))
+            return;
+        s = again;
+    }
+}
+
+CARVE_INLINE void carve_heap_sync_room(const carve_heap *hp, carve_u32 page,
+                                       carve_u32 c)
+{
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
+    CARVE_GLOBAL carve_u32 *word =
+        hp->room + (carve_u64)c * hp->map_words + (page >> 5);
+    carve_u32 bit = 1u << (page & 31u), i;
+    int room = carve_heap_has_room(hp, carve_heap_load(state), c);
+    for (i = 0u; i < CARVE_HEAP_TRIES; ++i) {
+        int again;
+        if (room)
+            CARVE_ATOMIC_OR(word, bit);
+        else
+            CARVE_ATOMIC_AND(word, ~bit);
+        again = carve_heap_has_room(hp, carve_heap_load(state), c);
+        if (again == room)
+            return;
+        room = again;
+    }
+}
+
+/* ---- small blocks ---------------------------------------------------------- */
+
+/* Reserves a slot of class c on `page`, claiming the page if it is free,
+ * starting from a guess of its state (`seen`: a compare-and-swap that
+ * fails says what the state was). Returns 1 with the state it left in
+ * *after, or 0 if the page has no room for c. */
+CARVE_INLINE int carve_heap_reserve(const carve_heap *hp, carve_u32 page,
+                                    carve_u32 c, carve_u32 seen,
+                                    carve_u32 *after)
+{
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
+    carve_u32 mine = (c + 1u) << 24, i;
+    for (i = 0u; i < CARVE_HEAP_TRIES; ++i) {
+        carve_u32 next, old;
+        if (seen == 0u)
+            next = mine | 1u;
+        else if (carve_heap_has_room(hp, seen, c))
+            next = seen + 1u;
+        else
+            return 0;
+        old = CARVE_ATOMIC_CAS(state, seen, next);
+        if (old == seen) {
+            *after = next;
+            return 1;
+        }
+        seen = old;
+    }
+    return 0;
+}
+
+/* Gives a reservation back: the count drops, and the page is released if
+ * that was the last one. */
+CARVE_INLINE void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
+                                       carve_u32 c)
+{
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
+    carve_u32 old = CARVE_ATOMIC_SUB(state, 1u);
+    carve_u32 count = old & CARVE_HEAP_COUNT_MASK;
+    if (count == 1u &&
+        CARVE_ATOMIC_CAS(state, (c + 1u) << 24, 0u) == ((c + 1u) << 24)) {
+        carve_heap_sync_room(hp, page, c);
+        carve_heap_sync_used(hp, page);
+    } else if (count == carve_heap_slots(hp, c)) {
+        carve_heap_sync_room(hp, page, c); /* it was full, has room now */
+    }
+}
+
+/* Claims a clear bit of the page's bitmap; the caller holds a reservation,
+ * so one is clear, but others may take it first: bounded passes. */
+CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
+                                             carve_u32 page, carve_u32 slots,
+                                             carve_u32 guess)
+{
+    CARVE_GLOBAL carve_u32 *bits = carve_heap_state(hp, page) + 1u;
+    carve_u32 words = (slots + 31u) >> 5, w = (guess >> 5) % words, pass;
+    carve_u32 first = guess & 31u;
+    for (pass = 0u; pass < 2u * words; ++pass) {
+        carve_u32 valid = (w + 1u < words || (slots & 31u) == 0u)
+                              ? 0xffffffffu
+                              : (1u << (slots & 31u)) - 1u;
+        carve_u32 seen = 0u, tries, bit;
+        /* The first try takes the guessed bit as if the word were clear:
+         * the atomic says what was, and the next try knows. */
+        for (tries = 0u; tries < 33u && (~seen & valid) != 0u; ++tries) {
+            bit = tries == 0u && ((valid >> first) & 1u)
+                      ? 1u << first
+                      : 1u << CARVE_CTZ32(~seen & valid);
+            seen = CARVE_ATOMIC_OR(&bits[w], bit);
+            if ((seen & bit) == 0u)
+                return (w << 5) + CARVE_CTZ32(bit);
+        }
+        w = w + 1u == words ? 0u : w + 1u;
+        first = 0u;
+    }
+    return CARVE_NO_CLASS;
+}
+
+/* Where a work-item last reserved in the heap: page + 1 (0: nowhere yet)
+ * and the state it left there, a good guess for its next reservation of the
+ * same class. Lives in the work-item's private handle. */
+typedef struct carve_heap_cursor {
+    carve_u32 page;
+    carve_u32 seen;
+} carve_heap_cursor;
+
+/* A slot of class c on `page` after a reservation that left the page in
+ * state `after`, or 0 (the reservation given back). */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_take_slot(const carve_heap *hp,
+                                                     carve_u32 page,
+                                                     carve_u32 c,
+                                                     carve_u32 after,
+                                                     carve_heap_cursor *cursor)
+{
+    carve_u32 slots = carve_heap_slots(hp, c);
+    carve_u32 slot;
+    if ((after & CARVE_HEAP_COUNT_MASK) == 1u) {
+        /* Perhaps a fresh page: say so in the hints (cheap to repeat). */
+        carve_heap_sync_used(hp, page);
+        carve_heap_sync_room(hp, page, c);
+    }
+    /* A work-item filling a page takes slots in order, so the count of
+     * reservations is where the next free bit most likely is. */
+    slot = carve_heap_claim_slot(hp, page, slots,
+                                 (after & CARVE_HEAP_COUNT_MASK) - 1u);
+    if (slot == CARVE_NO_CLASS) {
+        carve_heap_unreserve(hp, page, c);
+        return 0;
+    }
+    if ((after & CARVE_HEAP_COUNT_MASK) == slots)
+        carve_heap_sync_room(hp, page, c); /* now full */
+    cursor->page = page + 1u;
+    cursor->seen = after;
+    CARVE_FENCE();
+    return hp->pages + ((carve_u64)page << hp->page_shift) +
+           (carve_u64)slot * (carve_heap_class_granules(c)
+                              << CARVE_GRANULE_SHIFT);
+}
+
+/* Tries the pages of hint word w whose bits are set in `candidates`,
+ * starting at bit `first` so that work-items spread over the pages; returns
+ * a block or 0. `fresh`: the candidates are pages the used map calls free. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
+                                                    carve_u32 w,
+                                                    carve_u32 candidates,
+                                                    carve_u32 c, int fresh,
+                                                    carve_u32 hint,
+                                                    carve_u32 *contended,
+                                                    carve_heap_cursor *cursor)
+{
+    carve_u32 first = (hint >> 5) & 31u;
+    /* Rotate so that bit 0 is page `first` of the word. */
+    carve_u32 rotated = first == 0u ? candidates
+                                    : (candidates >> first) |
+                                          (candidates << (32u - first));
+    while (rotated != 0u) {
+        carve_u32 page = (w << 5) + ((CARVE_CTZ32(rotated) + first) & 31u);
+        carve_u32 after = 0u;
+        CARVE_GLOBAL void *p;
+        rotated &= rotated - 1u;
+        if (page >= hp->page_count)
+            continue;
+        if (!carve_heap_reserve(hp, page, c,
+                                carve_heap_load(carve_heap_state(hp, page)),
+                                &after)) {
+            /* A stale hint: set it right for whoever comes next. */
+            if (fresh)
+                carve_heap_sync_used(hp, page);
+            else
+                carve_heap_sync_room(hp, page, c);
+            continue;
+        }
+        p = carve_heap_take_slot(hp, page, c, after, cursor);
+        if (p != 0)
+            return p;
+        *contended += 1u;
+    }
+    return 0;
+}
+
+/* Tries `count` hint words from `start` (wrapping): the room map of class
+ * c, or (fresh) the used map's free pages. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(const carve_heap *hp,
+                                                carve_u32 c, int fresh,
+                                                carve_u32 start,
+                                                carve_u32 count,
+                                                carve_u32 hash,
+                                                carve_u32 *contended,
+                                                carve_heap_cursor *cursor)
+{
+    CARVE_GLOBAL carve_u32 *map =
+        fresh ? hp->used : hp->room + (carve_u64)c * hp->map_words;
+    carve_u32 i, w = start, bits;
+    CARVE_GLOBAL void *p;
+    for (i = 0u; i < count; ++i) {
+        bits = carve_heap_load(&map[w]);
+        p = carve_heap_try_word(hp, w, fresh ? ~bits : bits, c, fresh, hash,
+                                contended, cursor);
+        if (p != 0)
+            return p;
+        w = w + 1u == hp->map_words ? 0u : w + 1u;
+    }
+    return 0;
+}
+
+/* Hint words searched near a work-item's start before the whole heap. */
+#define CARVE_HEAP_NEAR 2u
+
+/* A slot of class c: on the page the cursor names if it is of class c and
+ * has room (one compare-and-swap when no one else touched it since), else
+ * on a page of that class with room near the work-item's start, else on a
+ * free page near it, else anywhere (room, then free pages). Looking near
+ * first keeps the usual request at a few atomics however large the heap;
+ * the full scans make a NULL mean the heap is full (or contention won every
+ * time). */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_small(const carve_heap *hp,
+                                                       carve_u32 c,
+                                                       carve_u32 hash,
+                                                       carve_u32 *contended,
+                                                       carve_heap_cursor *cursor)
+{
+    carve_u32 start = (hash >> 10) % hp->map_words, after = 0u;
+    carve_u32 near = hp->map_words < CARVE_HEAP_NEAR ? hp->map_words
+                                                     : CARVE_HEAP_NEAR;
+    CARVE_GLOBAL void *p = 0;
+    if (cursor->page != 0u && cursor->page <= hp->page_count &&
+        (cursor->seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
+        carve_heap_reserve(hp, cursor->page - 1u, c, cursor->seen, &after))
+        p = carve_heap_take_slot(hp, cursor->page - 1u, c, after, cursor);
+    if (p == 0)
+        p = carve_heap_scan(hp, c, 0, start, near, hash, contended, cursor);
+    if (p == 0)
+        p = carve_heap_scan(hp, c, 1, start, near, hash, contended, cursor);
+    if (p == 0 && near < hp->map_words)
+        p = carve_heap_scan(hp, c, 0, start, hp->map_words, hash, contended,
+                            cursor);
+    if (p == 0 && near < hp->map_words)
+        p = carve_heap_scan(hp, c, 1, start, hp->map_words, hash, contended,
+                            cursor);
+    return p;
+}
+
+/* ---- large blocks ------------------------------------------------------------ */
+
+/* Gives back pages [first, first + n) that a claim or a free held. */
+CARVE_INLINE void carve_heap_release_pages(const carve_heap *hp,
+                                           carve_u32 first, carve_u32 n)
+{
+    carve_u32 i;
+    for (i = n; i > 0u; --i) {
+        CARVE_ATOMIC_XCHG(carve_heap_state(hp, first + i - 1u), 0u);
+        carve_heap_sync_used(hp, first + i - 1u);
+    }
+}
+
+/* Claims the n free pages from `first`; on a taken page gives back what it
+ * took and returns how far it got (the taken page's index - first). */
+CARVE_INLINE carve_u32 carve_heap_claim_run(const carve_heap *hp,
+                                            carve_u32 first, carve_u32 n)
+{
+    carve_u32 i;
+    for (i = 0u; i < n; ++i) {
+        if (CARVE_ATOMIC_CAS(carve_heap_state(hp, first + i), 0u,
+                             CARVE_HEAP_CLAIMED | i) != 0u) {
+            carve_heap_release_pages(hp, first, i);
+            return i;
+        }
+    }
+    return n;
+}
+
+/* The first page of a run of n pages that look free, searching from page
+ * `from`; CARVE_NO_CLASS if none. Reads one used word per 32 pages. */
+CARVE_INLINE carve_u32 carve_heap_find_run(const carve_heap *hp,
+                                           carve_u32 from, carve_u32 n)
+{
+    carve_u32 run = 0u, page = from, word = 0u;
+    while (page < hp->page_count) {
+        if ((page & 31u) == 0u || page == from)
+            word = carve_heap_load(&hp->used[page >> 5]);
+        if ((word >> (page & 31u)) & 1u) {
+            run = 0u;
+        } else if (++run == n) {
+            return page + 1u - n;
+        }
+        ++page;
+    }
+    return CARVE_NO_CLASS;
+}
+
+/* Claims a run of k free pages, searching from page `start` to the end and
+ * then from the beginning; returns its first page or CARVE_NO_CLASS. Every
+ * lost race moves the search past the taken page, so it ends. */
+CARVE_INLINE carve_u32 carve_heap_claim_large(const carve_heap *hp,
+                                              carve_u32 k, carve_u32 start,
+                                              carve_u32 *contended)
+{
+    carve_u32 pass, from, first, got;
+    for (pass = 0u; pass < 2u; ++pass) {
+        from = pass == 0u ? start : 0u;
+        while (from < hp->page_count) {
+            first = carve_heap_find_run(hp, from, k);
+            if (first == CARVE_NO_CLASS)
+                break;
+            got = carve_heap_claim_run(hp, first, k);
+            if (got == k)
+                return first;
+            *contended += 1u;
+            from = first + got + 1u;
+        }
+    }
+    return CARVE_NO_CLASS;
+}
+
+/* k whole pages for a block of `bytes`, allocated at `site` by `owner`. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_large(const carve_heap *hp,
+                                                       carve_u32 k,
+                                                       carve_u64 bytes,
+                                                       carve_u32 site,
+                                                       carve_u32 owner,
+                                                       carve_u32 *contended)
+{
+    carve_u32 first, i;
+    CARVE_GLOBAL carve_u32 *head;
+    if (k == 0u || k > hp->page_count)
+        return 0;
+    first = carve_heap_claim_large(hp, k, (owner * 2654435761u) %
+                                              hp->page_count,
+                                   contended);
+    if (first == CARVE_NO_CLASS)
+        return 0;
+    head = carve_heap_state(hp, first);
+    CARVE_ATOMIC_XCHG(&head[1], (carve_u32)bytes);
+    CARVE_ATOMIC_XCHG(&head[2], site);
+    CARVE_ATOMIC_XCHG(&head[3], owner);
+    for (i = 1u; i < k; ++i)
+        CARVE_ATOMIC_XCHG(carve_heap_state(hp, first + i),
+                          CARVE_HEAP_CONTINUED | i);
+    CARVE_ATOMIC_XCHG(head, CARVE_HEAP_LARGE | k);
+    for (i = 0u; i < k; ++i)
+        carve_heap_sync_used(hp, first + i);
+    CARVE_FENCE();
+    return hp->pages + (carve_u64)first * hp->page_bytes;
+}
+
+/* ---- the block behind a pointer -------------------------------------------------- */
+
+/* What a pointer into the heap is. */
+typedef struct carve_heap_block {
+    carve_u32 page;     /* first page */
+    carve_u32 state;    /* the page's state word as read */
+    carve_u32 large;    /* 1: k = pages of a large block; 0: small slot */
+    carve_u32 cls;      /* small: the class */
+    carve_u32 slot;     /* small: the slot index */
+    carve_u32 bytes;    /* usable bytes of the block */
+    carve_u32 offset;   /* of the block, from the heap's first page */
+} carve_heap_block;
+
+/* Resolves a pointer (whose offset from the first page is `off`, inside
+ * the heap) to a live block; returns CARVE_MISUSE_NONE or why not. */
+CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
+                                          carve_heap_block *b)
+{
+    carve_u32 page = off >> hp->page_shift, within = off & (hp->page_bytes - 1u);
+    carve_u32 s = carve_heap_load(carve_heap_state(hp, page)), kind, slot_bytes;
+    /* Every field is set even when the pointer is refused: callers read
+     * b->bytes on paths a compiler cannot tell are never taken then. */
+    b->large = b->cls = b->slot = b->bytes = b->offset = 0u;
+    b->page = page;
+    b->state = s;
+    kind = s & CARVE_HEAP_KIND_MASK;
+    if (s == 0u)
+        return CARVE_MISUSE_FREED;
+    if (kind == CARVE_HEAP_CONTINUED || kind == CARVE_HEAP_CLAIMED)
+        return CARVE_MISUSE_INTERIOR;
+    if (kind == CARVE_HEAP_LARGE) {
+        if (within != 0u)
+            return CARVE_MISUSE_INTERIOR;
+        b->large = 1u;
+        b->cls = 0u;
+        b->slot = 0u;
+        b->bytes = (s & CARVE_HEAP_COUNT_MASK) * hp->page_bytes;
+        b->offset = page * hp->page_bytes;
+        return CARVE_MISUSE_NONE;
+    }
+    b->large = 0u;
+    b->cls = (kind >> 24) - 1u;
+    if (b->cls >= hp->class_count)
+        return CARVE_MISUSE_CORRUPT;
+    slot_bytes = carve_heap_class_granules(b->cls) << CARVE_GRANULE_SHIFT;
+    b->slot = carve_heap_slot_of(b->cls, within >> CARVE_GRANULE_SHIFT);
+    b->bytes = slot_bytes;
+    b->offset = (page << hp->page_shift) + b->slot * slot_bytes;
+    if (b->slot >= carve_heap_slots(hp, b->cls))
+        return CARVE_MISUSE_NOT_LIVE; /* the unused tail of a page */
+    if (((carve_heap_load(carve_heap_state(hp, page) + 1u + (b->slot >> 5)) >>
+          (b->slot & 31u)) & 1u) == 0u)
+        return CARVE_MISUSE_FREED;
+    return within != b->slot * slot_bytes ? CARVE_MISUSE_INTERIOR
+                                          : CARVE_MISUSE_NONE;
+}
+
+/* Frees the block b resolved; returns CARVE_MISUSE_NONE, or FREED when
+ * another free of the same block won the race. */
+CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
+                                          const carve_heap_block *b)
+{
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, b->page);
+    carve_u32 mask, old, k;
+    CARVE_FENCE();
+    if (b->large) {
+        k = b->state & CARVE_HEAP_COUNT_MASK;
+        /* Winning this swap makes the free ours: a racing double free
+         * loses here instead of releasing pages someone else claimed. */
+        if (CARVE_ATOMIC_CAS(state, b->state, CARVE_HEAP_CLAIMED) != b->state)
+            return CARVE_MISUSE_FREED;
+        CARVE_ATOMIC_XCHG(&state[1], 0u);
+        CARVE_ATOMIC_XCHG(&state[2], 0u);
+        CARVE_ATOMIC_XCHG(&state[3], 0u);
+        carve_heap_release_pages(hp, b->page, k);
+        return CARVE_MISUSE_NONE;
+    }
+    mask = 1u << (b->slot & 31u);
+    old = CARVE_ATOMIC_AND(&state[1u + (b->slot >> 5)], ~mask);
+    if ((old & mask) == 0u)
+        return CARVE_MISUSE_FREED;
+    carve_heap_unreserve(hp, b->page, b->cls);
+    return CARVE_MISUSE_NONE;
+}
+
+/* The live block holding byte `off` (from the first page), anywhere in it:
+ * returns 1 with its start and usable bytes, or 0. For a host walking what
+ * kernels built; the set must be quiescent. */
+CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
+                                          carve_u32 *start, carve_u32 *bytes)
+{
+    carve_u32 page = off >> hp->page_shift, s, kind, c, slot, slot_bytes;
+    if (page >= hp->page_count)
+        return 0;
+    s = *carve_heap_state(hp, page);
+    kind = s & CARVE_HEAP_KIND_MASK;
+    if (kind == CARVE_HEAP_CONTINUED) {
+        if ((s & CARVE_HEAP_COUNT_MASK) > page)
+            return 0;
+        page -= s & CARVE_HEAP_COUNT_MASK;
+        s = *carve_heap_state(hp, page);
+        kind = s & CARVE_HEAP_KIND_MASK;
+    }
+    if (kind == CARVE_HEAP_LARGE) {
+        *start = page * hp->page_bytes;
+        *bytes = (s & CARVE_HEAP_COUNT_MASK) * hp->page_bytes;
+        return off - *start < *bytes;
+    }
+    if (s == 0u || kind >= CARVE_HEAP_CLAIMED)
+        return 0;
+    c = (kind >> 24) - 1u;
+    if (c >= hp->class_count)
+        return 0;
+    slot_bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
+    slot = carve_heap_slot_of(c, (off & (hp->page_bytes - 1u)) >>
+                                     CARVE_GRANULE_SHIFT);
+    if (slot >= carve_heap_slots(hp, c) ||
+        !((carve_heap_state(hp, page)[1u + (slot >> 5)] >> (slot & 31u)) & 1u))
+        return 0;
+    *start = page * hp->page_bytes + slot * slot_bytes;
+    *bytes = slot_bytes;
+    return 1;
+}
+
+/* ---- the host's walk ---------------------------------------------------------- */
+
+#define CARVE_HEAP_CHECK_OK 0u
+#define CARVE_HEAP_CHECK_STATE 20u    /* a state word no page can have */
+#define CARVE_HEAP_CHECK_COUNT 21u    /* count differs from the bitmap */
+#define CARVE_HEAP_CHECK_BITMAP 22u   /* bits set where no slot is */
+#define CARVE_HEAP_CHECK_RUN 23u      /* a large block's pages disagree */
+#define CARVE_HEAP_CHECK_USED_HINT 24u  /* used map differs from states */
+#define CARVE_HEAP_CHECK_ROOM_HINT 25u  /* a page with room lacks its hint */
+
+typedef struct carve_heap_report {
+    carve_u32 broken;     /* CARVE_HEAP_CHECK_* */
+    carve_u32 page;       /* where */
+    carve_u32 free_pages;
+    carve_u32 small_pages;
+    carve_u32 large_pages;
+    carve_u32 live_blocks;
+    carve_u64 live_bytes; /* usable bytes of live blocks */
+} carve_heap_report;
+
+CARVE_INLINE carve_u32 carve_heap_check_fail(carve_heap_report *r,
+                                             carve_u32 why, carve_u32 page)
+{
+    r->broken = why;
+    r->page = page;
+    return why;
+}
+
+/* Checks a small page: count equals the bitmap, no bit beyond the slots. */
+CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
+                                              carve_u32 page, carve_u32 s,
+                                              carve_heap_report *r)
+{
+    CARVE_GLOBAL const carve_u32 *bits = carve_heap_state(hp, page) + 1u;
+    carve_u32 c = (s >> 24) - 1u, slots, w, n = 0u, words;
+    if (c >= hp->class_count)
+        return carve_heap_check_fail(r, CARVE_HEAP_CHECK_STATE, page);
+    slots = carve_heap_slots(hp, c);
+    words = hp->meta_words - 1u;
+    for (w = 0u; w < words; ++w) {
+        carve_u32 valid = (w << 5) + 32u <= slots ? 0xffffffffu
+                          : (w << 5) >= slots   ? 0u
+                                                : (1u << (slots & 31u)) - 1u;
+        if (bits[w] & ~valid)
+            return carve_heap_check_fail(r, CARVE_HEAP_CHECK_BITMAP, page);
+        n += CARVE_POPCOUNT32(bits[w]);
+    }
+    if (n != (s & CARVE_HEAP_COUNT_MASK) || n == 0u)
+        return carve_heap_check_fail(r, CARVE_HEAP_CHECK_COUNT, page);
+    if (n < slots &&
+        !((hp->room[(carve_u64)c * hp->map_words + (page >> 5)] >>
+           (page & 31u)) & 1u))
+        return carve_heap_check_fail(r, CARVE_HEAP_CHECK_ROOM_HINT, page);
+    r->small_pages += 1u;
+    r->live_blocks += n;
+    r->live_bytes += (carve_u64)n * (carve_heap_class_granules(c)
+                                     << CARVE_GRANULE_SHIFT);
+    return CARVE_HEAP_CHECK_OK;
+}
+
+/* Checks the heap of a quiescent set (no kernel running): every page state,
+ * bitmap, large run and hint. O(pages x bitmap words). Writes only *r. */
+CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
+                                        carve_heap_report *r)
+{
+    carve_u32 page = 0u, i, s, k, kind, used_bit;
+    r->broken = CARVE_HEAP_CHECK_OK;
+    r->page = 0u;
+    r->free_pages = r->small_pages = r->large_pages = r->live_blocks = 0u;
+    r->live_bytes = 0u;
+    while (page < hp->page_count) {
+        s = *carve_heap_state(hp, page);
+        kind = s & CARVE_HEAP_KIND_MASK;
+        used_bit = (hp->used[page >> 5] >> (page & 31u)) & 1u;
+        if (used_bit != (s != 0u))
+            return carve_heap_check_fail(r, CARVE_HEAP_CHECK_USED_HINT, page);
+        if (s == 0u) {
+            for (i = 1u; i < hp->meta_words; ++i)
+                if (carve_heap_state(hp, page)[i] != 0u)
+                    return carve_heap_check_fail(r, CARVE_HEAP_CHECK_BITMAP,
+                                                 page);
+            r->free_pages += 1u;
+            page += 1u;
+            continue;
+        }
+        if (kind == CARVE_HEAP_LARGE) {
+            k = s & CARVE_HEAP_COUNT_MASK;
+            if (k == 0u || k > hp->page_count - page)
+                return carve_heap_check_fail(r, CARVE_HEAP_CHECK_RUN, page);
+            for (i = 1u; i < k; ++i)
+                if (*carve_heap_state(hp, page + i) !=
+                        (CARVE_HEAP_CONTINUED | i) ||
+                    !((hp->used[(page + i) >> 5] >> ((page + i) & 31u)) & 1u))
+                    return carve_heap_check_fail(r, CARVE_HEAP_CHECK_RUN,
+                                                 page + i);
+            r->large_pages += k;
+            r->live_blocks += 1u;
+            r->live_bytes += (carve_u64)k * hp->page_bytes;
+            page += k;
+            continue;
+        }
+        if (kind >= CARVE_HEAP_CLAIMED ||
+            carve_heap_check_small(hp, page, s, r) != CARVE_HEAP_CHECK_OK)
+            return r->broken != CARVE_HEAP_CHECK_OK
+                       ? r->broken
+                       : carve_heap_check_fail(r, CARVE_HEAP_CHECK_STATE, page);
+        page += 1u;
+    }
+    return CARVE_HEAP_CHECK_OK;
+}
+
+#endif /* CARVE_HEAP_H */

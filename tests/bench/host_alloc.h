@@ -1,0 +1,61 @@
+/*
+ * host_alloc.h - the alloc/free workload of workload.h on host threads, one
+ * per core, with glibc's malloc or with mimalloc: the baselines of the
+ * allocator benchmarks, on the cores the CPU device runs on.
+ *
+ * A third "allocator" is carve's own core (kernels/carve_core.h) compiled
+ * for the host, each item in its own arena of a carved image in host
+ * memory: the same algorithm as on the device, without an OpenCL compiler
+ * in between, and the build to profile it with callgrind or perf.
+ *
+ * mimalloc is loaded with dlopen (RTLD_LOCAL) and called through mi_malloc
+ * and mi_free: Debian's libmimalloc.so also exports malloc and free, so
+ * linking it would silently replace glibc's malloc in the whole process,
+ * and the "glibc" baseline would be mimalloc.
+ */
+#ifndef CARVE_BENCH_HOST_ALLOC_H
+#define CARVE_BENCH_HOST_ALLOC_H
+
+#include <stdint.h>
+
+typedef enum host_allocator {
+    HOST_GLIBC = 0,
+    HOST_MIMALLOC = 1,
+    HOST_CARVE = 2
+} host_allocator;
+
+/* Whether `allocator` can run here. If not, *why says why (static text).
+ * For glibc, also checks that malloc really is glibc's. Thread-safe after
+ * the first call. */
+int host_allocator_ready(host_allocator allocator, const char **why);
+
+/* Where malloc and mi_malloc come from, for the report ("kernels/
+ * carve_core.h" for HOST_CARVE). */
+const char *host_allocator_origin(host_allocator allocator);
+
+/* Threads the baselines use: the cores online. */
+unsigned host_threads(void);
+
+typedef struct host_pairs_job {
+    host_allocator allocator;
+    unsigned threads;    /* 0: host_threads() */
+    void *carve_image;   /* HOST_CARVE: from host_carve_image() */
+    uint32_t items;      /* work-items, spread over the threads */
+    uint32_t rounds;     /* of BENCH_BATCH allocations and frees each */
+    uint32_t fixed_size; /* bytes, or 0 for the mixed sizes */
+    uint32_t *sums;      /* out: per item, the sum of its blocks' tags */
+} host_pairs_job;
+
+/* A carved image in host memory with one arena of `arena_bytes` per item,
+ * for HOST_CARVE (page-aligned; release with free()). NULL after printing
+ * why, if the plan fails or memory runs out. */
+void *host_carve_image(uint32_t items, uint32_t arena_bytes);
+
+/* Runs the job on its threads; returns the seconds from the first
+ * thread's start to the last one's end (for HOST_CARVE including
+ * carve_layout_reset of the image, as a launch on the device includes
+ * carve_set_reset), or a negative value after printing why a thread could
+ * not start or an allocation failed. */
+double host_pairs_run(const host_pairs_job *job);
+
+#endif /* CARVE_BENCH_HOST_ALLOC_H */

@@ -1,0 +1,254 @@
+/*
+ * checks.c - redzones, the error log and the event log of the front
+ * (kernels/carve_alloc.h), run on the host: planted writes past the end of
+ * arena blocks, heap slots and large heap blocks are found at free with the
+ * block, the allocating and the freeing site; the error log keeps the first
+ * records and counts the rest; the event log records every call in order.
+ */
+#include "core_fixture.h"
+
+static carve_plan_params checked_params(uint32_t error_records,
+                                        uint32_t event_records)
+{
+    carve_plan_params p;
+    memset(&p, 0, sizeof p);
+    p.arena_count = 4;
+    p.arena_bytes = 1024;
+    p.heap_bytes = 64 * 1024;
+    p.options = CARVE_PLAN_CHECKS;
+    p.error_log_records = error_records;
+    p.event_log_records = event_records;
+    return p;
+}
+
+static const carve_set_header *header(const core_fixture *f)
+{
+    return (const carve_set_header *)f->image;
+}
+
+static const carve_error_record *error_at(const core_fixture *f, uint32_t i)
+{
+    return (const carve_error_record *)(f->image + header(f)->error_offset) +
+           i;
+}
+
+static const carve_event_record *event_at(const core_fixture *f, uint32_t i)
+{
+    return (const carve_event_record *)(f->image + header(f)->event_offset) +
+           i;
+}
+
+static uint32_t offset_of(const core_fixture *f, const void *p)
+{
+    return (uint32_t)((const unsigned char *)p - f->image);
+}
+
+/* Allocates `bytes` at site 100 + bytes, writes one byte at `poke` (past
+ * the end), frees at site 200, and expects an OVERFLOW record naming the
+ * block, both sites and the damaged byte. */
+static void plant_overflow(core_fixture *f, carve_arena *a, uint32_t bytes,
+                           uint32_t poke, int redzone_hit)
+{
+    uint32_t before = header(f)->error_count;
+    unsigned char *p = carve_alloc_malloc(a, bytes, 16, 100 + bytes);
+    const carve_error_record *r;
+    REQUIRE_OK(p != NULL ? CARVE_SUCCESS : CARVE_ERROR_INVALID_ARGUMENT);
+    EXPECT(carve_alloc_usable_size(a, p, 1) == bytes);
+    memset(p, 0x11, bytes); /* writes inside are fine */
+    p[poke] ^= 0xff;
+    carve_alloc_free(a, p, 200);
+    EXPECT(header(f)->error_count == before + 1);
+    r = error_at(f, before);
+    EXPECT(r->kind == CARVE_MISUSE_OVERFLOW && r->call == CARVE_CALL_FREE);
+    EXPECT(r->arena == a->index && r->site == 200);
+    EXPECT(r->offset == offset_of(f, p));
+    EXPECT(r->detail == poke);
+    if (redzone_hit) { /* the size and site were in the damaged granule */
+        EXPECT(r->bytes == 0 && r->alloc_site == 0);
+    } else {
+        EXPECT(r->bytes == bytes && r->alloc_site == 100 + bytes);
+    }
+    EXPECT(a->state->last_misuse == CARVE_MISUSE_OVERFLOW &&
+           a->state->misuse_site == 200);
+    /* The block is freed all the same, and nothing else broke. */
+    EXPECT(carve_layout_check(f->image, NULL, NULL) == CARVE_SUCCESS);
+}
+
+static void test_overflows(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 2);
+    plant_overflow(&f, &a, 20, 20, 0);   /* arena: the canary after 20 B */
+    plant_overflow(&f, &a, 20, 31, 0);   /* the canary's last byte */
+    plant_overflow(&f, &a, 32, 32, 1);   /* arena: straight into the redzone */
+    plant_overflow(&f, &a, 300, 300, 0); /* heap slot (384 B) */
+    plant_overflow(&f, &a, 300, 367, 0); /* the slot's last canary byte */
+    plant_overflow(&f, &a, 5000, 5000, 0); /* two heap pages */
+    plant_overflow(&f, &a, 5000, 5008, 1); /* the redzone after it */
+    EXPECT(a.state->misuse_count == 7 && a.state->live_blocks == 0);
+    fixture_free(&f);
+}
+
+/* A stray write into a large heap block's size word must not make free
+ * read a "redzone" past the block: the damage is reported as metadata
+ * corruption and the block is still freed. */
+static void test_damaged_large_header(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 1);
+    const carve_set_header *h = header(&f);
+    unsigned char *p = carve_alloc_malloc(&a, 5000, 16, 7);
+    carve_heap hp = carve_heap_view(f.image);
+    uint32_t page = (uint32_t)(p - f.image - h->heap_offset) / hp.page_bytes;
+    carve_summary sum;
+    EXPECT(p != NULL);
+    carve_heap_state(&hp, page)[1] = 0x7fffff00u; /* the size word */
+    carve_alloc_free(&a, p, 8);
+    EXPECT(h->error_count == 1 &&
+           error_at(&f, 0)->kind == CARVE_MISUSE_CORRUPT &&
+           error_at(&f, 0)->site == 8);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_live_blocks == 0);
+    EXPECT(carve_layout_check(f.image, NULL, NULL) == CARVE_SUCCESS);
+    fixture_free(&f);
+}
+
+static void test_clean_blocks(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p = carve_alloc_malloc(&a, 20, 16, 1), *q, *c;
+    uint32_t i;
+    memset(p, 1, 20);
+    q = carve_alloc_realloc(&a, p, 40, 2); /* grows in place */
+    EXPECT(q == p && carve_alloc_usable_size(&a, q, 3) == 40);
+    memset(q, 2, 40);
+    q = carve_alloc_realloc(&a, q, 700, 4); /* moves to the heap */
+    EXPECT(q != NULL && q[39] == 2 && carve_alloc_usable_size(&a, q, 5) == 700);
+    memset(q, 3, 700);
+    q = carve_alloc_realloc(&a, q, 10, 6); /* shrinks in place */
+    EXPECT(carve_alloc_usable_size(&a, q, 7) == 10 && q[9] == 3);
+    c = carve_alloc_calloc(&a, 3, 7, 8);
+    for (i = 0; i < 21; ++i)
+        EXPECT(c[i] == 0);
+    carve_alloc_free(&a, c, 9);
+    carve_alloc_free(&a, q, 10);
+    EXPECT(a.state->misuse_count == 0 && header(&f)->error_count == 0);
+    EXPECT(a.state->live_blocks == 0 && a.state->heap_allocs == 1 &&
+           a.state->heap_frees == 1);
+    EXPECT(carve_layout_check(f.image, NULL, NULL) == CARVE_SUCCESS);
+    fixture_free(&f);
+}
+
+static void test_error_log_limit(void)
+{
+    carve_plan_params params = checked_params(8, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0), b = fixture_open(&f, 1);
+    unsigned char *other = carve_alloc_malloc(&b, 16, 16, 1);
+    carve_summary sum;
+    uint32_t i;
+    for (i = 0; i < 12; ++i)
+        carve_alloc_free(&a, other, 300 + i); /* another arena's block */
+    EXPECT(header(&f)->error_count == 12);
+    for (i = 0; i < 8; ++i) {
+        EXPECT(error_at(&f, i)->kind == CARVE_MISUSE_OTHER_ARENA);
+        EXPECT(error_at(&f, i)->site == 300 + i);
+        EXPECT(error_at(&f, i)->detail == 1); /* whose block it is */
+        EXPECT(error_at(&f, i)->arena == 0);
+    }
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.errors_seen == 12 && sum.errors_kept == 8);
+    EXPECT(b.state->live_blocks == 1);
+    fixture_free(&f);
+}
+
+typedef struct expected_event {
+    uint32_t kind, site, arena;
+    const void *block;
+    uint32_t bytes;
+} expected_event;
+
+static void test_events(void)
+{
+    carve_plan_params params = checked_params(0, 6);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 3);
+    unsigned char *p, *q, *h;
+    expected_event want[6];
+    carve_summary sum;
+    uint32_t i;
+    p = carve_alloc_malloc(&a, 24, 16, 1);
+    h = carve_alloc_malloc(&a, 500, 16, 2);      /* heap */
+    q = carve_alloc_realloc(&a, p, 2000, 3);     /* moves to the heap */
+    EXPECT(carve_alloc_malloc(&a, 1u << 30, 16, 4) == NULL);
+    carve_alloc_free(&a, h, 5);
+    carve_alloc_free(&a, q, 6);                  /* the 7th: counted only */
+    want[0] = (expected_event){CARVE_CALL_MALLOC, 1, 3, p, 24};
+    want[1] = (expected_event){CARVE_CALL_MALLOC, 2, 3, h, 500};
+    want[2] = (expected_event){CARVE_CALL_REALLOC_FREE, 3, 3, p, 48};
+    want[3] = (expected_event){CARVE_CALL_REALLOC, 3, 3, q, 2000};
+    want[4] = (expected_event){CARVE_CALL_FAILED, 4, 3, NULL, 1u << 30};
+    want[5] = (expected_event){CARVE_CALL_FREE, 5, 3, h, 768}; /* 516 B: a 768-byte slot */
+    for (i = 0; i < 6; ++i) {
+        const carve_event_record *e = event_at(&f, i);
+        int failures_before = carve_test_failures;
+        EXPECT(CARVE_EVENT_KIND(*e) == want[i].kind);
+        EXPECT(CARVE_EVENT_SITE(*e) == want[i].site);
+        EXPECT(e->arena == want[i].arena);
+        EXPECT(e->offset ==
+               (want[i].block ? offset_of(&f, want[i].block) : 0u));
+        EXPECT(e->bytes == want[i].bytes);
+        if (carve_test_failures != failures_before)
+            fprintf(stderr, "  (event %u)\n", i);
+    }
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.events_seen == 7 && sum.events_kept == 6);
+    /* A reset empties both logs. */
+    REQUIRE_OK(carve_layout_reset(f.image));
+    EXPECT(header(&f)->event_count == 0 && header(&f)->error_count == 0);
+    EXPECT(carve_layout_check(f.image, NULL, NULL) == CARVE_SUCCESS);
+    fixture_free(&f);
+}
+
+/* Without checks, nothing is written past the payload and usable sizes are
+ * whole granules; the fast path still records refusals with their site. */
+static void test_without_checks(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f;
+    carve_arena a;
+    unsigned char *p;
+    params.options = 0;
+    params.heap_bytes = 0;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    EXPECT(a.options == 0 && a.large_bytes == 0xffffffffu);
+    p = carve_alloc_malloc(&a, 20, 16, 1);
+    EXPECT(carve_alloc_usable_size(&a, p, 2) == 32);
+    memset(p, 0x77, 32);
+    carve_alloc_free(&a, p, 3);
+    carve_alloc_free(&a, p, 4);
+    EXPECT(a.state->misuse_count == 1 && a.state->misuse_site == 4);
+    EXPECT(header(&f)->error_count == 1 &&
+           error_at(&f, 0)->kind == CARVE_MISUSE_FREED &&
+           error_at(&f, 0)->site == 4);
+    EXPECT(carve_alloc_malloc(&a, 5000, 16, 5) == NULL &&
+           a.state->failure_site == 5 &&
+           a.state->last_failure == CARVE_FAIL_TOO_LARGE);
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    test_overflows();
+    test_damaged_large_header();
+    test_clean_blocks();
+    test_error_log_limit();
+    test_events();
+    test_without_checks();
+    return carve_test_finish("checks");
+}

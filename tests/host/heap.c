@@ -1,0 +1,518 @@
+/*
+ * heap.c - the shared heap and the front that routes between it and the
+ * arenas (kernels/carve_heap.h, kernels/carve_alloc.h), run on the host:
+ * the same code the kernels run.
+ *
+ * - every call's semantics and every refusal, with the heap's invariants
+ *   and hints checked after each step;
+ * - random sequences over several arenas and the heap against a shadow
+ *   model: every live block carries its own pattern, so an overlap shows;
+ * - host threads racing through the lock-free heap (it uses the device's
+ *   atomics, mapped to the host's), handing blocks to each other to free.
+ *
+ * Usage: host_heap [seed [operations]]
+ */
+#include "core_fixture.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+static carve_test_rng rng;
+
+static carve_plan_params heap_params(uint64_t arenas, uint64_t arena_bytes,
+                                     uint64_t heap_bytes, uint32_t options)
+{
+    carve_plan_params p;
+    memset(&p, 0, sizeof p);
+    p.arena_count = arenas;
+    p.arena_bytes = arena_bytes;
+    p.heap_bytes = heap_bytes;
+    p.options = options;
+    return p;
+}
+
+#define EXPECT_IMAGE_VALID(f)                                                 \
+    do {                                                                      \
+        uint32_t bad_ = 0, broken_ = 0;                                       \
+        if (carve_layout_check((f)->image, &bad_, &broken_) !=                \
+            CARVE_SUCCESS) {                                                  \
+            fprintf(stderr, "%s:%d: invariant %u broken in %s %u\n",          \
+                    __FILE__, __LINE__, broken_,                              \
+                    bad_ == CARVE_HEAP_INDEX ? "the heap" : "arena", bad_);   \
+            ++carve_test_failures;                                            \
+        }                                                                     \
+    } while (0)
+
+static int in_heap(const core_fixture *f, const void *p)
+{
+    uint64_t off = (uint64_t)((const unsigned char *)p - f->image);
+    return p != NULL && off >= f->plan.heap_offset &&
+           off < f->plan.heap_offset +
+                     (uint64_t)f->plan.heap_pages * f->plan.heap_page_bytes;
+}
+
+static const carve_error_record *error_record(const core_fixture *f,
+                                              uint32_t i)
+{
+    const carve_set_header *h = (const carve_set_header *)f->image;
+    return (const carve_error_record *)(f->image + h->error_offset) + i;
+}
+
+static uint32_t error_count(const core_fixture *f)
+{
+    return ((const carve_set_header *)f->image)->error_count;
+}
+
+static void test_routing(void)
+{
+    carve_plan_params params = heap_params(4, 1024, 64 * 1024, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0), b = fixture_open(&f, 1);
+    unsigned char *small, *mid, *page, *pages;
+    EXPECT(f.plan.heap_pages == 16 && f.plan.heap_page_bytes == 4096);
+    EXPECT(f.plan.large_bytes == 257); /* over a quarter of the arena */
+    small = carve_alloc_malloc(&a, 100, 16, 11);
+    mid = carve_alloc_malloc(&a, 300, 16, 12);
+    page = carve_alloc_malloc(&a, 3000, 16, 13);
+    pages = carve_alloc_malloc(&a, 10000, 16, 14);
+    EXPECT(small != NULL && !in_heap(&f, small));
+    EXPECT(in_heap(&f, mid) && in_heap(&f, page) && in_heap(&f, pages));
+    /* 300 B takes a 384-byte slot (16 B x 24); 3000 B more than half a
+     * page, so a whole page; 10000 B three pages. */
+    EXPECT(carve_alloc_usable_size(&a, mid, 15) == 384);
+    EXPECT(carve_alloc_usable_size(&a, page, 15) == 4096);
+    EXPECT(carve_alloc_usable_size(&a, pages, 15) == 3 * 4096);
+    EXPECT(a.state->alloc_count == 1 && a.state->heap_allocs == 3);
+    memset(pages, 0x5a, 10000);
+    EXPECT_IMAGE_VALID(&f);
+    /* A host walk may follow offsets into heap blocks, whoever owns them,
+     * but not past a block or into free heap memory. */
+    {
+        uint32_t m = (uint32_t)(mid - f.image), l = (uint32_t)(pages - f.image);
+        EXPECT(carve_layout_block(f.image, 3, m, 384) == mid);
+        EXPECT(carve_layout_block(f.image, 0, m + 100, 284) == mid + 100);
+        EXPECT(carve_layout_block(f.image, 0, m, 385) == NULL);
+        EXPECT(carve_layout_block(f.image, 0, l + 5000, 7000) == pages + 5000);
+        EXPECT(carve_layout_block(f.image, 0, l + 5000, 7289) == NULL);
+        EXPECT(carve_layout_block(f.image, 0, m + 384, 16) == NULL); /* free slot */
+        EXPECT(carve_layout_block(f.image, 0, l + 3 * 4096, 16) == NULL);
+    }
+
+    /* Any work-item frees a heap block; the freeing one counts it. */
+    carve_alloc_free(&b, mid, 21);
+    EXPECT(b.state->heap_frees == 1 && a.state->heap_frees == 0);
+    EXPECT(b.state->misuse_count == 0);
+    carve_alloc_free(&b, mid, 22); /* double free */
+    EXPECT(b.state->misuse_count == 1 &&
+           b.state->last_misuse == CARVE_MISUSE_FREED &&
+           b.state->misuse_site == 22);
+    EXPECT(error_count(&f) == 1 &&
+           error_record(&f, 0)->kind == CARVE_MISUSE_FREED &&
+           error_record(&f, 0)->arena == 1 && error_record(&f, 0)->site == 22 &&
+           error_record(&f, 0)->call == CARVE_CALL_FREE &&
+           error_record(&f, 0)->offset == (uint32_t)(mid - f.image));
+    carve_alloc_free(&a, pages + 16, 23);
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_INTERIOR);
+    carve_alloc_free(&a, pages + 4096, 24); /* its second page */
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_INTERIOR);
+    carve_alloc_free(&a, page + 8 * 4096, 25); /* a free page */
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_FREED);
+    EXPECT(a.state->misuse_count == 3 && error_count(&f) == 4);
+    EXPECT(pages[9999] == 0x5a); /* refusals wrote nothing */
+    EXPECT_IMAGE_VALID(&f);
+    carve_alloc_free(&b, pages, 26);
+    carve_alloc_free(&a, page, 27);
+    carve_alloc_free(&a, small, 28);
+    EXPECT(a.state->live_blocks == 0);
+    EXPECT_IMAGE_VALID(&f);
+    {
+        carve_summary sum;
+        REQUIRE_OK(carve_layout_summary(f.image, &sum));
+        EXPECT(sum.heap_pages == 16 && sum.heap_free_pages == 16 &&
+               sum.heap_live_blocks == 0 && sum.heap_in_use_bytes == 0);
+        EXPECT(sum.heap_allocs == 3 && sum.heap_frees == 3);
+        EXPECT(sum.errors_seen == 4 && sum.errors_kept == 4);
+    }
+    fixture_free(&f);
+}
+
+static void test_exhaustion_and_fallback(void)
+{
+    carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0);
+    void *blocks[40];
+    int n = 0, i;
+    while (n < 40 && (blocks[n] = carve_alloc_malloc(&a, 64, 16, 31)) != NULL)
+        ++n;
+    EXPECT(n == 16); /* no fallback: the arena alone */
+    EXPECT(a.state->failed_count == 1 &&
+           a.state->last_failure == CARVE_FAIL_OUT_OF_MEMORY &&
+           a.state->failure_site == 31);
+    EXPECT(carve_alloc_malloc(&a, 1u << 20, 16, 32) == NULL);
+    EXPECT(a.state->last_failure == CARVE_FAIL_TOO_LARGE &&
+           a.state->largest_failed == 1u << 20);
+    /* Half-page requests: two per page, 32 in 16 pages. */
+    for (i = 0; i < 40 && carve_alloc_malloc(&a, 2048, 16, 33) != NULL; ++i)
+        ;
+    EXPECT(i == 32);
+    EXPECT(a.state->last_failure == CARVE_FAIL_OUT_OF_MEMORY);
+    EXPECT_IMAGE_VALID(&f);
+    fixture_free(&f);
+
+    params.options = CARVE_PLAN_HEAP_FALLBACK;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    for (n = 0; n < 40; ++n)
+        blocks[n] = carve_alloc_malloc(&a, 64, 16, 34);
+    EXPECT(!in_heap(&f, blocks[15]) && in_heap(&f, blocks[16]));
+    EXPECT(a.state->failed_count == 0 && a.state->heap_allocs == 24);
+    for (n = 0; n < 40; ++n)
+        carve_alloc_free(&a, blocks[n], 35);
+    EXPECT(a.state->misuse_count == 0 && a.state->live_blocks == 0);
+    EXPECT_IMAGE_VALID(&f);
+    fixture_free(&f);
+}
+
+static void test_alignment_realloc_calloc(void)
+{
+    carve_plan_params params = heap_params(2, 2048, 32 * 4096, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p, *q;
+    uint32_t align, i;
+    for (align = 16; align <= 128; align *= 2) {
+        p = carve_alloc_malloc(&a, 600, align, 41); /* heap: 600 >= 513 */
+        EXPECT(in_heap(&f, p) && (uintptr_t)p % align == 0);
+        p = carve_alloc_malloc(&a, 40, align, 42); /* arena */
+        EXPECT(p != NULL && !in_heap(&f, p) && (uintptr_t)p % align == 0);
+    }
+    EXPECT(carve_alloc_malloc(&a, 600, 256, 43) == NULL &&
+           a.state->last_failure == CARVE_FAIL_BAD_ALIGNMENT);
+    /* An arena block grown past the threshold moves to the heap. */
+    p = carve_alloc_malloc(&a, 100, 16, 44);
+    for (i = 0; i < 100; ++i)
+        p[i] = (unsigned char)i;
+    q = carve_alloc_realloc(&a, p, 5000, 45);
+    EXPECT(in_heap(&f, q));
+    for (i = 0; i < 100 && q != NULL; ++i)
+        if (q[i] != (unsigned char)i)
+            break;
+    EXPECT(i == 100);
+    /* Heap blocks stay where they are while the size fits. */
+    p = carve_alloc_realloc(&a, q, 8000, 46);
+    EXPECT(p == q);
+    p = carve_alloc_realloc(&a, q, 3 * 4096, 47); /* needs 3 pages: moves */
+    EXPECT(in_heap(&f, p) && p != q && p[99] == 99);
+    q = carve_alloc_realloc(&a, p, 700, 48);
+    EXPECT(q == p); /* shrinking never moves */
+    q = carve_alloc_realloc(&a, q, 0, 49); /* frees */
+    EXPECT(q == NULL);
+    /* calloc zeroes heap memory the fixture filled with garbage. */
+    q = carve_alloc_calloc(&a, 30, 100, 50);
+    EXPECT(in_heap(&f, q));
+    for (i = 0; i < 3000 && q != NULL; ++i)
+        if (q[i] != 0)
+            break;
+    EXPECT(i == 3000);
+    EXPECT(carve_alloc_calloc(&a, UINT64_MAX / 2, 3, 51) == NULL &&
+           a.state->last_failure == CARVE_FAIL_OVERFLOW);
+    EXPECT(a.state->misuse_count == 0);
+    EXPECT_IMAGE_VALID(&f);
+    fixture_free(&f);
+}
+
+/* ---- random sequences against a shadow model ------------------------------- */
+
+typedef struct shadow_block {
+    unsigned char *p;
+    uint64_t bytes;
+    uint32_t tag;
+    uint32_t owner; /* the arena an arena block belongs to */
+} shadow_block;
+
+static unsigned char pattern(uint32_t tag, uint64_t i)
+{
+    return (unsigned char)((tag * 2654435761u) ^ (uint32_t)(i * 40503u)) | 1u;
+}
+
+static void fill(unsigned char *p, uint64_t bytes, uint32_t tag)
+{
+    uint64_t i;
+    for (i = 0; i < bytes; ++i)
+        p[i] = pattern(tag, i);
+}
+
+static int intact(const unsigned char *p, uint64_t bytes, uint32_t tag)
+{
+    uint64_t i;
+    for (i = 0; i < bytes; ++i)
+        if (p[i] != pattern(tag, i))
+            return 0;
+    return 1;
+}
+
+static uint64_t random_size(void)
+{
+    uint64_t roll = carve_test_below(&rng, 100);
+    if (roll < 60)
+        return 1 + carve_test_below(&rng, 128);
+    if (roll < 90)
+        return 1 + carve_test_below(&rng, 2048);
+    return 1 + carve_test_below(&rng, 20000);
+}
+
+static void test_random(uint64_t operations, uint32_t options)
+{
+    enum { ARENAS = 4, MAX_LIVE = 4096 };
+    carve_plan_params params = heap_params(ARENAS, 4096, 256 * 1024, options);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena arenas[ARENAS];
+    shadow_block *live = calloc(MAX_LIVE, sizeof *live);
+    size_t count = 0, i;
+    uint32_t next_tag = 1;
+    uint64_t op, heap_blocks = 0, nulls = 0;
+    int failures_before = carve_test_failures;
+    for (i = 0; i < ARENAS; ++i)
+        arenas[i] = fixture_open(&f, (uint32_t)i);
+    for (op = 0; op < operations && carve_test_failures == failures_before;
+         ++op) {
+        uint32_t who = (uint32_t)carve_test_below(&rng, ARENAS);
+        carve_arena *a = &arenas[who];
+        uint64_t roll = carve_test_below(&rng, 100), bytes;
+        unsigned char *p;
+        if (roll < 50 && count < MAX_LIVE) {
+            bytes = random_size();
+            p = roll < 45 ? carve_alloc_malloc(a, bytes, 16, 60)
+                          : carve_alloc_calloc(a, 1, bytes, 61);
+            if (p == NULL) {
+                ++nulls;
+                EXPECT(a->state->last_failure == CARVE_FAIL_OUT_OF_MEMORY ||
+                       a->state->last_failure == CARVE_FAIL_TOO_LARGE);
+                continue;
+            }
+            EXPECT(carve_alloc_usable_size(a, p, 62) >= bytes);
+            heap_blocks += in_heap(&f, p);
+            live[count].p = p;
+            live[count].bytes = bytes;
+            live[count].tag = next_tag++;
+            live[count].owner = who;
+            fill(p, bytes, live[count].tag);
+            ++count;
+        } else if (roll < 85 && count > 0) {
+            i = (size_t)carve_test_below(&rng, count);
+            EXPECT(intact(live[i].p, live[i].bytes, live[i].tag));
+            /* Heap blocks are anyone's to free; arena blocks their
+             * owner's. */
+            if (!in_heap(&f, live[i].p))
+                a = &arenas[live[i].owner];
+            carve_alloc_free(a, live[i].p, 63);
+            live[i] = live[--count];
+        } else if (count > 0) {
+            i = (size_t)carve_test_below(&rng, count);
+            bytes = random_size();
+            if (!in_heap(&f, live[i].p)) {
+                who = live[i].owner;
+                a = &arenas[who];
+            }
+            p = carve_alloc_realloc(a, live[i].p, bytes, 64);
+            if (p == NULL) {
+                EXPECT(intact(live[i].p, live[i].bytes, live[i].tag));
+                continue;
+            }
+            EXPECT(intact(p, live[i].bytes < bytes ? live[i].bytes : bytes,
+                          live[i].tag));
+            live[i].p = p;
+            live[i].bytes = bytes;
+            live[i].tag = next_tag++;
+            live[i].owner = who;
+            fill(p, bytes, live[i].tag);
+        }
+        EXPECT_IMAGE_VALID(&f);
+        if (op % 256 == 0)
+            for (i = 0; i < count; ++i)
+                EXPECT(intact(live[i].p, live[i].bytes, live[i].tag));
+    }
+    for (i = 0; i < ARENAS; ++i)
+        EXPECT(arenas[i].state->misuse_count == 0);
+    while (count > 0) {
+        --count;
+        EXPECT(intact(live[count].p, live[count].bytes, live[count].tag));
+        carve_alloc_free(&arenas[live[count].owner], live[count].p, 65);
+    }
+    {
+        carve_summary sum;
+        REQUIRE_OK(carve_layout_summary(f.image, &sum));
+        EXPECT(sum.heap_free_pages == sum.heap_pages && sum.in_use_bytes == 0);
+        EXPECT(sum.misuse_count == 0);
+    }
+    EXPECT_IMAGE_VALID(&f);
+    printf("random (options %u): %" PRIu64 " operations, %" PRIu64
+           " heap blocks, %" PRIu64 " NULLs\n",
+           (unsigned)options, op, heap_blocks, nulls);
+    free(live);
+    fixture_free(&f);
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+enum { THREADS = 4, MAILBOXES = 64 };
+
+typedef struct racer {
+    core_fixture *f;
+    uint32_t id;
+    uint64_t operations;
+    uint64_t seed;
+    uint64_t allocated, freed, handed, nulls, contended, damaged;
+} racer;
+
+/* A block's first word says who it is, so that whoever frees it can check
+ * every byte. */
+typedef struct handoff {
+    unsigned char *p;
+    uint64_t bytes;
+} handoff;
+
+static handoff *_Atomic mailbox[MAILBOXES];
+
+static uint64_t block_tag_of(const unsigned char *p)
+{
+    uint64_t tag;
+    memcpy(&tag, p, sizeof tag);
+    return tag;
+}
+
+static void stamp(unsigned char *p, uint64_t bytes, uint64_t tag)
+{
+    memcpy(p, &tag, sizeof tag);
+    fill(p + 8, bytes - 8, (uint32_t)tag);
+}
+
+static int stamped(const unsigned char *p, uint64_t bytes)
+{
+    return intact(p + 8, bytes - 8, (uint32_t)block_tag_of(p));
+}
+
+static void release_checked(racer *r, carve_arena *a, handoff *h)
+{
+    if (!stamped(h->p, h->bytes))
+        ++r->damaged;
+    carve_alloc_free(a, h->p, 71);
+    ++r->freed;
+    free(h);
+}
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    carve_test_rng local = {r->seed};
+    carve_arena a = fixture_open(r->f, r->id);
+    handoff *mine[256];
+    size_t count = 0;
+    uint64_t op;
+    for (op = 0; op < r->operations; ++op) {
+        uint64_t roll = carve_test_below(&local, 100);
+        if (roll < 50 && count < 256) {
+            uint64_t bytes = 16 + carve_test_below(&local, 6000);
+            unsigned char *p = carve_alloc_malloc(&a, bytes, 16, 70);
+            if (p == NULL) {
+                ++r->nulls;
+                r->contended +=
+                    a.state->last_failure == CARVE_FAIL_CONTENTION;
+                continue;
+            }
+            stamp(p, bytes, ((uint64_t)r->id << 40) | op);
+            mine[count] = malloc(sizeof *mine[count]);
+            mine[count]->p = p;
+            mine[count]->bytes = bytes;
+            ++count;
+            ++r->allocated;
+        } else if (roll < 80 && count > 0) {
+            size_t i = (size_t)carve_test_below(&local, count);
+            release_checked(r, &a, mine[i]);
+            mine[i] = mine[--count];
+        } else if (count > 0) {
+            /* Hand a block over; free whatever was waiting there. */
+            size_t i = (size_t)carve_test_below(&local, count);
+            handoff *old = atomic_exchange(
+                &mailbox[carve_test_below(&local, MAILBOXES)], mine[i]);
+            mine[i] = mine[--count];
+            ++r->handed;
+            if (old != NULL)
+                release_checked(r, &a, old);
+        }
+    }
+    while (count > 0)
+        release_checked(r, &a, mine[--count]);
+    return NULL;
+}
+
+static void test_threads(uint64_t operations)
+{
+    /* Every request goes to the heap; pages of 4 KiB, so a mix of slots and
+     * whole-page runs, and room for contention on a small heap. */
+    carve_plan_params params = heap_params(THREADS, 1024, 2u << 20, 0);
+    core_fixture f;
+    pthread_t threads[THREADS];
+    racer racers[THREADS], drainer;
+    carve_arena drain;
+    carve_summary sum;
+    uint64_t allocated = 0, freed = 0, nulls = 0, contended = 0, damaged = 0;
+    int i;
+    params.large_request_bytes = 1;
+    f = fixture_make_params(&params);
+    for (i = 0; i < THREADS; ++i) {
+        racers[i].f = &f;
+        racers[i].id = (uint32_t)i;
+        racers[i].operations = operations;
+        racers[i].seed = carve_test_next(&rng) | 1;
+        racers[i].allocated = racers[i].freed = racers[i].handed = 0;
+        racers[i].nulls = racers[i].contended = racers[i].damaged = 0;
+        pthread_create(&threads[i], NULL, race, &racers[i]);
+    }
+    for (i = 0; i < THREADS; ++i) {
+        pthread_join(threads[i], NULL);
+        allocated += racers[i].allocated;
+        freed += racers[i].freed;
+        nulls += racers[i].nulls;
+        contended += racers[i].contended;
+        damaged += racers[i].damaged;
+    }
+    /* What is still in the mailboxes is freed here, checked the same way. */
+    drain = fixture_open(&f, 0);
+    memset(&drainer, 0, sizeof drainer);
+    for (i = 0; i < MAILBOXES; ++i) {
+        handoff *h = atomic_exchange(&mailbox[i], NULL);
+        if (h != NULL)
+            release_checked(&drainer, &drain, h);
+    }
+    freed += drainer.freed;
+    damaged += drainer.damaged;
+    EXPECT(damaged == 0);
+    EXPECT(allocated == freed);
+    EXPECT_IMAGE_VALID(&f);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_free_pages == sum.heap_pages && sum.heap_live_blocks == 0);
+    EXPECT(sum.misuse_count == 0 && sum.heap_allocs == allocated &&
+           sum.heap_frees == freed);
+    printf("threads: %d x %" PRIu64 " operations, %" PRIu64
+           " blocks, %" PRIu64 " NULLs (%" PRIu64 " from contention)\n",
+           THREADS, operations, allocated, nulls, contended);
+    fixture_free(&f);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = carve_test_seed(argc, argv, 0x4ea9c0ffeeull);
+    uint64_t operations = argc > 2 ? strtoull(argv[2], NULL, 0) : 20000;
+    printf("heap: seed 0x%" PRIx64 ", %" PRIu64 " operations\n", seed,
+           operations);
+    rng.state = seed ? seed : 1;
+    test_routing();
+    test_exhaustion_and_fallback();
+    test_alignment_realloc_calloc();
+    test_random(operations, 0);
+    test_random(operations, CARVE_PLAN_HEAP_FALLBACK);
+    test_threads(operations * 5);
+    return carve_test_finish("heap");
+}
