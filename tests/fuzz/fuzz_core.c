@@ -14,8 +14,10 @@
  * - calloc memory is not zero, realloc loses the bytes it must keep;
  * - a NULL comes with the wrong reason, or OUT_OF_MEMORY while a fit is
  *   guaranteed (room at the top, or a free block of a higher size class);
- * - a misused pointer is not refused with the right CARVE_MISUSE_* code, or
- *   a counter (failures, misuse, zero requests, reallocs) disagrees;
+ * - a misused pointer is not refused with the right CARVE_MISUSE_* code
+ *   (INTERIOR, FREED below the high-water mark, NOT_LIVE above it,
+ *   OTHER_ARENA, FOREIGN), or a counter (failures, misuse, zero requests,
+ *   reallocs) disagrees;
  * - any byte outside arena 0's payload and state entry changes (the header,
  *   arena 1).
  * The operation table is core_ops below; see fuzz_input.h for the format.
@@ -46,6 +48,7 @@ typedef struct core_model {
     uint8_t *freed[FREED_RING];
     uint32_t freed_next;
     uint32_t serial;
+    uint32_t high_water; /* granules ever handed out: the peak of bump */
     /* what the state entry's counters must say */
     uint32_t failed, last_failure, misuse, last_misuse, zero_requests,
         reallocs;
@@ -105,6 +108,8 @@ static void adopt(core_model *m, uint8_t *p, uint64_t bytes, uint32_t align)
                      "block %p overlaps live block %p", (void *)p, (void *)b->p);
     }
     FUZZ_REQUIRE(m->live_count < MAX_LIVE, "more live blocks than granules");
+    if ((uint32_t)((p + usable - m->payload) / CARVE_GRANULE) > m->high_water)
+        m->high_water = (uint32_t)((p + usable - m->payload) / CARVE_GRANULE);
     m->live[m->live_count].p = p;
     m->live[m->live_count].bytes = bytes;
     fill(m, &m->live[m->live_count++]);
@@ -164,15 +169,18 @@ static void check_allocation(core_model *m, uint8_t *p, uint64_t bytes,
 static uint32_t misuse_of(core_model *m, uint8_t *x)
 {
     uintptr_t off = (uintptr_t)x - (uintptr_t)m->payload;
+    uintptr_t arenas = (uintptr_t)(m->image + m->plan.arenas_offset);
     core_block *b;
     if (off >= (uintptr_t)m->granules * CARVE_GRANULE)
-        return CARVE_MISUSE_FOREIGN;
-    if (off % CARVE_GRANULE != 0)
-        return CARVE_MISUSE_INTERIOR;
+        return (uintptr_t)x - arenas < 2u * m->plan.arena_bytes
+                   ? CARVE_MISUSE_OTHER_ARENA /* arena 1 */
+                   : CARVE_MISUSE_FOREIGN;
     b = live_holding(m, x);
-    if (b == NULL)
-        return CARVE_MISUSE_NOT_LIVE;
-    return b->p == x ? CARVE_MISUSE_NONE : CARVE_MISUSE_INTERIOR;
+    if (b != NULL)
+        return b->p == x ? CARVE_MISUSE_NONE : CARVE_MISUSE_INTERIOR;
+    /* not live: handed out before (below the high-water mark) or never */
+    return off / CARVE_GRANULE < m->high_water ? CARVE_MISUSE_FREED
+                                               : CARVE_MISUSE_NOT_LIVE;
 }
 
 /* Frees (or, on an odd selector, reallocs) x, which must be refused. */
@@ -186,7 +194,9 @@ static void misuse(core_model *m, uint8_t *x, uint32_t selector)
         FUZZ_REQUIRE(carve_core_realloc(&m->arena, x, bytes) == NULL,
                      "realloc accepted misused pointer %p", (void *)x);
     } else {
-        carve_core_free(&m->arena, x);
+        uint32_t refused = carve_core_free(&m->arena, x);
+        FUZZ_REQUIRE(refused == why, "free of %p refused as %u, expected %u",
+                     (void *)x, refused, why);
     }
     m->misuse += 1;
     m->last_misuse = why;
@@ -285,7 +295,9 @@ static void op_free(void *model, fuzz_input *in)
 {
     core_model *m = model;
     core_block *b = pick_live(m, in);
-    carve_core_free(&m->arena, b ? b->p : NULL); /* free(NULL): nothing */
+    uint32_t refused = carve_core_free(&m->arena, b ? b->p : NULL);
+    FUZZ_REQUIRE(refused == CARVE_MISUSE_NONE, "free of a live block refused "
+                 "as %u", refused); /* free(NULL) does nothing */
     if (b != NULL)
         forget(m, b, 1);
 }
