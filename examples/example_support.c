@@ -198,6 +198,16 @@ uint64_t example_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+int example_quick(void)
+{
+    static int quick = -1;
+    if (quick < 0) {
+        const char *text = getenv("CARVE_QUICK");
+        quick = text != NULL && text[0] != '\0' && strcmp(text, "0") != 0;
+    }
+    return quick;
+}
+
 uint32_t example_random_below(uint64_t *state, uint32_t bound)
 {
     /* The bias of a 64-bit value reduced modulo a 32-bit bound is below

@@ -75,6 +75,10 @@ int example_report_set(const carve_set *set, carve_summary *summary);
  * granules (CARVE_GRANULE, 16 bytes) and keeps its metadata elsewhere. */
 uint64_t example_block_bytes(uint64_t bytes);
 
+/* Whether CARVE_QUICK asks for a small run, as the Oclgrind tests do: a
+ * simulator runs kernels thousands of times slower, with less memory. */
+int example_quick(void);
+
 /* A seeded pseudo-random generator (splitmix64): the same seed gives the
  * same data on every machine, so a failure can be reproduced. */
 uint64_t example_random(uint64_t *state);

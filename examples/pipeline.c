@@ -22,9 +22,10 @@
 #include <string.h>
 #include <time.h>
 
-#define FRAME_COUNT 48u
-#define FRAME_WIDTH 1024u
-#define FRAME_HEIGHT 512u
+/* 4 frames of 128 x 64 under CARVE_QUICK (for a simulator such as Oclgrind) */
+#define FRAME_COUNT (example_quick() ? 4u : 48u)
+#define FRAME_WIDTH (example_quick() ? 128u : 1024u)
+#define FRAME_HEIGHT (example_quick() ? 64u : 512u)
 #define FRAME_PIXELS (FRAME_WIDTH * FRAME_HEIGHT)
 #define FRAME_BYTES (FRAME_PIXELS * sizeof(uint16_t)) /* 1 MiB */
 #define SAMPLE_BITS 12u                               /* a 12-bit sensor */
@@ -192,7 +193,7 @@ struct pipeline {
 
 static carve_status enqueue_filter(pipeline *p, cl_event *finished)
 {
-    static const size_t global_size[2] = {FRAME_WIDTH, FRAME_HEIGHT};
+    const size_t global_size[2] = {FRAME_WIDTH, FRAME_HEIGHT};
     const cl_uint width = FRAME_WIDTH, height = FRAME_HEIGHT;
     carve_status status = clSetKernelArg(p->kernel, 3, sizeof width, &width);
     if (status == CARVE_SUCCESS)

@@ -97,6 +97,14 @@ static inline uint64_t carve_test_seed(int argc, char **argv, uint64_t fallback)
     return text ? strtoull(text, NULL, 0) : fallback;
 }
 
+/* Whether CARVE_QUICK asks for a small run (set by the Oclgrind tests: a
+ * simulator runs kernels thousands of times slower, with less memory). */
+static inline int carve_test_quick(void)
+{
+    const char *text = getenv("CARVE_QUICK");
+    return text != NULL && text[0] != '\0' && strcmp(text, "0") != 0;
+}
+
 typedef struct carve_test_cl {
     cl_device_id device;
     cl_context context;
