@@ -26,6 +26,10 @@ if(CARVE_SANITIZE)
                         "cannot build and link with ${carve_sanitize_flags}")
   endif()
   string(APPEND CMAKE_C_FLAGS " ${carve_sanitize_flags}")
+  # Programs linked by another language's rules (the CUDA benchmark) link
+  # sanitized C objects too.
+  string(APPEND CMAKE_EXE_LINKER_FLAGS " -fsanitize=${CARVE_SANITIZE}")
+  string(APPEND CMAKE_SHARED_LINKER_FLAGS " -fsanitize=${CARVE_SANITIZE}")
 
   set(carve_sanitize_env "${PROJECT_BINARY_DIR}/sanitizer_environment.cmake")
   file(WRITE "${carve_sanitize_env}"
@@ -37,3 +41,15 @@ set(ENV{UBSAN_OPTIONS} \"print_stacktrace=1:halt_on_error=1:\$ENV{UBSAN_OPTIONS}
 ")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${carve_sanitize_env}")
 endif()
+
+# carve_sanitizer_lets_sigsegv_kill(test...): for tests whose programs must
+# die of SIGSEGV (the coherence check's deliberate faults). ASan's own
+# SIGSEGV handler would report the fault and exit 1 instead; without it
+# carve's handler hands the fault to the default action. No-op unless
+# sanitizing.
+function(carve_sanitizer_lets_sigsegv_kill)
+  if(CARVE_SANITIZE)
+    set_property(TEST ${ARGN} APPEND PROPERTY ENVIRONMENT
+                 "ASAN_OPTIONS=detect_leaks=1:handle_segv=0")
+  endif()
+endfunction()
