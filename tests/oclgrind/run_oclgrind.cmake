@@ -16,7 +16,7 @@
 # decides: any line in it (an invalid access, a data race, an uninitialised
 # value, an API error) fails the test, as does the program failing.
 # QUICK=1 sets CARVE_QUICK=1, which the tests and examples read to make
-# their runs small enough for a simulator.
+# their runs small enough for a simulator; without it the device gets 1 GiB.
 set(command)
 set(after_separator FALSE)
 foreach(i RANGE 1 ${CMAKE_ARGC})
@@ -50,6 +50,10 @@ foreach(check ${checks})
 endforeach()
 if(QUICK)
   set(ENV{CARVE_QUICK} 1)
+else()
+  # Full-size plans (a million arenas) need more than Oclgrind's default
+  # 128 MiB; its largest buffer follows the global memory size.
+  set(ENV{OCLGRIND_GLOBAL_MEM_SIZE} 1073741824)
 endif()
 # Oclgrind is the only device: a selector meant for another must not apply.
 unset(ENV{CARVE_DEVICE})
