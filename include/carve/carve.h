@@ -161,9 +161,9 @@ typedef struct carve_plan {
     char message[320];
 } carve_plan;
 
-/* Queries the limits of `device`. Fails with the OpenCL status of the first
- * clGetDeviceInfo that fails, or CARVE_ERROR_INVALID_ARGUMENT for NULL out.
- * Thread-safe. */
+/* Queries the limits of `device`. Fails with CARVE_ERROR_INVALID_ARGUMENT
+ * for a NULL device or out, else with the OpenCL status of the first
+ * clGetDeviceInfo that fails (*out unchanged). Thread-safe. */
 carve_status carve_device_limits_query(cl_device_id device,
                                        carve_device_limits *out);
 
@@ -178,13 +178,15 @@ carve_status carve_device_limits_query(cl_device_id device,
  *                                  [16, 4096];
  *   CARVE_ERROR_INVALID_OPTION     unknown options bits, or a log too big;
  *   CARVE_ERROR_INVALID_HEAP       heap_page_bytes not a power of two in
- *                                  [2 KiB, 1 MiB], more than 2^24 pages,
- *                                  or HEAP_FALLBACK without a heap;
+ *                                  [2 KiB, 1 MiB], or HEAP_FALLBACK
+ *                                  without a heap;
  *   CARVE_ERROR_BASE_ALIGNMENT     the device aligns buffers to fewer bytes
  *                                  than arena_alignment (or than 128 with
  *                                  a heap);
- *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes overflows 64 bits;
- *   CARVE_ERROR_OFFSET_LIMIT       the buffer exceeds 4 GiB - 1, the reach
+ *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes, or the buffer with the
+ *                                  heap, overflows 64 bits;
+ *   CARVE_ERROR_OFFSET_LIMIT       the buffer (a heap of more than 4 GiB
+ *                                  included) exceeds 4 GiB - 1, the reach
  *                                  of 32-bit offsets;
  *   CARVE_ERROR_EXCEEDS_MAX_ALLOC  above CL_DEVICE_MAX_MEM_ALLOC_SIZE;
  *   CARVE_ERROR_EXCEEDS_GLOBAL_MEM above CL_DEVICE_GLOBAL_MEM_SIZE.
@@ -196,12 +198,15 @@ carve_status carve_plan_compute(const carve_plan_params *params,
 /* Writes the plan as a table (parts, offsets, sizes, totals) to `buf`,
  * always NUL-terminated when size > 0. Sets *needed (if not NULL) to the
  * bytes the whole table needs, NUL included. Fails with
- * CARVE_ERROR_BUFFER_TOO_SMALL when it was cut, INVALID_ARGUMENT on NULL
- * plan, or a buf of NULL with size > 0. */
+ * CARVE_ERROR_BUFFER_TOO_SMALL when it was cut, INVALID_ARGUMENT (writing
+ * nothing) on NULL plan, a buf of NULL with size > 0, or a plan that
+ * carve_plan_compute refused (plan->message not empty: it is only partly
+ * filled in) or with params.work_dim above 3. */
 carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
                                size_t *needed);
 
-/* carve_plan_format to a stream. Fails with INVALID_ARGUMENT on NULL. */
+/* carve_plan_format to a stream. Fails with INVALID_ARGUMENT (printing
+ * nothing) on NULL, or on a plan carve_plan_format refuses. */
 carve_status carve_plan_print(const carve_plan *plan, FILE *stream);
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -272,11 +277,21 @@ const char *carve_misuse_string(uint32_t misuse);
 /* ---- layout: a carved image in any memory --------------------------------
  * These work on host memory laid out by a plan: the mapping of a set (see
  * carve_set_host_base), or memory of your own for host-side tests. None of
- * them talks to OpenCL. */
+ * them talks to OpenCL. `mem` must be 4-byte aligned: a NULL or misaligned
+ * mem gives INVALID_ARGUMENT (NULL from the pointer functions). Only
+ * carve_layout_validate is told how many bytes mem holds; the others read
+ * and write as far as a valid header says (total_bytes), so validate
+ * memory that carve did not lay out itself before passing it to them. A
+ * header is valid when magic, version and sizes agree and its parts lie
+ * in carve's order without overlapping, each on 16 bytes, inside
+ * total_bytes; an invalid one gives CORRUPT_SET and nothing is written. */
 
 /* Writes the header and an empty state table for `plan` into mem; arena
- * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, or
- * BUFFER_TOO_SMALL if size < plan->total_bytes. O(state bytes). */
+ * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, on a plan of
+ * total_bytes 0 or above 4 GiB - 1 (refused by carve_plan_compute), or on
+ * a plan whose fields do not make a valid header (changed by hand), and
+ * with BUFFER_TOO_SMALL if size < plan->total_bytes; mem is untouched on
+ * failure. O(state bytes). */
 carve_status carve_layout_format(void *mem, size_t size,
                                  const carve_plan *plan);
 
@@ -286,15 +301,17 @@ carve_status carve_layout_format(void *mem, size_t size,
 carve_status carve_layout_reset(void *mem);
 
 /* Validates the header at mem against `size` bytes of mapping. Fails with
- * CORRUPT_SET (bad magic, version or offsets) or INVALID_ARGUMENT. O(1). */
+ * CORRUPT_SET (size below a header, which is then not read; an invalid
+ * header; or total_bytes above size) or INVALID_ARGUMENT. O(1). */
 carve_status carve_layout_validate(const void *mem, size_t size);
 
-/* Statistics of arena `index`. Fails with INDEX_OUT_OF_RANGE or
- * CORRUPT_SET. O(1). */
+/* Statistics of arena `index`. Fails with INVALID_ARGUMENT (NULL out),
+ * CORRUPT_SET or INDEX_OUT_OF_RANGE. O(1). */
 carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
                                       carve_arena_stats *out);
 
-/* Totals over all arenas. O(arena count). */
+/* Totals over all arenas. Fails with INVALID_ARGUMENT (NULL out) or
+ * CORRUPT_SET. O(arena count). */
 carve_status carve_layout_summary(const void *mem, carve_summary *out);
 
 /* Runs the allocator's invariant check (the same code the device ran) on
@@ -302,7 +319,8 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out);
  * ARENA_INVALID with the first bad arena's index in *bad_index and the
  * broken invariant (CARVE_CHECK_* of carve_core.h) in *broken, or, for the
  * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
- * carve_heap.h in *broken; either out-pointer may be NULL. The set must be
+ * carve_heap.h in *broken; either out-pointer may be NULL. Fails with
+ * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
  * quiescent (no kernel running). O(total bitmap words + blocks + heap
  * pages). */
 #define CARVE_HEAP_INDEX 0xffffffffu
@@ -310,13 +328,15 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);
 
 /* The host address of [offset, offset + bytes) in the image, or NULL if
- * that range is not inside it or offset is 0. O(1). */
+ * that range is not inside it, offset is 0 or the header is invalid. O(1). */
 void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
 
-/* Like carve_layout_pointer, but only for a range that lies inside one live
- * block of arena `index`: what a host walking device-built structures
- * should use, so that a stray offset into a header, a state table, free
- * memory or another arena is refused (NULL). O(size of the block / 512). */
+/* Like carve_layout_pointer, but only for a range (bytes > 0) that lies
+ * inside one live block of arena `index` (its redzone included): what a
+ * host walking device-built structures should use, so that a stray offset
+ * into a header, a state table, free memory or another arena is refused
+ * (NULL), as is any offset in an arena whose state is damaged past its
+ * end. O(size of the block / 512). */
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes);
 
