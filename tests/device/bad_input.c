@@ -553,6 +553,8 @@ static void zc_pointer_cases(zc_state *s, env *e)
     BAD_STATUS("the device owns `ptr` (hand-over, no kernel)",
                CARVE_SUCCESS, "the argument is set; ownership does not move",
                carve_zc_set_arg(e->touch, 0, s->p));
+    EXPECT(carve_zc_realloc(r, s->p, 64) == NULL &&
+           carve_zc_last_status() == CARVE_ERROR_WRONG_OWNER);
     REQUIRE_OK(carve_zc_to_host(s->p, 0, 0, NULL));
     EXPECT(carve_test_holds(s->p, 1000, 0x5a));
 
