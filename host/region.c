@@ -912,13 +912,27 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes)
     return status;
 }
 
+/* OpenCL answers a NULL event differently in a wait (CL_INVALID_EVENT)
+ * and in a map's wait list (CL_INVALID_EVENT_WAIT_LIST), so which one a
+ * caller saw would depend on the backend: carve refuses it itself. */
+static int events_valid(cl_uint n, const cl_event *events)
+{
+    cl_uint i;
+    if ((n > 0) != (events != NULL))
+        return 0;
+    for (i = 0; i < n; ++i)
+        if (events[i] == NULL)
+            return 0;
+    return 1;
+}
+
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events)
 {
     located l;
     uint64_t offset = 0, length = 0;
     carve_status status;
-    if ((num_events > 0) != (events != NULL) ||
+    if (!events_valid(num_events, events) ||
         !locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (!l.alloc->device_owned) {

@@ -177,8 +177,12 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (work_dim < 1 || work_dim > 3)
         return CARVE_ERROR_INVALID_NDRANGE;
-    for (d = 0; d < work_dim; ++d)
+    /* A product that wrapped around could match the plan by chance. */
+    for (d = 0; d < work_dim; ++d) {
+        if (global_size[d] != 0 && items > UINT64_MAX / global_size[d])
+            return CARVE_ERROR_INVALID_NDRANGE;
         items *= global_size[d];
+    }
     if (items != set->plan.arena_count)
         return CARVE_ERROR_INVALID_NDRANGE;
     status = carve_set_bind(set, kernel, arg_index);
