@@ -624,6 +624,36 @@ static carve_plan set_plan(const env *e)
     return dev_plan(&e->cl, 1, &arenas, 256);
 }
 
+/* The set's own memory given to carve_zc_free and carve_zc_realloc, with
+ * `region` NULL or the set's: refused, and the set keeps it. */
+static void set_memory_cases(carve_set *set)
+{
+    unsigned char *base = carve_set_host_base(set);
+    carve_region *region = carve_set_region(set);
+    carve_region_info before = info_of(region);
+    size_t size = (size_t)carve_set_plan(set)->total_bytes;
+    unsigned char *copy = dev_xmalloc(size);
+    const char *input = "a set's memory (`carve_set_host_base`), `region` "
+                        "NULL or the set's";
+    const char *kept = "refused: the set keeps its memory, unchanged";
+    memcpy(copy, base, size);
+    BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
+               carve_zc_free(NULL, base));
+    BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
+               carve_zc_free(region, base));
+    BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
+                  kept, carve_zc_realloc(NULL, base, 64));
+    BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
+                  kept, carve_zc_realloc(region, base, size + 4096));
+    BAD_NULL_LAST("a set's memory, 0 bytes (a free)", carve_zc_last_status,
+                  CARVE_ERROR_INVALID_ARGUMENT, kept,
+                  carve_zc_realloc(region, base, 0));
+    EXPECT(unchanged(region, &before) && carve_set_host_base(set) == base &&
+           memcmp(copy, base, size) == 0);
+    DEV_EXPECT_CHECK(set);
+    free(copy);
+}
+
 static void test_set_create(env *e)
 {
     carve_plan good = set_plan(e), refused, zeroed, hand_made = good, huge;
@@ -712,6 +742,16 @@ static void test_set_create(env *e)
 #undef CREATE_IN
 #undef SET_FAILS
     BAD_VOID("NULL", "nothing", "does nothing", carve_set_release(NULL));
+
+    REQUIRE_OK(carve_set_create_in(small, e->cl.queue, &good, 0, &set));
+    set_memory_cases(set);
+    BAD_VOID("a set made in the caller's region, whose memory "
+             "`carve_zc_free` refused",
+             "nothing", "frees the set's memory: the region has no live "
+             "allocation left",
+             carve_set_release(set));
+    EXPECT(info_of(small).live_allocations == 0);
+    REQUIRE_OK(carve_region_check(small, NULL));
     carve_region_release(small);
 }
 
@@ -795,6 +835,7 @@ static void test_set_use(env *e)
                NOTHING, carve_set_arena_stats(set, ARENAS, &stats));
     BAD_NULL("a range past the set's end", NOTHING,
              carve_set_pointer(set, (uint32_t)plan.total_bytes - 2, 4));
+    set_memory_cases(set);
 
     bad_section("Launching a set");
 #define RUN carve_set_run(set, kernel, 0, dims, global, NULL)
