@@ -24,11 +24,14 @@
 #include "bad_input_table.h"
 #include "device_support.h"
 
+#include <carve/diagnostics.h>
 #include <carve/ti_compat.h>
 
+#include <math.h>
 #include <sys/mman.h>
 
 #define REGION_BYTES (64u * 1024u)
+#define LOG_PATH "device_bad_input.carvelog"
 #define ARENAS 8u
 #define NOTHING "nothing changes"
 
@@ -755,6 +758,33 @@ static void test_set_create(env *e)
     carve_region_release(small);
 }
 
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f != NULL)
+        fclose(f);
+    return f != NULL;
+}
+
+/* The diagnostics (diagnostics.h) on a set the device owns, or on NULL:
+ * nothing is made and no file written. */
+static void set_diagnostic_cases(carve_set *which, const char *input,
+                                 carve_status expected, const char *effect)
+{
+    carve_report *report = (carve_report *)&which;
+    carve_event_log *log = (carve_event_log *)&which;
+    carve_fit fit, before;
+    memset(&fit, 0x5a, sizeof fit);
+    before = fit;
+    remove(LOG_PATH);
+    BAD_STATUS(input, expected, effect, carve_set_report(which, 0, &report));
+    BAD_STATUS(input, expected, effect, carve_set_event_log(which, &log));
+    BAD_STATUS(input, expected, effect, carve_set_save_events(which, LOG_PATH));
+    BAD_STATUS(input, expected, effect, carve_set_fit(which, 90, &fit));
+    EXPECT(report == NULL && log == NULL && !file_exists(LOG_PATH) &&
+           memcmp(&fit, &before, sizeof fit) == 0);
+}
+
 /* The host-owned accessors on a set the device owns, or on NULL. */
 static void set_accessor_cases(carve_set *set, carve_set *which,
                                const char *input, carve_status expected,
@@ -774,6 +804,10 @@ static void set_accessor_cases(carve_set *set, carve_set *which,
              carve_set_arena_block(which, 0, carve_set_plan(set)->arenas_offset,
                                    16));
     EXPECT(bad == 7 && broken == 7);
+    set_diagnostic_cases(which, input, expected,
+                         expected == CARVE_ERROR_WRONG_OWNER
+                             ? "nothing made; no file written"
+                             : effect);
 }
 
 static void test_set_use(env *e)
@@ -833,6 +867,23 @@ static void test_set_use(env *e)
                carve_set_summary(set, NULL));
     BAD_STATUS("`index` = the arena count", CARVE_ERROR_INDEX_OUT_OF_RANGE,
                NOTHING, carve_set_arena_stats(set, ARENAS, &stats));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_report(set, 0, NULL));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_event_log(set, NULL));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_save_events(set, NULL));
+    BAD_STATUS("`fit` NULL, or `percentile` NaN", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_fit(set, 50, NULL));
+    {
+        carve_fit fit, before;
+        memset(&fit, 0x5a, sizeof fit);
+        before = fit;
+        BAD_STATUS("`fit` NULL, or `percentile` NaN",
+                   CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
+                   carve_set_fit(set, NAN, &fit));
+        EXPECT(memcmp(&fit, &before, sizeof fit) == 0);
+    }
     BAD_NULL("a range past the set's end", NOTHING,
              carve_set_pointer(set, (uint32_t)plan.total_bytes - 2, 4));
     set_memory_cases(set);

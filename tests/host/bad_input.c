@@ -462,31 +462,28 @@ static void test_block_lookups(void)
 
 static void test_damaged_headers(void)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     size_t i;
     bad_section("Damaged images");
     for (i = 0; i < HEADER_DAMAGES; ++i) {
-        damaged_copy(f.image, pristine, size, &header_damages[i]);
+        damage_field(&t, &header_damages[i]);
         BAD_STATUS(header_damages[i].input, CARVE_ERROR_CORRUPT_SET,
-                   UNCHANGED, carve_layout_validate(f.image, size));
+                   UNCHANGED, carve_layout_validate(t.image, t.size));
     }
     for (i = 0; i < HEADER_DAMAGES; ++i) {
-        damaged_copy(f.image, pristine, size, &header_damages[i]);
-        expect_image_refused(f.image, size, REFUSED_IMAGE,
+        damage_field(&t, &header_damages[i]);
+        expect_image_refused(t.image, t.size, REFUSED_IMAGE,
                              CARVE_ERROR_CORRUPT_SET);
     }
     /* A header that is fine but for the memory given: only validate, which
      * is told the size, can see it; the others trust the header. */
-    memcpy(f.image, pristine, size);
-    *header_word(f.image, FIELD(total_bytes)) += 16;
+    damage_target_restore(&t);
+    *header_word(t.image, FIELD(total_bytes)) += 16;
     BAD_STATUS("`total_bytes` 16 bytes more than `size` (a truncated image)",
                CARVE_ERROR_CORRUPT_SET, UNCHANGED,
-               carve_layout_validate(f.image, size));
-    EXPECT(carve_layout_validate(f.image, size + 16) == CARVE_SUCCESS);
-    free(pristine);
-    fixture_free(&f);
+               carve_layout_validate(t.image, t.size));
+    EXPECT(carve_layout_validate(t.image, t.size + 16) == CARVE_SUCCESS);
+    damage_target_free(&t);
 }
 
 /* Random bytes, half of them behind a good magic, version and header size
@@ -552,22 +549,20 @@ static int survives_everything(unsigned char *mem, size_t size,
 /* Random damage to one to three words of a good header. */
 static void test_header_fuzz(carve_test_rng *rng)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     int i, accepted = 0, truncated = 0, refused = 0, ok = 1;
     for (i = 0; i < FUZZ_IMAGES; ++i) {
-        memcpy(f.image, pristine, size);
-        damage_header_words(rng, f.image);
-        if (carve_layout_validate(f.image, size) == CARVE_SUCCESS) {
+        damage_target_restore(&t);
+        damage_header_words(rng, t.image);
+        if (carve_layout_validate(t.image, t.size) == CARVE_SUCCESS) {
             ++accepted;
-            ok &= survives_everything(f.image, size, rng);
-        } else if (carve_layout_validate(f.image, SIZE_MAX) == CARVE_SUCCESS) {
+            ok &= survives_everything(t.image, t.size, rng);
+        } else if (carve_layout_validate(t.image, SIZE_MAX) == CARVE_SUCCESS) {
             ++truncated; /* consistent, but claims more than `size` */
         } else {
             ++refused;
-            expect_image_refused(f.image, size, REFUSED_IMAGE,
-                             CARVE_ERROR_CORRUPT_SET);
+            expect_image_refused(t.image, t.size, REFUSED_IMAGE,
+                                 CARVE_ERROR_CORRUPT_SET);
         }
     }
     fprintf(stderr, "header fuzz: %d images accepted, %d truncated, %d refused\n",
@@ -579,25 +574,22 @@ static void test_header_fuzz(carve_test_rng *rng)
                 "`CARVE_ERROR_CORRUPT_SET` where validate refuses the header; "
                 "else each function's own results",
                 "nothing read or written outside the image");
-    free(pristine);
-    fixture_free(&f);
+    damage_target_free(&t);
 }
 
 /* Random damage behind a good header: state table, logs, heap tables,
  * arenas and heap pages. */
 static void test_body_fuzz(carve_test_rng *rng)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     int i, ok = 1, invalid = 0;
     for (i = 0; i < FUZZ_IMAGES; ++i) {
-        memcpy(f.image, pristine, size);
-        damage_body(rng, f.image, size);
-        invalid += carve_layout_check(f.image, NULL, NULL) ==
+        damage_target_restore(&t);
+        damage_body(rng, t.image, t.size);
+        invalid += carve_layout_check(t.image, NULL, NULL) ==
                    CARVE_ERROR_ARENA_INVALID;
-        ok &= carve_layout_validate(f.image, size) == CARVE_SUCCESS;
-        ok &= survives_everything(f.image, size, rng);
+        ok &= carve_layout_validate(t.image, t.size) == CARVE_SUCCESS;
+        ok &= survives_everything(t.image, t.size, rng);
     }
     fprintf(stderr, "body fuzz: %d of %d damaged images found invalid\n",
             invalid, FUZZ_IMAGES);
@@ -610,8 +602,7 @@ static void test_body_fuzz(carve_test_rng *rng)
                 "`CARVE_ERROR_ARENA_INVALID`; the others: `CARVE_SUCCESS`",
                 "nothing read or written outside the image; "
                 "`carve_layout_reset` then gives arenas that pass the check");
-    free(pristine);
-    fixture_free(&f);
+    damage_target_free(&t);
 }
 
 /* ---- device sources ---------------------------------------------------------- */
@@ -764,12 +755,7 @@ static void test_ti_calls(void)
 
 int main(int argc, char **argv)
 {
-    const char *seed_text = argc > 2 ? argv[2] : getenv("CARVE_TEST_SEED");
-    carve_test_rng rng;
-    rng.state = seed_text ? strtoull(seed_text, NULL, 0) : 0xbad1257;
-    if (rng.state == 0)
-        rng.state = 1;
-    fprintf(stderr, "seed 0x%" PRIx64 "\n", rng.state);
+    carve_test_rng rng = damage_rng(argc, argv, 0xbad1257);
     test_strings();
     test_plan_compute();
     test_plan_format();

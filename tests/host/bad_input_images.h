@@ -135,14 +135,41 @@ static inline void fill_random(carve_test_rng *rng, unsigned char *p, size_t n)
 
 #define HEADER_DAMAGES (sizeof header_damages / sizeof header_damages[0])
 
-/* The image `pristine` (of `size` bytes) copied to `image` with damage
- * `d` done to its header. */
-static inline void damaged_copy(unsigned char *image,
-                                const unsigned char *pristine, size_t size,
-                                const header_damage *d)
+/* full_image() and its bytes as made: each round damages a fresh copy. */
+typedef struct damage_target {
+    core_fixture f;
+    unsigned char *image; /* f.image, the copy to damage */
+    unsigned char *pristine;
+    size_t size;
+} damage_target;
+
+static inline damage_target damage_target_make(void)
 {
-    uint32_t *word = header_word(image, d->field);
-    memcpy(image, pristine, size);
+    damage_target t;
+    t.f = full_image();
+    t.image = t.f.image;
+    t.size = (size_t)t.f.plan.total_bytes;
+    t.pristine = copy_of(&t.f);
+    return t;
+}
+
+/* The image as it was made, for the next damage. */
+static inline void damage_target_restore(damage_target *t)
+{
+    memcpy(t->image, t->pristine, t->size);
+}
+
+static inline void damage_target_free(damage_target *t)
+{
+    free(t->pristine);
+    fixture_free(&t->f);
+}
+
+/* The image as made, with damage `d` done to its header. */
+static inline void damage_field(damage_target *t, const header_damage *d)
+{
+    uint32_t *word = header_word(t->image, d->field);
+    damage_target_restore(t);
     *word = d->kind == DAMAGE_SET ? d->value : *word + d->value;
 }
 
@@ -200,6 +227,21 @@ static inline unsigned char *random_image(carve_test_rng *rng,
     }
     *size = n;
     return mem;
+}
+
+/* The random damage's generator, seeded by argv[2] (after the docs path
+ * or "-"), or CARVE_TEST_SEED, or `fallback`; the seed is printed so that
+ * a failure can be replayed. */
+static inline carve_test_rng damage_rng(int argc, char **argv,
+                                        uint64_t fallback)
+{
+    const char *seed_text = argc > 2 ? argv[2] : getenv("CARVE_TEST_SEED");
+    carve_test_rng rng;
+    rng.state = seed_text ? strtoull(seed_text, NULL, 0) : fallback;
+    if (rng.state == 0)
+        rng.state = 1;
+    fprintf(stderr, "seed 0x%" PRIx64 "\n", rng.state);
+    return rng;
 }
 
 #endif /* BAD_INPUT_IMAGES_H */
