@@ -145,9 +145,9 @@ typedef struct carve_report {
  * failure), to be freed with carve_report_release. Fails with
  * INVALID_ARGUMENT on NULL or a misaligned mem, CORRUPT_SET if mem holds
  * no valid header, or OUT_OF_HOST_MEMORY; a broken arena or heap is not a
- * failure but part of the report. O(arenas x (bitmap words + blocks) + heap pages x bitmap
- * words + errors + events), plus sorting. Thread-safe for distinct
- * reports. */
+ * failure but part of the report. O(arenas x (bitmap words + blocks) +
+ * heap pages x bitmap words + errors + events), plus sorting. Thread-safe
+ * for distinct reports. */
 carve_status carve_layout_report(const void *mem, uint32_t top,
                                  carve_report **report);
 

@@ -431,8 +431,7 @@ static void add_row(const kernel_case *c)
 {
     static const char *const gives[] = {
         "`NULL`", "a block of the shared heap", "a 16-byte block of the arena",
-        "`0`",
-        "the block is freed", "nothing is freed"};
+        "`0`", "the block is freed", "nothing is freed"};
     char input[256], result[256] = "", effect[512] = "";
     snprintf(input, sizeof input, "%s%s", c->input, plans_text(c->plans));
     append(result, sizeof result, "%s", gives[c->gives]);
