@@ -639,6 +639,9 @@ static void set_memory_cases(carve_set *set)
     const char *input = "a set's memory (`carve_set_host_base`), `region` "
                         "NULL or the set's";
     const char *kept = "refused: the set keeps its memory, unchanged";
+    /* Every byte a known value, so that comparing them compares values. */
+    memset(base, 0xa5, size);
+    REQUIRE_OK(carve_layout_format(base, size, carve_set_plan(set)));
     memcpy(copy, base, size);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
                carve_zc_free(NULL, base));
