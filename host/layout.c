@@ -111,6 +111,14 @@ const carve_set_header *carve__header(const void *mem)
     return h;
 }
 
+carve_status carve__image(const void *mem, const carve_set_header **header)
+{
+    if (!usable(mem))
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    *header = carve__header(mem);
+    return *header != NULL ? CARVE_SUCCESS : CARVE_ERROR_CORRUPT_SET;
+}
+
 carve_status carve_layout_validate(const void *mem, size_t size)
 {
     const carve_set_header *h;

@@ -74,7 +74,9 @@ carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
     set->plan = *plan;
     set->host_owned = 1;
     clRetainCommandQueue(queue);
-    status = describe_placement(set, flags);
+    status = carve__zc_reserve_for_set(set->base);
+    if (status == CARVE_SUCCESS)
+        status = describe_placement(set, flags);
     if (status == CARVE_SUCCESS)
         status = carve_layout_format(set->base, (size_t)plan->total_bytes,
                                      plan);
@@ -124,7 +126,7 @@ void carve_set_release(carve_set *set)
         clFinish(set->queue);
         clReleaseCommandQueue(set->queue);
     }
-    carve_zc_free(set->region, set->base);
+    carve__zc_free_set_memory(set->region, set->base);
     if (set->owns_region)
         carve_region_release(set->region);
     free(set);

@@ -454,7 +454,9 @@ carve_status carve_set_zero_copy(const carve_set *set,
                                  carve_zero_copy_info *out);
 
 /* The host's view of the image while it owns the set, else NULL. Pass it to
- * the carve_layout_* functions. */
+ * the carve_layout_* functions. It is an allocation of the set's region
+ * (carve_zc_region_of finds it) that carve_zc_free and carve_zc_realloc
+ * refuse: only carve_set_release frees it. */
 void *carve_set_host_base(const carve_set *set);
 
 /* Host-owned shorthands for the layout functions on this set's image:
@@ -655,15 +657,17 @@ void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
  * place when it can, else moves (keeping min(old, new) bytes) to where a
  * new request in `region` would land. Refuses with INVALID_ARGUMENT a ptr
  * that is not the start of a live allocation of `region`'s chain (NULL
- * region: any region), with WRONG_OWNER one the device owns; TIER_FULL
- * when there is no room. */
+ * region: any region) or that is a set's memory (carve_set_host_base),
+ * even with 0 bytes; with WRONG_OWNER one the device owns; TIER_FULL when
+ * there is no room. */
 void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
 /* Frees an allocation of `region` or of a region it falls back to (NULL
  * region: any region); NULL ptr does nothing. The device may own it: the
  * caller must know that no kernel still uses it. Refuses
  * (INVALID_ARGUMENT) a pointer that is not the start of a live allocation
- * there: foreign, inside an allocation, or already freed; it changes
- * nothing then. */
+ * there: foreign, inside an allocation, or already freed; and a set's
+ * memory (carve_set_host_base), which only carve_set_release frees. It
+ * changes nothing then. */
 carve_status carve_zc_free(carve_region *region, void *ptr);
 
 /* The region holding ptr (any address inside a region), or NULL. */

@@ -24,11 +24,14 @@
 #include "bad_input_table.h"
 #include "device_support.h"
 
+#include <carve/diagnostics.h>
 #include <carve/ti_compat.h>
 
+#include <math.h>
 #include <sys/mman.h>
 
 #define REGION_BYTES (64u * 1024u)
+#define LOG_PATH "device_bad_input.carvelog"
 #define ARENAS 8u
 #define NOTHING "nothing changes"
 
@@ -624,6 +627,39 @@ static carve_plan set_plan(const env *e)
     return dev_plan(&e->cl, 1, &arenas, 256);
 }
 
+/* The set's own memory given to carve_zc_free and carve_zc_realloc, with
+ * `region` NULL or the set's: refused, and the set keeps it. */
+static void set_memory_cases(carve_set *set)
+{
+    unsigned char *base = carve_set_host_base(set);
+    carve_region *region = carve_set_region(set);
+    carve_region_info before = info_of(region);
+    size_t size = (size_t)carve_set_plan(set)->total_bytes;
+    unsigned char *copy = dev_xmalloc(size);
+    const char *input = "a set's memory (`carve_set_host_base`), `region` "
+                        "NULL or the set's";
+    const char *kept = "refused: the set keeps its memory, unchanged";
+    /* Every byte a known value, so that comparing them compares values. */
+    memset(base, 0xa5, size);
+    REQUIRE_OK(carve_layout_format(base, size, carve_set_plan(set)));
+    memcpy(copy, base, size);
+    BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
+               carve_zc_free(NULL, base));
+    BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
+               carve_zc_free(region, base));
+    BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
+                  kept, carve_zc_realloc(NULL, base, 64));
+    BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
+                  kept, carve_zc_realloc(region, base, size + 4096));
+    BAD_NULL_LAST("a set's memory, 0 bytes (a free)", carve_zc_last_status,
+                  CARVE_ERROR_INVALID_ARGUMENT, kept,
+                  carve_zc_realloc(region, base, 0));
+    EXPECT(unchanged(region, &before) && carve_set_host_base(set) == base &&
+           memcmp(copy, base, size) == 0);
+    DEV_EXPECT_CHECK(set);
+    free(copy);
+}
+
 static void test_set_create(env *e)
 {
     carve_plan good = set_plan(e), refused, zeroed, hand_made = good, huge;
@@ -712,7 +748,44 @@ static void test_set_create(env *e)
 #undef CREATE_IN
 #undef SET_FAILS
     BAD_VOID("NULL", "nothing", "does nothing", carve_set_release(NULL));
+
+    REQUIRE_OK(carve_set_create_in(small, e->cl.queue, &good, 0, &set));
+    set_memory_cases(set);
+    BAD_VOID("a set made in the caller's region, whose memory "
+             "`carve_zc_free` refused",
+             "nothing", "frees the set's memory: the region has no live "
+             "allocation left",
+             carve_set_release(set));
+    EXPECT(info_of(small).live_allocations == 0);
+    REQUIRE_OK(carve_region_check(small, NULL));
     carve_region_release(small);
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f != NULL)
+        fclose(f);
+    return f != NULL;
+}
+
+/* The diagnostics (diagnostics.h) on a set the device owns, or on NULL:
+ * nothing is made and no file written. */
+static void set_diagnostic_cases(carve_set *which, const char *input,
+                                 carve_status expected, const char *effect)
+{
+    carve_report *report = (carve_report *)&which;
+    carve_event_log *log = (carve_event_log *)&which;
+    carve_fit fit, before;
+    memset(&fit, 0x5a, sizeof fit);
+    before = fit;
+    remove(LOG_PATH);
+    BAD_STATUS(input, expected, effect, carve_set_report(which, 0, &report));
+    BAD_STATUS(input, expected, effect, carve_set_event_log(which, &log));
+    BAD_STATUS(input, expected, effect, carve_set_save_events(which, LOG_PATH));
+    BAD_STATUS(input, expected, effect, carve_set_fit(which, 90, &fit));
+    EXPECT(report == NULL && log == NULL && !file_exists(LOG_PATH) &&
+           memcmp(&fit, &before, sizeof fit) == 0);
 }
 
 /* The host-owned accessors on a set the device owns, or on NULL. */
@@ -734,6 +807,10 @@ static void set_accessor_cases(carve_set *set, carve_set *which,
              carve_set_arena_block(which, 0, carve_set_plan(set)->arenas_offset,
                                    16));
     EXPECT(bad == 7 && broken == 7);
+    set_diagnostic_cases(which, input, expected,
+                         expected == CARVE_ERROR_WRONG_OWNER
+                             ? "nothing made; no file written"
+                             : effect);
 }
 
 static void test_set_use(env *e)
@@ -793,8 +870,26 @@ static void test_set_use(env *e)
                carve_set_summary(set, NULL));
     BAD_STATUS("`index` = the arena count", CARVE_ERROR_INDEX_OUT_OF_RANGE,
                NOTHING, carve_set_arena_stats(set, ARENAS, &stats));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_report(set, 0, NULL));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_event_log(set, NULL));
+    BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_save_events(set, NULL));
+    BAD_STATUS("`fit` NULL, or `percentile` NaN", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_set_fit(set, 50, NULL));
+    {
+        carve_fit fit, before;
+        memset(&fit, 0x5a, sizeof fit);
+        before = fit;
+        BAD_STATUS("`fit` NULL, or `percentile` NaN",
+                   CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
+                   carve_set_fit(set, NAN, &fit));
+        EXPECT(memcmp(&fit, &before, sizeof fit) == 0);
+    }
     BAD_NULL("a range past the set's end", NOTHING,
              carve_set_pointer(set, (uint32_t)plan.total_bytes - 2, 4));
+    set_memory_cases(set);
 
     bad_section("Launching a set");
 #define RUN carve_set_run(set, kernel, 0, dims, global, NULL)

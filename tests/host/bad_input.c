@@ -13,8 +13,8 @@
  * Usage: host_bad_input [docs/bad-input.md | --markdown | -] [seed]
  */
 #define _POSIX_C_SOURCE 200809L /* fork, pipe, setenv, open_memstream */
+#include "bad_input_images.h"
 #include "bad_input_table.h"
-#include "core_fixture.h"
 
 #include <carve/ti_compat.h>
 
@@ -265,59 +265,15 @@ static void test_plan_format(void)
     BAD_STATUS("`device` NULL", CARVE_ERROR_INVALID_ARGUMENT,
                "`*out` unchanged; OpenCL is not called",
                carve_device_limits_query(NULL, &limits));
-    EXPECT(memcmp(&saved, &limits, sizeof limits) == 0);
+    /* Field by field: the struct's padding is not a value. */
+    EXPECT(saved.max_mem_alloc_size == limits.max_mem_alloc_size &&
+           saved.global_mem_size == limits.global_mem_size &&
+           saved.base_addr_align == limits.base_addr_align);
     BAD_STATUS("`out` NULL", CARVE_ERROR_INVALID_ARGUMENT, UNCHANGED,
                carve_device_limits_query(NULL, NULL));
 }
 
 /* ---- layout functions on images ------------------------------------------- */
-
-/* An image with every part: checks, an event log, a heap with fallback,
- * and a few live and freed blocks in arenas and the heap. */
-static core_fixture full_image(void)
-{
-    carve_plan_params p;
-    core_fixture f;
-    carve_arena a, b;
-    void *gone;
-    memset(&p, 0, sizeof p);
-    p.arena_count = 4;
-    p.arena_bytes = 512;
-    p.options = CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK;
-    p.heap_bytes = 32 * 1024;
-    p.event_log_records = 32;
-    p.error_log_records = 8;
-    f = fixture_make_params(&p);
-    a = carve_core_open(f.image, 0);
-    b = carve_core_open(f.image, 1);
-    carve_alloc_malloc(&a, 100, 16, 1);
-    gone = carve_alloc_malloc(&a, 40, 16, 2);
-    carve_alloc_malloc(&a, 24, 16, 3);
-    carve_alloc_free(&a, gone, 4);
-    carve_alloc_malloc(&b, 4000, 16, 5); /* large: the heap */
-    gone = carve_alloc_malloc(&b, 200, 16, 6);
-    carve_alloc_free(&b, gone, 7);
-    carve_alloc_free(&b, (unsigned char *)gone + 4, 8); /* an error record */
-    carve_core_close(&a);
-    carve_core_close(&b);
-    REQUIRE_OK(carve_layout_check(f.image, NULL, NULL));
-    return f;
-}
-
-static unsigned char *copy_of(const core_fixture *f)
-{
-    unsigned char *copy = malloc((size_t)f->plan.total_bytes);
-    if (copy == NULL) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    return memcpy(copy, f->image, (size_t)f->plan.total_bytes);
-}
-
-static int same_image(const core_fixture *f, const unsigned char *copy)
-{
-    return memcmp(f->image, copy, (size_t)f->plan.total_bytes) == 0;
-}
 
 #define REFUSED_IMAGE                                                         \
     "an image `carve_layout_validate` refuses for its header: a damaged "     \
@@ -507,112 +463,30 @@ static void test_block_lookups(void)
 
 /* ---- damaged images ---------------------------------------------------------- */
 
-typedef enum damage_kind { DAMAGE_SET, DAMAGE_ADD } damage_kind;
-
-typedef struct header_damage {
-    const char *input;
-    size_t field; /* offsetof(carve_set_header, ...) */
-    damage_kind kind;
-    uint32_t value;
-} header_damage;
-
-#define FIELD(name) offsetof(carve_set_header, name)
-#define PAST_THE_END 0xfffffff0u
-
-/* One field each, of the image full_image() makes. */
-static const header_damage header_damages[] = {
-    {"`magic` wrong", FIELD(magic), DAMAGE_SET, 0x12345678u},
-    {"`version` + 1", FIELD(version), DAMAGE_ADD, 1},
-    {"`header_bytes` 64", FIELD(header_bytes), DAMAGE_SET, 64},
-    {"`total_bytes` 0", FIELD(total_bytes), DAMAGE_SET, 0},
-    {"`arena_count` 0", FIELD(arena_count), DAMAGE_SET, 0},
-    {"`arena_count` `UINT32_MAX`", FIELD(arena_count), DAMAGE_SET, UINT32_MAX},
-    {"`arena_granules` + 1", FIELD(arena_granules), DAMAGE_ADD, 1},
-    {"`arena_stride` 16 (arenas overlap)", FIELD(arena_stride), DAMAGE_SET, 16},
-    {"`arena_stride` + 4 (not a multiple of 16)", FIELD(arena_stride),
-     DAMAGE_ADD, 4},
-    {"`arenas_offset` + 4 (misaligned)", FIELD(arenas_offset), DAMAGE_ADD, 4},
-    {"`arenas_offset` past the end", FIELD(arenas_offset), DAMAGE_SET,
-     PAST_THE_END},
-    {"`state_offset` 0 (over the header)", FIELD(state_offset), DAMAGE_SET, 0},
-    {"`state_offset` past the end", FIELD(state_offset), DAMAGE_SET,
-     PAST_THE_END},
-    {"`state_stride` + 16", FIELD(state_stride), DAMAGE_ADD, 16},
-    {"`class_count` + 1", FIELD(class_count), DAMAGE_ADD, 1},
-    {"`class_words` + 1", FIELD(class_words), DAMAGE_ADD, 1},
-    {"`bitmap_words` `0x10000000`", FIELD(bitmap_words), DAMAGE_SET,
-     0x10000000u},
-    {"`options` with an unknown bit", FIELD(options), DAMAGE_ADD, 0x80},
-    {"`error_offset` past the end", FIELD(error_offset), DAMAGE_SET,
-     PAST_THE_END},
-    {"`error_offset` + 4 (misaligned)", FIELD(error_offset), DAMAGE_ADD, 4},
-    {"`error_capacity` `0x10000000` (records past the end)",
-     FIELD(error_capacity), DAMAGE_SET, 0x10000000u},
-    {"`event_capacity` 0 while `options` says there is an event log",
-     FIELD(event_capacity), DAMAGE_SET, 0},
-    {"`event_offset` past the end", FIELD(event_offset), DAMAGE_SET,
-     PAST_THE_END},
-    {"`heap_pages` 0 while `options` says `HEAP_FALLBACK`", FIELD(heap_pages),
-     DAMAGE_SET, 0},
-    {"`heap_pages` `0x01000000` (pages past the end)", FIELD(heap_pages),
-     DAMAGE_SET, 0x01000000u},
-    {"`heap_page_bytes` 3000", FIELD(heap_page_bytes), DAMAGE_SET, 3000},
-    {"`heap_offset` + 16 (not on 128 bytes)", FIELD(heap_offset), DAMAGE_ADD,
-     16},
-    {"`heap_meta_offset` past the end", FIELD(heap_meta_offset), DAMAGE_SET,
-     PAST_THE_END},
-    {"`heap_meta_offset` + 4 (misaligned)", FIELD(heap_meta_offset),
-     DAMAGE_ADD, 4},
-    {"`heap_meta_stride` + 4", FIELD(heap_meta_stride), DAMAGE_ADD, 4},
-    {"`heap_map_words` + 1", FIELD(heap_map_words), DAMAGE_ADD, 1},
-    {"`heap_class_count` + 1", FIELD(heap_class_count), DAMAGE_ADD, 1},
-};
-
-static uint32_t *header_word(unsigned char *image, size_t field)
-{
-    return (uint32_t *)(void *)(image + field);
-}
-
 static void test_damaged_headers(void)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     size_t i;
     bad_section("Damaged images");
-    for (i = 0; i < sizeof header_damages / sizeof header_damages[0]; ++i) {
-        const header_damage *d = &header_damages[i];
-        uint32_t *word = header_word(f.image, d->field);
-        memcpy(f.image, pristine, size);
-        *word = d->kind == DAMAGE_SET ? d->value : *word + d->value;
-        BAD_STATUS(d->input, CARVE_ERROR_CORRUPT_SET, UNCHANGED,
-                   carve_layout_validate(f.image, size));
+    for (i = 0; i < HEADER_DAMAGES; ++i) {
+        damage_field(&t, &header_damages[i]);
+        BAD_STATUS(header_damages[i].input, CARVE_ERROR_CORRUPT_SET,
+                   UNCHANGED, carve_layout_validate(t.image, t.size));
     }
-    for (i = 0; i < sizeof header_damages / sizeof header_damages[0]; ++i) {
-        const header_damage *d = &header_damages[i];
-        uint32_t *word = header_word(f.image, d->field);
-        memcpy(f.image, pristine, size);
-        *word = d->kind == DAMAGE_SET ? d->value : *word + d->value;
-        expect_image_refused(f.image, size, REFUSED_IMAGE,
+    for (i = 0; i < HEADER_DAMAGES; ++i) {
+        damage_field(&t, &header_damages[i]);
+        expect_image_refused(t.image, t.size, REFUSED_IMAGE,
                              CARVE_ERROR_CORRUPT_SET);
     }
     /* A header that is fine but for the memory given: only validate, which
      * is told the size, can see it; the others trust the header. */
-    memcpy(f.image, pristine, size);
-    *header_word(f.image, FIELD(total_bytes)) += 16;
+    damage_target_restore(&t);
+    *header_word(t.image, FIELD(total_bytes)) += 16;
     BAD_STATUS("`total_bytes` 16 bytes more than `size` (a truncated image)",
                CARVE_ERROR_CORRUPT_SET, UNCHANGED,
-               carve_layout_validate(f.image, size));
-    EXPECT(carve_layout_validate(f.image, size + 16) == CARVE_SUCCESS);
-    free(pristine);
-    fixture_free(&f);
-}
-
-static void fill_random(carve_test_rng *rng, unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; ++i)
-        p[i] = (unsigned char)carve_test_next(rng);
+               carve_layout_validate(t.image, t.size));
+    EXPECT(carve_layout_validate(t.image, t.size + 16) == CARVE_SUCCESS);
+    damage_target_free(&t);
 }
 
 /* Random bytes, half of them behind a good magic, version and header size
@@ -626,27 +500,15 @@ static void test_random_bytes(carve_test_rng *rng)
         exit(1);
     }
     for (i = 0; i < FUZZ_IMAGES; ++i) {
-        /* At the end of the buffer, so that ASan sees a byte too far. */
-        size_t n = 4 * ((size_t)carve_test_below(rng, 1024) + 1);
-        unsigned char *mem = buf + 4096 - n;
-        fill_random(rng, mem, n);
-        if (n < sizeof(carve_set_header)) {
-            BAD_STATUS("random bytes (thousands of images, up to 4 KiB; seed "
-                       "printed)",
-                       CARVE_ERROR_CORRUPT_SET, UNCHANGED,
-                       carve_layout_validate(mem, n));
-            continue;
-        }
-        if (i & 1) {
-            *header_word(mem, FIELD(magic)) = CARVE_SET_MAGIC;
-            *header_word(mem, FIELD(version)) = CARVE_SET_VERSION;
-            *header_word(mem, FIELD(header_bytes)) = sizeof(carve_set_header);
-        }
+        size_t n = 0;
+        unsigned char *mem = random_image(rng, buf, i & 1, &n);
         BAD_STATUS("random bytes (thousands of images, up to 4 KiB; seed "
                    "printed)",
                    CARVE_ERROR_CORRUPT_SET, UNCHANGED,
                    carve_layout_validate(mem, n));
-        expect_image_refused(mem, n, REFUSED_IMAGE, CARVE_ERROR_CORRUPT_SET);
+        if (n >= sizeof(carve_set_header))
+            expect_image_refused(mem, n, REFUSED_IMAGE,
+                                 CARVE_ERROR_CORRUPT_SET);
     }
     free(buf);
 }
@@ -690,32 +552,20 @@ static int survives_everything(unsigned char *mem, size_t size,
 /* Random damage to one to three words of a good header. */
 static void test_header_fuzz(carve_test_rng *rng)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     int i, accepted = 0, truncated = 0, refused = 0, ok = 1;
     for (i = 0; i < FUZZ_IMAGES; ++i) {
-        int words = 1 + (int)carve_test_below(rng, 3), w;
-        memcpy(f.image, pristine, size);
-        for (w = 0; w < words; ++w) {
-            uint32_t *word = header_word(
-                f.image, 4 * (size_t)carve_test_below(rng, 32));
-            switch (carve_test_below(rng, 4)) {
-            case 0: *word = (uint32_t)carve_test_next(rng); break;
-            case 1: *word += (uint32_t)carve_test_below(rng, 64) - 32; break;
-            case 2: *word ^= 1u << carve_test_below(rng, 32); break;
-            default: *word = 0; break;
-            }
-        }
-        if (carve_layout_validate(f.image, size) == CARVE_SUCCESS) {
+        damage_target_restore(&t);
+        damage_header_words(rng, t.image);
+        if (carve_layout_validate(t.image, t.size) == CARVE_SUCCESS) {
             ++accepted;
-            ok &= survives_everything(f.image, size, rng);
-        } else if (carve_layout_validate(f.image, SIZE_MAX) == CARVE_SUCCESS) {
+            ok &= survives_everything(t.image, t.size, rng);
+        } else if (carve_layout_validate(t.image, SIZE_MAX) == CARVE_SUCCESS) {
             ++truncated; /* consistent, but claims more than `size` */
         } else {
             ++refused;
-            expect_image_refused(f.image, size, REFUSED_IMAGE,
-                             CARVE_ERROR_CORRUPT_SET);
+            expect_image_refused(t.image, t.size, REFUSED_IMAGE,
+                                 CARVE_ERROR_CORRUPT_SET);
         }
     }
     fprintf(stderr, "header fuzz: %d images accepted, %d truncated, %d refused\n",
@@ -727,35 +577,22 @@ static void test_header_fuzz(carve_test_rng *rng)
                 "`CARVE_ERROR_CORRUPT_SET` where validate refuses the header; "
                 "else each function's own results",
                 "nothing read or written outside the image");
-    free(pristine);
-    fixture_free(&f);
+    damage_target_free(&t);
 }
 
 /* Random damage behind a good header: state table, logs, heap tables,
  * arenas and heap pages. */
 static void test_body_fuzz(carve_test_rng *rng)
 {
-    core_fixture f = full_image();
-    const size_t size = (size_t)f.plan.total_bytes;
-    unsigned char *pristine = copy_of(&f);
+    damage_target t = damage_target_make();
     int i, ok = 1, invalid = 0;
     for (i = 0; i < FUZZ_IMAGES; ++i) {
-        int hits = 1 + (int)carve_test_below(rng, 8), k;
-        memcpy(f.image, pristine, size);
-        for (k = 0; k < hits; ++k) {
-            size_t at = sizeof(carve_set_header) +
-                        (size_t)carve_test_below(
-                            rng, size - sizeof(carve_set_header) - 4);
-            if (carve_test_below(rng, 2))
-                *header_word(f.image, at & ~(size_t)3) =
-                    (uint32_t)carve_test_next(rng);
-            else
-                f.image[at] ^= (unsigned char)(1u << carve_test_below(rng, 8));
-        }
-        invalid += carve_layout_check(f.image, NULL, NULL) ==
+        damage_target_restore(&t);
+        damage_body(rng, t.image, t.size);
+        invalid += carve_layout_check(t.image, NULL, NULL) ==
                    CARVE_ERROR_ARENA_INVALID;
-        ok &= carve_layout_validate(f.image, size) == CARVE_SUCCESS;
-        ok &= survives_everything(f.image, size, rng);
+        ok &= carve_layout_validate(t.image, t.size) == CARVE_SUCCESS;
+        ok &= survives_everything(t.image, t.size, rng);
     }
     fprintf(stderr, "body fuzz: %d of %d damaged images found invalid\n",
             invalid, FUZZ_IMAGES);
@@ -768,8 +605,7 @@ static void test_body_fuzz(carve_test_rng *rng)
                 "`CARVE_ERROR_ARENA_INVALID`; the others: `CARVE_SUCCESS`",
                 "nothing read or written outside the image; "
                 "`carve_layout_reset` then gives arenas that pass the check");
-    free(pristine);
-    fixture_free(&f);
+    damage_target_free(&t);
 }
 
 /* ---- device sources ---------------------------------------------------------- */
@@ -922,12 +758,7 @@ static void test_ti_calls(void)
 
 int main(int argc, char **argv)
 {
-    const char *seed_text = argc > 2 ? argv[2] : getenv("CARVE_TEST_SEED");
-    carve_test_rng rng;
-    rng.state = seed_text ? strtoull(seed_text, NULL, 0) : 0xbad1257;
-    if (rng.state == 0)
-        rng.state = 1;
-    fprintf(stderr, "seed 0x%" PRIx64 "\n", rng.state);
+    carve_test_rng rng = damage_rng(argc, argv, 0xbad1257);
     test_strings();
     test_plan_compute();
     test_plan_format();
