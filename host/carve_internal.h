@@ -31,4 +31,17 @@ const char *carve__bytes_text(uint64_t bytes, char *buf, size_t size);
 /* The header of an image, if mem holds a valid one, else NULL. */
 const carve_set_header *carve__header(const void *mem);
 
+/* What a function taking an image says of `mem`: INVALID_ARGUMENT when it
+ * is NULL or not 4-byte aligned, CORRUPT_SET when its header is invalid,
+ * else SUCCESS with the header in *header. */
+carve_status carve__image(const void *mem, const carve_set_header **header);
+
+/* A set's image is an allocation of its region that only the set may free
+ * (host/set.c). Marks the live allocation at ptr so; INVALID_ARGUMENT if
+ * there is none. From then on carve_zc_free and carve_zc_realloc refuse it
+ * (INVALID_ARGUMENT) and carve__zc_free_set_memory frees it, refusing any
+ * other allocation. Thread-safe, like the carve_zc_* calls. */
+carve_status carve__zc_reserve_for_set(void *ptr);
+carve_status carve__zc_free_set_memory(carve_region *region, void *ptr);
+
 #endif /* CARVE_INTERNAL_H */

@@ -11,7 +11,7 @@ carve_status carve_device_limits_query(cl_device_id device,
     cl_ulong max_alloc = 0, global = 0;
     cl_uint align_bits = 0;
     cl_int err;
-    if (out == NULL)
+    if (device == NULL || out == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     err = clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE,
                           sizeof max_alloc, &max_alloc, NULL);

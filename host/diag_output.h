@@ -30,6 +30,12 @@ void carve__json_text(carve__json *j, const char *key, const char *text);
 /* A call site: {"file": F, "line": L}, or null when unknown. */
 void carve__json_site(carve__json *j, const char *key, uint32_t site);
 
+/* Why a carve_event_log cannot be read safely (records missing, a
+ * geometry no plan has, arena records neither none nor one per arena), or
+ * NULL: what the functions taking a log check, as one may be made by
+ * hand. */
+const char *carve__event_log_fault(const carve_event_log *log);
+
 /* A distribution: {"max", "p50", "p90", "p99", "mean"}. */
 void carve__json_spread(carve__json *j, const char *key,
                         const carve_report_spread *s);

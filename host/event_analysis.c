@@ -626,7 +626,7 @@ carve_status carve_event_log_analyze(const carve_event_log *log,
     int ok;
     if (out != NULL)
         *out = NULL;
-    if (log == NULL || out == NULL)
+    if (log == NULL || out == NULL || carve__event_log_fault(log) != NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     a = calloc(1, sizeof *a);
     if (a == NULL)

@@ -55,17 +55,19 @@ void carve_event_log_release(carve_event_log *log)
 
 carve_status carve_layout_event_log(const void *mem, carve_event_log **out)
 {
-    const carve_set_header *h = carve__header(mem);
+    const carve_set_header *h = NULL;
     carve_event_log *log;
     carve_event_arena *arenas;
     carve_arena_stats stats;
+    carve_status status;
     uint32_t kept, i;
     if (out != NULL)
         *out = NULL;
-    if (mem == NULL || out == NULL)
+    if (out == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (h == NULL)
-        return CARVE_ERROR_CORRUPT_SET;
+    status = carve__image(mem, &h);
+    if (status != CARVE_SUCCESS)
+        return status;
     kept = h->event_count < h->event_capacity ? h->event_count
                                               : h->event_capacity;
     log = log_alloc(kept, h->arena_count);
@@ -193,7 +195,7 @@ carve_status carve_event_log_save(const carve_event_log *log, const char *path)
     unsigned char *bytes;
     FILE *file;
     int ok;
-    if (log == NULL || path == NULL)
+    if (log == NULL || path == NULL || carve__event_log_fault(log) != NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     bytes = encode(log, &size);
     if (bytes == NULL)
@@ -292,6 +294,24 @@ static const char *geometry_error(const carve_event_log_info *i)
     return NULL;
 }
 
+/* The geometry, and arena records that are none or one per arena. */
+static const char *shape_error(const carve_event_log_info *info,
+                               uint32_t records)
+{
+    const char *why = geometry_error(info);
+    if (why == NULL && records != 0 && records != info->arena_count)
+        why = "arena records are neither 0 nor one per arena";
+    return why;
+}
+
+const char *carve__event_log_fault(const carve_event_log *log)
+{
+    if ((log->events == NULL && log->info.events_kept != 0) ||
+        (log->arenas == NULL && log->arena_records != 0))
+        return "records counted but missing";
+    return shape_error(&log->info, log->arena_records);
+}
+
 static const char *arena_records_error(const carve_event_log *log)
 {
     uint32_t i;
@@ -340,11 +360,15 @@ carve_status carve_event_log_read(const void *data, size_t size,
         *out = NULL;
     if (bytes == NULL || out == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (size < 16 || memcmp(bytes, LOG_MAGIC, 8) != 0)
+    if (size < 16)
         return bad_log(message, message_size,
-                       "not a carve event log (no CARVELOG magic; %llu "
-                       "bytes)",
+                       "not a carve event log (%llu bytes, too few for its "
+                       "magic)",
                        (unsigned long long)size);
+    /* No size here: a file that is no log is read no further. */
+    if (memcmp(bytes, LOG_MAGIC, 8) != 0)
+        return bad_log(message, message_size,
+                       "not a carve event log (no CARVELOG magic)");
     if (get_u32(bytes + 8) != LOG_VERSION)
         return bad_log(message, message_size,
                        "event log version %u; this carve reads version %u",
@@ -369,9 +393,7 @@ carve_status carve_event_log_read(const void *data, size_t size,
     if (get_u32(bytes + LOG_CHECKSUM_AT) != checksum(bytes, size))
         return bad_log(message, message_size,
                        "checksum mismatch: the file is damaged");
-    why = geometry_error(&info);
-    if (why == NULL && records != 0 && records != info.arena_count)
-        why = "arena records are neither 0 nor one per arena";
+    why = shape_error(&info, records);
     if (why != NULL)
         return bad_log(message, message_size, "%s", why);
     log = log_alloc(info.events_kept, records);
@@ -388,12 +410,68 @@ carve_status carve_event_log_read(const void *data, size_t size,
     return CARVE_SUCCESS;
 }
 
+/* The most bytes worth reading from a file that starts with `header`: a
+ * log's size by its header, and one byte to see a longer file; only the
+ * header when it is no log. */
+static uint64_t read_limit(const unsigned char *header)
+{
+    if (memcmp(header, LOG_MAGIC, 8) != 0 ||
+        get_u32(header + 8) != LOG_VERSION ||
+        get_u32(header + 12) != LOG_HEADER_BYTES)
+        return LOG_HEADER_BYTES;
+    return LOG_HEADER_BYTES + 1 +
+           LOG_RECORD_BYTES * ((uint64_t)get_u32(header + 16 + 4 * 13) +
+                               get_u32(header + 16 + 4 * 14));
+}
+
+/* Reads a log file: its header, then no more than read_limit says, so that
+ * a file that never ends (/dev/zero) is not read to the end of memory.
+ * SUCCESS, IO (errno says why) or OUT_OF_HOST_MEMORY. */
+static carve_status read_log_file(FILE *file, unsigned char **out,
+                                  size_t *size)
+{
+    unsigned char *bytes = NULL;
+    size_t capacity = 0, got;
+    uint64_t limit = LOG_HEADER_BYTES;
+    int looked = 0;
+    *size = 0;
+    do {
+        if (*size == capacity) {
+            unsigned char *grown;
+            capacity = capacity ? 2 * capacity : 65536;
+            if (capacity > limit)
+                capacity = (size_t)limit;
+            grown = realloc(bytes, capacity);
+            if (grown == NULL) {
+                free(bytes);
+                return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+            }
+            bytes = grown;
+        }
+        got = fread(bytes + *size, 1, capacity - *size, file);
+        *size += got;
+        if (!looked && *size >= LOG_HEADER_BYTES) {
+            looked = 1;
+            limit = read_limit(bytes);
+            if (limit > SIZE_MAX)
+                limit = SIZE_MAX;
+        }
+    } while (got > 0 && *size < limit);
+    *out = bytes;
+    if (ferror(file)) {
+        free(bytes);
+        *out = NULL;
+        return CARVE_ERROR_IO;
+    }
+    return CARVE_SUCCESS;
+}
+
 carve_status carve_event_log_load(const char *path, carve_event_log **out,
                                   char *message, size_t message_size)
 {
     FILE *file;
     unsigned char *bytes = NULL;
-    size_t size = 0, capacity = 0, got;
+    size_t size = 0;
     carve_status status;
     if (out != NULL)
         *out = NULL;
@@ -405,31 +483,14 @@ carve_status carve_event_log_load(const char *path, carve_event_log **out,
                        strerror(errno));
         return CARVE_ERROR_IO;
     }
-    /* Read to the end rather than trust a size from the file system. */
-    do {
-        if (size == capacity) {
-            unsigned char *grown;
-            capacity = capacity ? 2 * capacity : 65536;
-            grown = realloc(bytes, capacity);
-            if (grown == NULL) {
-                free(bytes);
-                fclose(file);
-                return CARVE_ERROR_OUT_OF_HOST_MEMORY;
-            }
-            bytes = grown;
-        }
-        got = fread(bytes + size, 1, capacity - size, file);
-        size += got;
-    } while (got > 0);
-    if (ferror(file)) {
+    status = read_log_file(file, &bytes, &size);
+    if (status == CARVE_ERROR_IO)
         carve__message(message, message_size, "cannot read %s: %s", path,
                        strerror(errno));
-        free(bytes);
-        fclose(file);
-        return CARVE_ERROR_IO;
-    }
     fclose(file);
-    status = carve_event_log_read(bytes, size, out, message, message_size);
+    if (status == CARVE_SUCCESS)
+        status = carve_event_log_read(bytes, size, out, message,
+                                      message_size);
     free(bytes);
     return status;
 }

@@ -184,12 +184,13 @@ static carve_status fit_logs(const carve_event_log *const *logs, size_t count,
     const carve_event_log_info *first;
     size_t i, n;
     if (logs == NULL || count == 0 || fit == NULL ||
-        !percentile_valid(percentile) || logs[0] == NULL)
+        !percentile_valid(percentile))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    first = &logs[0]->info;
-    for (i = 1; i < count; ++i)
-        if (logs[i] == NULL || !same_plan(first, &logs[i]->info))
+    for (i = 0; i < count; ++i)
+        if (logs[i] == NULL || carve__event_log_fault(logs[i]) != NULL ||
+            !same_plan(&logs[0]->info, &logs[i]->info))
             return CARVE_ERROR_INVALID_ARGUMENT;
+    first = &logs[0]->info;
     n = (size_t)first->arena_count * count;
     samples = malloc(n * sizeof *samples);
     if (samples == NULL)

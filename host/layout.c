@@ -27,23 +27,20 @@ _Static_assert(offsetof(carve_arena_state, heap_frees) == 76, "state field");
 _Static_assert(sizeof(carve_error_record) == 32, "error record");
 _Static_assert(sizeof(carve_event_record) == 16, "event record");
 
-/* Whether [offset, offset + bytes) lies inside [0, total). */
-static int part_inside(uint64_t offset, uint64_t bytes, uint64_t total)
-{
-    return offset <= total && bytes <= total - offset;
-}
-
-/* The optional parts of a header are where they claim and agree with each
- * other. */
-static int parts_valid(const carve_set_header *h)
+/* The sizes and options of a header agree with each other. The bitmaps'
+ * sizes are checked too: the allocator finds everything after the fixed
+ * part of a state entry through them. */
+static int fields_valid(const carve_set_header *h)
 {
     uint32_t page = h->heap_page_bytes;
-    if (!part_inside(h->error_offset,
-                     (uint64_t)h->error_capacity * sizeof(carve_error_record),
-                     h->total_bytes) ||
-        !part_inside(h->event_offset,
-                     (uint64_t)h->event_capacity * sizeof(carve_event_record),
-                     h->total_bytes) ||
+    if (h->arena_count == 0 || h->arena_granules == 0 ||
+        h->arena_granules > CARVE_MAX_ARENA_GRANULES ||
+        h->arena_stride < (uint64_t)h->arena_granules * CARVE_GRANULE ||
+        h->arena_stride % CARVE_GRANULE != 0 ||
+        h->class_count != carve_core_class_count(h->arena_granules) ||
+        h->class_words != (h->class_count + 31) / 32 ||
+        h->bitmap_words != (h->arena_granules + 31) / 32 ||
+        h->state_stride != carve_core_state_stride(h->arena_granules) ||
         (h->options & ~(CARVE_OPTION_CHECKS | CARVE_OPTION_HEAP_FALLBACK |
                         CARVE_OPTION_EVENTS)) != 0 ||
         ((h->options & CARVE_OPTION_EVENTS) != 0) != (h->event_capacity != 0))
@@ -54,42 +51,78 @@ static int parts_valid(const carve_set_header *h)
            (page & (page - 1)) == 0 && h->heap_offset % CARVE_MAX_ALIGN == 0 &&
            h->heap_meta_stride == 4 * carve_heap_meta_words(page) &&
            h->heap_class_count == carve_heap_class_count(page) &&
-           h->heap_map_words == (h->heap_pages + 31) / 32 &&
-           part_inside(h->heap_offset, (uint64_t)h->heap_pages * page,
-                       h->total_bytes) &&
-           part_inside(h->heap_meta_offset,
-                       (uint64_t)h->heap_pages * h->heap_meta_stride,
-                       h->total_bytes) &&
-           part_inside(h->heap_map_offset,
-                       4ull * h->heap_map_words * (1 + h->heap_class_count),
-                       h->total_bytes);
+           h->heap_map_words == (h->heap_pages + 31) / 32;
+}
+
+/* Walks the parts of an image in the order carve_plan_compute places
+ * them, each on a granule and after the one before, so that no part
+ * overlaps another or the header (a reset of one would damage the other)
+ * and no 32-bit word is misaligned. */
+typedef struct part_walk {
+    uint64_t end; /* of the parts so far */
+    int ok;
+} part_walk;
+
+static void next_part(part_walk *walk, uint64_t offset, uint64_t bytes)
+{
+    if (offset < walk->end || offset % CARVE_GRANULE != 0)
+        walk->ok = 0;
+    walk->end = offset + bytes; /* no overflow: 32-bit factors */
+}
+
+static int parts_in_order(const carve_set_header *h)
+{
+    part_walk walk = {sizeof(carve_set_header), 1};
+    next_part(&walk, h->state_offset, (uint64_t)h->arena_count * h->state_stride);
+    if (h->error_capacity != 0)
+        next_part(&walk, h->error_offset,
+                  (uint64_t)h->error_capacity * sizeof(carve_error_record));
+    if (h->event_capacity != 0)
+        next_part(&walk, h->event_offset,
+                  (uint64_t)h->event_capacity * sizeof(carve_event_record));
+    if (h->heap_pages != 0) {
+        next_part(&walk, h->heap_meta_offset,
+                  (uint64_t)h->heap_pages * h->heap_meta_stride);
+        next_part(&walk, h->heap_map_offset,
+                  4ull * h->heap_map_words * (1 + h->heap_class_count));
+    }
+    next_part(&walk, h->arenas_offset,
+              (uint64_t)h->arena_count * h->arena_stride);
+    if (h->heap_pages != 0)
+        next_part(&walk, h->heap_offset,
+                  (uint64_t)h->heap_pages * h->heap_page_bytes);
+    return walk.ok && walk.end <= h->total_bytes;
+}
+
+/* Images are read a 32-bit word at a time. */
+static int usable(const void *mem)
+{
+    return mem != NULL && (uintptr_t)mem % sizeof(carve_u32) == 0;
 }
 
 const carve_set_header *carve__header(const void *mem)
 {
     const carve_set_header *h = (const carve_set_header *)mem;
-    uint64_t state_end, arenas_end;
-    if (h == NULL || h->magic != CARVE_SET_MAGIC ||
+    if (!usable(mem) || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION ||
-        h->header_bytes != sizeof(carve_set_header))
-        return NULL;
-    state_end = h->state_offset + (uint64_t)h->arena_count * h->state_stride;
-    arenas_end = h->arenas_offset + (uint64_t)h->arena_count * h->arena_stride;
-    if (h->state_offset < h->header_bytes || state_end > h->arenas_offset ||
-        arenas_end > h->total_bytes || h->arena_count == 0 ||
-        h->arena_stride < (uint64_t)h->arena_granules * CARVE_GRANULE ||
-        h->arena_granules > CARVE_MAX_ARENA_GRANULES ||
-        h->class_count != carve_core_class_count(h->arena_granules) ||
-        h->state_stride != carve_core_state_stride(h->arena_granules) ||
-        !parts_valid(h))
+        h->header_bytes != sizeof(carve_set_header) || !fields_valid(h) ||
+        !parts_in_order(h))
         return NULL;
     return h;
+}
+
+carve_status carve__image(const void *mem, const carve_set_header **header)
+{
+    if (!usable(mem))
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    *header = carve__header(mem);
+    return *header != NULL ? CARVE_SUCCESS : CARVE_ERROR_CORRUPT_SET;
 }
 
 carve_status carve_layout_validate(const void *mem, size_t size)
 {
     const carve_set_header *h;
-    if (mem == NULL)
+    if (!usable(mem))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (size < sizeof(carve_set_header))
         return CARVE_ERROR_CORRUPT_SET;
@@ -100,8 +133,8 @@ carve_status carve_layout_validate(const void *mem, size_t size)
 
 carve_status carve_layout_format(void *mem, size_t size, const carve_plan *plan)
 {
-    carve_set_header *h = (carve_set_header *)mem;
-    if (mem == NULL || plan == NULL || plan->total_bytes == 0 ||
+    carve_set_header header, *h = &header;
+    if (!usable(mem) || plan == NULL || plan->total_bytes == 0 ||
         plan->total_bytes > UINT32_MAX)
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (size < plan->total_bytes)
@@ -134,13 +167,18 @@ carve_status carve_layout_format(void *mem, size_t size, const carve_plan *plan)
     h->heap_map_offset = plan->heap_map_offset;
     h->heap_map_words = plan->heap_map_words;
     h->heap_class_count = plan->heap_class_count;
+    /* A plan changed by hand must not become an image whose offsets lead
+     * outside it; mem is untouched until the header holds. */
+    if (carve__header(h) == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    memcpy(mem, h, sizeof *h);
     return carve_layout_reset(mem);
 }
 
 carve_status carve_layout_reset(void *mem)
 {
     carve_set_header *h = (carve_set_header *)mem;
-    if (mem == NULL)
+    if (!usable(mem))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (carve__header(mem) == NULL)
         return CARVE_ERROR_CORRUPT_SET;
@@ -180,7 +218,7 @@ carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
     carve_arena a;
     const carve_arena_state *s;
     carve_status status;
-    if (out == NULL || mem == NULL)
+    if (out == NULL || !usable(mem))
         return CARVE_ERROR_INVALID_ARGUMENT;
     status = open_arena(mem, index, &a);
     if (status != CARVE_SUCCESS)
@@ -218,7 +256,7 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out)
     const carve_set_header *h = carve__header(mem);
     carve_arena_stats s;
     uint32_t i;
-    if (out == NULL || mem == NULL)
+    if (out == NULL || !usable(mem))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (h == NULL)
         return CARVE_ERROR_CORRUPT_SET;
@@ -270,7 +308,7 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
     carve_core_report report;
     carve_arena a;
     uint32_t i;
-    if (mem == NULL)
+    if (!usable(mem))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (h == NULL)
         return CARVE_ERROR_CORRUPT_SET;
@@ -317,8 +355,10 @@ static void *heap_block(void *mem, uint32_t offset, size_t bytes)
         bytes == 0)
         return NULL;
     hp = carve_heap_view((carve_u8 *)mem);
+    /* A damaged page state could claim a run past the heap: bound it. */
     if (!carve_heap_block_holding(&hp, offset - h->heap_offset, &start,
                                   &size) ||
+        (uint64_t)start + size > (uint64_t)h->heap_pages * h->heap_page_bytes ||
         bytes > (uint64_t)start + size - (offset - h->heap_offset))
         return NULL;
     return (unsigned char *)mem + offset;
@@ -329,17 +369,23 @@ void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
 {
     const carve_set_header *h = carve__header(mem);
     carve_arena a;
-    uint64_t first, last;
+    uint64_t payload, first, last;
     uint32_t start, end;
     int live = 0;
+    if (!usable(mem) || bytes == 0)
+        return NULL;
     if (h != NULL && h->heap_pages != 0 && offset >= h->heap_offset)
         return heap_block(mem, offset, bytes);
-    if (mem == NULL || open_arena(mem, index, &a) != CARVE_SUCCESS ||
-        (unsigned char *)mem + offset < a.payload || bytes == 0)
+    if (open_arena(mem, index, &a) != CARVE_SUCCESS)
         return NULL;
-    first = ((unsigned char *)mem + offset - a.payload) / CARVE_GRANULE;
-    last = ((unsigned char *)mem + offset + bytes - 1 - a.payload) /
-           CARVE_GRANULE;
+    /* In offsets, not pointers: offset and bytes may point anywhere. A
+     * damaged bump past the arena would lead the walk out of its bitmaps. */
+    payload = (uint64_t)(a.payload - (unsigned char *)mem);
+    if (a.state->bump > a.granules || offset < payload ||
+        bytes > (uint64_t)a.state->bump * CARVE_GRANULE)
+        return NULL;
+    first = (offset - payload) / CARVE_GRANULE;
+    last = (offset - payload + bytes - 1) / CARVE_GRANULE;
     if (last >= a.state->bump)
         return NULL;
     /* The block holding `first` starts at the nearest start bit at or

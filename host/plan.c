@@ -191,7 +191,7 @@ static void size_heap(const carve_plan_params *p, carve_plan *plan)
     if (p->heap_bytes == 0)
         return;
     page = p->heap_page_bytes ? p->heap_page_bytes : DEFAULT_HEAP_PAGE_BYTES;
-    pages = (p->heap_bytes + page - 1) / page;
+    pages = p->heap_bytes / page + (p->heap_bytes % page != 0);
     /* More than 4 GiB fails the offset check; keep the fields sane. */
     if (pages > OFFSET_LIMIT / page)
         pages = OFFSET_LIMIT / page;
@@ -256,9 +256,9 @@ static carve_status size_parts(const carve_plan_params *p, carve_plan *plan,
                            (uint64_t)plan->heap_pages * plan->heap_meta_stride,
                        &ok);
     arenas_offset = place(&at, plan->arena_alignment, plan->arenas_bytes, &ok);
-    heap_offset = place(&at, CARVE_MAX_ALIGN,
-                        (uint64_t)plan->heap_pages * plan->heap_page_bytes,
-                        &ok);
+    /* The heap asked for, not the pages size_heap clipped it to: a heap
+     * beyond 32-bit offsets must fail the offset check, not shrink. */
+    heap_offset = place(&at, CARVE_MAX_ALIGN, plan->heap_bytes, &ok);
     if (!ok) {
         carve__message(plan->message, sizeof plan->message,
                        "the buffer size overflows 64 bits");
@@ -390,7 +390,10 @@ carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
     text_sink sink;
     char a[32], b[32], c[32];
     const carve_device_limits *l;
-    if (plan == NULL || (buf == NULL && size > 0))
+    /* A refused plan is only partly filled in; its NDRange may even have
+     * more dimensions than global_size holds. */
+    if (plan == NULL || (buf == NULL && size > 0) ||
+        plan->message[0] != '\0' || plan->params.work_dim > 3)
         return CARVE_ERROR_INVALID_ARGUMENT;
     sink.buf = buf;
     sink.size = size;

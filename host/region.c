@@ -24,6 +24,10 @@ typedef struct zc_alloc {
     cl_mem sub_buffer; /* made on the first carve_zc_set_arg */
     void *mapping;     /* an outstanding map of the allocation, if any */
     int device_owned;
+    /* A set's image (carve__zc_reserve_for_set): carve_zc_free and
+     * carve_zc_realloc refuse it, so that it cannot go while the set
+     * lives. */
+    int set_memory;
 } zc_alloc;
 
 struct carve_region {
@@ -776,20 +780,43 @@ static void retire(carve_region *r, located *l)
     carve__pool_free(r->pool, l->offset);
 }
 
-carve_status carve_zc_free(carve_region *r, void *ptr)
+/* Frees ptr if it is a live allocation of r's chain (any region for NULL)
+ * and a set's memory exactly when `set_memory` says so. */
+static carve_status free_allocation(carve_region *r, void *ptr, int set_memory)
 {
     located l;
     if (ptr == NULL)
         return CARVE_SUCCESS;
     if (!locate(ptr, &l))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    if (r != NULL && !in_chain(r, l.region)) {
+    if ((r != NULL && !in_chain(r, l.region)) ||
+        l.alloc->set_memory != set_memory) {
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_ERROR_INVALID_ARGUMENT;
     }
     retire(l.region, &l);
     pthread_mutex_unlock(&l.region->lock);
     return CARVE_SUCCESS;
+}
+
+carve_status carve_zc_free(carve_region *r, void *ptr)
+{
+    return free_allocation(r, ptr, 0);
+}
+
+carve_status carve__zc_reserve_for_set(void *ptr)
+{
+    located l;
+    if (!locate(ptr, &l))
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    l.alloc->set_memory = 1;
+    pthread_mutex_unlock(&l.region->lock);
+    return CARVE_SUCCESS;
+}
+
+carve_status carve__zc_free_set_memory(carve_region *r, void *ptr)
+{
+    return free_allocation(r, ptr, 1);
 }
 
 /* Resizes l's block without moving it, if the pool can; the region is
@@ -823,7 +850,7 @@ void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
         return carve_zc_malloc(r, bytes);
     if (!locate(ptr, &l))
         return fail(CARVE_ERROR_INVALID_ARGUMENT);
-    if (r != NULL && !in_chain(r, l.region))
+    if ((r != NULL && !in_chain(r, l.region)) || l.alloc->set_memory)
         refusal = CARVE_ERROR_INVALID_ARGUMENT;
     else if (l.alloc->device_owned)
         refusal = CARVE_ERROR_WRONG_OWNER;
@@ -918,13 +945,27 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes)
     return status;
 }
 
+/* OpenCL answers a NULL event differently in a wait (CL_INVALID_EVENT)
+ * and in a map's wait list (CL_INVALID_EVENT_WAIT_LIST), so which one a
+ * caller saw would depend on the backend: carve refuses it itself. */
+static int events_valid(cl_uint n, const cl_event *events)
+{
+    cl_uint i;
+    if ((n > 0) != (events != NULL))
+        return 0;
+    for (i = 0; i < n; ++i)
+        if (events[i] == NULL)
+            return 0;
+    return 1;
+}
+
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events)
 {
     located l;
     uint64_t offset = 0, length = 0;
     carve_status status;
-    if ((num_events > 0) != (events != NULL) ||
+    if (!events_valid(num_events, events) ||
         !locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (!l.alloc->device_owned) {

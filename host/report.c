@@ -365,13 +365,13 @@ carve_status carve_layout_report(const void *mem, uint32_t top,
     int ok;
     if (out != NULL)
         *out = NULL;
-    if (mem == NULL || out == NULL)
+    if (out == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     memset(&w, 0, sizeof w);
     w.base = mem;
-    w.h = carve__header(mem);
-    if (w.h == NULL)
-        return CARVE_ERROR_CORRUPT_SET;
+    status = carve__image(mem, &w.h);
+    if (status != CARVE_SUCCESS)
+        return status;
     w.view = carve_core_view((carve_u8 *)(uintptr_t)mem, 0);
     w.report = calloc(1, sizeof *w.report);
     if (w.report == NULL)

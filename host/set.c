@@ -74,7 +74,9 @@ carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
     set->plan = *plan;
     set->host_owned = 1;
     clRetainCommandQueue(queue);
-    status = describe_placement(set, flags);
+    status = carve__zc_reserve_for_set(set->base);
+    if (status == CARVE_SUCCESS)
+        status = describe_placement(set, flags);
     if (status == CARVE_SUCCESS)
         status = carve_layout_format(set->base, (size_t)plan->total_bytes,
                                      plan);
@@ -124,7 +126,7 @@ void carve_set_release(carve_set *set)
         clFinish(set->queue);
         clReleaseCommandQueue(set->queue);
     }
-    carve_zc_free(set->region, set->base);
+    carve__zc_free_set_memory(set->region, set->base);
     if (set->owns_region)
         carve_region_release(set->region);
     free(set);
@@ -177,8 +179,12 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (work_dim < 1 || work_dim > 3)
         return CARVE_ERROR_INVALID_NDRANGE;
-    for (d = 0; d < work_dim; ++d)
+    /* A product that wrapped around could match the plan by chance. */
+    for (d = 0; d < work_dim; ++d) {
+        if (global_size[d] != 0 && items > UINT64_MAX / global_size[d])
+            return CARVE_ERROR_INVALID_NDRANGE;
         items *= global_size[d];
+    }
     if (items != set->plan.arena_count)
         return CARVE_ERROR_INVALID_NDRANGE;
     status = carve_set_bind(set, kernel, arg_index);

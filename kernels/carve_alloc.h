@@ -47,6 +47,16 @@ CARVE_INLINE carve_u32 carve_alloc_offset(const carve_arena *a,
     return (carve_u32)((carve_uptr)p - (carve_uptr)a->base);
 }
 
+/* Whether p lies in the shared heap. The offset is compared in full
+ * pointer width: cut to 32 bits, a pointer into another buffer could land
+ * inside the heap's range and be taken for one of its blocks. */
+CARVE_INLINE int carve_alloc_in_heap(const carve_arena *a,
+                                     CARVE_GLOBAL const void *p)
+{
+    carve_uptr off = (carve_uptr)p - (carve_uptr)a->base;
+    return off >= a->heap_begin && off < a->heap_end;
+}
+
 /* The arena whose payload holds p, for OTHER_ARENA records. */
 CARVE_INLINE carve_u32 carve_alloc_owner(const carve_arena *a,
                                          CARVE_GLOBAL const void *p)
@@ -241,7 +251,7 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
 {
     carve_u32 off = carve_alloc_offset(a, p), kind, large_bytes = 0u;
     b->start = (CARVE_GLOBAL carve_u8 *)p;
-    b->in_heap = off >= a->heap_begin && off < a->heap_end;
+    b->in_heap = carve_alloc_in_heap(a, p);
     b->g = b->n = 0u;
     if (!b->in_heap) {
         if (a->state->flags & CARVE_ARENA_CORRUPT) {
@@ -376,6 +386,13 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_place(carve_arena *a,
     carve_u64 need = bytes + (checks ? CARVE_GRANULE : 0u);
     CARVE_GLOBAL void *p = 0;
     int to_heap = a->heap_end != 0u && bytes >= a->large_bytes;
+    if (bytes == 0u) {
+        /* Before the redzone is added: 0 bytes is a NULL, not a failure,
+         * with checks on as off. */
+        a->state->zero_requests += 1u;
+        *why = CARVE_FAIL_NONE;
+        return 0;
+    }
     *why = CARVE_FAIL_TOO_LARGE;
     if (bytes > 0xffffffffu - CARVE_GRANULE)
         return 0;
@@ -408,7 +425,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
     carve_alloc_block b;
     carve_u32 off = carve_alloc_offset(a, p);
     if (a->options & CARVE_OPTION_CHECKS) {
-        b.in_heap = off >= a->heap_begin && off < a->heap_end;
+        b.in_heap = carve_alloc_in_heap(a, p);
         b.heap.large = 0u;
         if (b.in_heap) {
             carve_heap hp = carve_heap_view(a->base);
@@ -517,11 +534,10 @@ CARVE_INLINE void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
 CARVE_INLINE void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
                                    carve_u32 site)
 {
-    carve_u32 off, kind;
+    carve_u32 kind;
     if (p == 0 || a->state == 0)
         return;
-    off = carve_alloc_offset(a, p);
-    if (a->options == 0u && (off < a->heap_begin || off >= a->heap_end)) {
+    if (a->options == 0u && !carve_alloc_in_heap(a, p)) {
         kind = carve_core_free(a, p);
         if (kind != CARVE_MISUSE_NONE)
             carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);

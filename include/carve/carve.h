@@ -72,8 +72,8 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
 #define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
 
-/* A short message for any carve or OpenCL status; never NULL, static
- * storage. O(1), thread-safe. */
+/* A short message for any carve or OpenCL status ("unknown status" for a
+ * code neither defines); never NULL, static storage. O(1), thread-safe. */
 const char *carve_status_string(carve_status status);
 
 /* ---- planning ------------------------------------------------------------ */
@@ -161,9 +161,9 @@ typedef struct carve_plan {
     char message[320];
 } carve_plan;
 
-/* Queries the limits of `device`. Fails with the OpenCL status of the first
- * clGetDeviceInfo that fails, or CARVE_ERROR_INVALID_ARGUMENT for NULL out.
- * Thread-safe. */
+/* Queries the limits of `device`. Fails with CARVE_ERROR_INVALID_ARGUMENT
+ * for a NULL device or out, else with the OpenCL status of the first
+ * clGetDeviceInfo that fails (*out unchanged). Thread-safe. */
 carve_status carve_device_limits_query(cl_device_id device,
                                        carve_device_limits *out);
 
@@ -178,13 +178,15 @@ carve_status carve_device_limits_query(cl_device_id device,
  *                                  [16, 4096];
  *   CARVE_ERROR_INVALID_OPTION     unknown options bits, or a log too big;
  *   CARVE_ERROR_INVALID_HEAP       heap_page_bytes not a power of two in
- *                                  [2 KiB, 1 MiB], more than 2^24 pages,
- *                                  or HEAP_FALLBACK without a heap;
+ *                                  [2 KiB, 1 MiB], or HEAP_FALLBACK
+ *                                  without a heap;
  *   CARVE_ERROR_BASE_ALIGNMENT     the device aligns buffers to fewer bytes
  *                                  than arena_alignment (or than 128 with
  *                                  a heap);
- *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes overflows 64 bits;
- *   CARVE_ERROR_OFFSET_LIMIT       the buffer exceeds 4 GiB - 1, the reach
+ *   CARVE_ERROR_SIZE_OVERFLOW      count * bytes, or the buffer with the
+ *                                  heap, overflows 64 bits;
+ *   CARVE_ERROR_OFFSET_LIMIT       the buffer (a heap of more than 4 GiB
+ *                                  included) exceeds 4 GiB - 1, the reach
  *                                  of 32-bit offsets;
  *   CARVE_ERROR_EXCEEDS_MAX_ALLOC  above CL_DEVICE_MAX_MEM_ALLOC_SIZE;
  *   CARVE_ERROR_EXCEEDS_GLOBAL_MEM above CL_DEVICE_GLOBAL_MEM_SIZE.
@@ -196,12 +198,15 @@ carve_status carve_plan_compute(const carve_plan_params *params,
 /* Writes the plan as a table (parts, offsets, sizes, totals) to `buf`,
  * always NUL-terminated when size > 0. Sets *needed (if not NULL) to the
  * bytes the whole table needs, NUL included. Fails with
- * CARVE_ERROR_BUFFER_TOO_SMALL when it was cut, INVALID_ARGUMENT on NULL
- * plan, or a buf of NULL with size > 0. */
+ * CARVE_ERROR_BUFFER_TOO_SMALL when it was cut, INVALID_ARGUMENT (writing
+ * nothing) on NULL plan, a buf of NULL with size > 0, or a plan that
+ * carve_plan_compute refused (plan->message not empty: it is only partly
+ * filled in) or with params.work_dim above 3. */
 carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
                                size_t *needed);
 
-/* carve_plan_format to a stream. Fails with INVALID_ARGUMENT on NULL. */
+/* carve_plan_format to a stream. Fails with INVALID_ARGUMENT (printing
+ * nothing) on NULL, or on a plan carve_plan_format refuses. */
 carve_status carve_plan_print(const carve_plan *plan, FILE *stream);
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -265,18 +270,29 @@ typedef struct carve_summary {
     uint32_t events_kept;
 } carve_summary;
 
-/* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise). */
+/* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise;
+ * never NULL). */
 const char *carve_failure_string(uint32_t failure);
 const char *carve_misuse_string(uint32_t misuse);
 
 /* ---- layout: a carved image in any memory --------------------------------
  * These work on host memory laid out by a plan: the mapping of a set (see
  * carve_set_host_base), or memory of your own for host-side tests. None of
- * them talks to OpenCL. */
+ * them talks to OpenCL. `mem` must be 4-byte aligned: a NULL or misaligned
+ * mem gives INVALID_ARGUMENT (NULL from the pointer functions). Only
+ * carve_layout_validate is told how many bytes mem holds; the others read
+ * and write as far as a valid header says (total_bytes), so validate
+ * memory that carve did not lay out itself before passing it to them. A
+ * header is valid when magic, version and sizes agree and its parts lie
+ * in carve's order without overlapping, each on 16 bytes, inside
+ * total_bytes; an invalid one gives CORRUPT_SET and nothing is written. */
 
 /* Writes the header and an empty state table for `plan` into mem; arena
- * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, or
- * BUFFER_TOO_SMALL if size < plan->total_bytes. O(state bytes). */
+ * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, on a plan of
+ * total_bytes 0 or above 4 GiB - 1 (refused by carve_plan_compute), or on
+ * a plan whose fields do not make a valid header (changed by hand), and
+ * with BUFFER_TOO_SMALL if size < plan->total_bytes; mem is untouched on
+ * failure. O(state bytes). */
 carve_status carve_layout_format(void *mem, size_t size,
                                  const carve_plan *plan);
 
@@ -286,15 +302,17 @@ carve_status carve_layout_format(void *mem, size_t size,
 carve_status carve_layout_reset(void *mem);
 
 /* Validates the header at mem against `size` bytes of mapping. Fails with
- * CORRUPT_SET (bad magic, version or offsets) or INVALID_ARGUMENT. O(1). */
+ * CORRUPT_SET (size below a header, which is then not read; an invalid
+ * header; or total_bytes above size) or INVALID_ARGUMENT. O(1). */
 carve_status carve_layout_validate(const void *mem, size_t size);
 
-/* Statistics of arena `index`. Fails with INDEX_OUT_OF_RANGE or
- * CORRUPT_SET. O(1). */
+/* Statistics of arena `index`. Fails with INVALID_ARGUMENT (NULL out),
+ * CORRUPT_SET or INDEX_OUT_OF_RANGE. O(1). */
 carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
                                       carve_arena_stats *out);
 
-/* Totals over all arenas. O(arena count). */
+/* Totals over all arenas. Fails with INVALID_ARGUMENT (NULL out) or
+ * CORRUPT_SET. O(arena count). */
 carve_status carve_layout_summary(const void *mem, carve_summary *out);
 
 /* Runs the allocator's invariant check (the same code the device ran) on
@@ -302,7 +320,8 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out);
  * ARENA_INVALID with the first bad arena's index in *bad_index and the
  * broken invariant (CARVE_CHECK_* of carve_core.h) in *broken, or, for the
  * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
- * carve_heap.h in *broken; either out-pointer may be NULL. The set must be
+ * carve_heap.h in *broken; either out-pointer may be NULL. Fails with
+ * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
  * quiescent (no kernel running). O(total bitmap words + blocks + heap
  * pages). */
 #define CARVE_HEAP_INDEX 0xffffffffu
@@ -310,14 +329,16 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);
 
 /* The host address of [offset, offset + bytes) in the image, or NULL if
- * that range is not inside it or offset is 0. O(1). */
+ * that range is not inside it, offset is 0 or the header is invalid. O(1). */
 void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
 
-/* Like carve_layout_pointer, but only for a range that lies inside one live
- * block of arena `index` or of the shared heap (whose blocks belong to no
- * arena): what a host walking device-built structures should use, so that
- * a stray offset into a header, a state table, free memory or another arena
- * is refused (NULL). O(size of the block / 512). */
+/* Like carve_layout_pointer, but only for a range (bytes > 0) that lies
+ * inside one live block of arena `index` (its redzone included) or of the
+ * shared heap (whose blocks belong to no arena): what a host walking
+ * device-built structures should use, so that a stray offset into a
+ * header, a state table, free memory or another arena is refused (NULL),
+ * as is any offset in an arena whose state is damaged past its end.
+ * O(size of the block / 512). */
 void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes);
 
@@ -335,14 +356,18 @@ carve_status carve_program_build(cl_context context, cl_device_id device,
                                  cl_program *program, char **build_log);
 
 /* The text of an embedded device source ("carve.clh", "carve_core.h",
- * "carve_port.h", "carve_probe.cl"), or NULL. *length may be NULL. */
+ * "carve_port.h", "carve_probe.cl"), or NULL (for a NULL or unknown name,
+ * leaving *length alone). *length may be NULL. */
 const char *carve_device_source(const char *name, size_t *length);
 
 /* Picks a device: `selector` (or, if NULL, the environment variable
  * CARVE_DEVICE) is "P:D" for platform P, device D (numbers), or a
  * case-sensitive substring of the device or platform name; unset means the
- * first device of the first platform that has one. Fails with
- * CARVE_ERROR_NO_DEVICE if nothing matches. */
+ * first device of the first platform that has one, and so does "" (then
+ * CARVE_DEVICE is not read). Fails with INVALID_ARGUMENT for a NULL
+ * device, and with CARVE_ERROR_NO_DEVICE if nothing matches (numbers no
+ * device has, such as "99:99" or "-1:0", included); *device is unchanged
+ * on failure. */
 carve_status carve_device_find(const char *selector, cl_device_id *device);
 
 /* ---- sets: a plan carved from one shared OpenCL buffer -------------------- */
@@ -364,10 +389,13 @@ typedef struct carve_zero_copy_info {
 /* Carves `plan` out of a region of its own (backend AUTO: the best the
  * device supports, proven zero-copy by a probe kernel where possible) and
  * writes the layout. The set is then owned by the host. `queue` is where
- * carve_set_run launches; the set keeps a reference to it. Fails with an
- * OpenCL status (e.g. CL_MEM_OBJECT_ALLOCATION_FAILURE), INVALID_ARGUMENT,
- * OUT_OF_HOST_MEMORY, PROBE_FAILED, or NOT_ZERO_COPY when that flag was
- * given and zero-copy was not shown; nothing is leaked on failure. */
+ * carve_set_run launches; the set keeps a reference to it. Fails with
+ * INVALID_ARGUMENT (a NULL pointer, unknown flags, or a plan that
+ * carve_plan_compute refused or that was changed by hand), an OpenCL
+ * status (e.g. CL_MEM_OBJECT_ALLOCATION_FAILURE), OUT_OF_HOST_MEMORY,
+ * PROBE_FAILED, LIMIT (see regions), or NOT_ZERO_COPY when that flag was
+ * given and zero-copy was not shown; *set is NULL and nothing is leaked
+ * on failure. */
 carve_status carve_set_create(cl_context context, cl_device_id device,
                               cl_command_queue queue, const carve_plan *plan,
                               uint32_t flags, carve_set **set);
@@ -378,46 +406,62 @@ void carve_set_release(carve_set *set);
 
 /* Hands the set to the device (see carve_zc_to_device: unmap, cache
  * write-back). After this, host accessors fail with WRONG_OWNER until
- * carve_set_to_host. Idempotent. */
+ * carve_set_to_host. Idempotent. INVALID_ARGUMENT for NULL. */
 carve_status carve_set_to_device(carve_set *set);
 
 /* Takes the set back for the host once `events` (the kernels that used it)
  * are complete, or, with no events, once everything enqueued so far on the
- * set's queue is; returns when the host may read it. Idempotent. */
+ * set's queue is; returns when the host may read it. Idempotent: with the
+ * host owning the set it only waits. Fails with INVALID_ARGUMENT for a
+ * NULL set, num_events and events that disagree, or a NULL event (the
+ * device keeps the set), else with the OpenCL status of the wait. */
 carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
                                const cl_event *events);
 
 /* Passes the set to `kernel` as argument `arg_index` (a global pointer): a
- * sub-buffer or SVM pointer made once per set. */
+ * sub-buffer or SVM pointer made once per set. The device may own the set.
+ * Fails with INVALID_ARGUMENT for NULL, else with OpenCL's status for the
+ * argument (e.g. CL_INVALID_ARG_INDEX). */
 carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
                             cl_uint arg_index);
 
 /* Convenience: bind, to_device, enqueue the kernel on the set's queue,
- * to_host after it. The NDRange must match the plan's arena count (the
- * product of global_size); otherwise INVALID_NDRANGE. */
+ * to_host after it. Fails, enqueuing nothing, with INVALID_ARGUMENT for a
+ * NULL set, kernel or global_size, and with INVALID_NDRANGE for a work_dim
+ * not 1-3 or an NDRange whose size (the product of global_size, which must
+ * not overflow) is not the plan's arena count. Otherwise passes on
+ * OpenCL's status for the argument or the launch (e.g.
+ * CL_INVALID_KERNEL_ARGS, CL_INVALID_WORK_GROUP_SIZE); after a failed
+ * launch the set is back with the host. */
 carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
                            cl_uint work_dim, const size_t *global_size,
                            const size_t *local_size);
 
 /* Empties every arena for the next launch without touching arena bytes or
- * re-creating the buffer. Host must own the set (WRONG_OWNER otherwise). */
+ * re-creating the buffer. Host must own the set (WRONG_OWNER otherwise,
+ * changing nothing). INVALID_ARGUMENT for NULL. */
 carve_status carve_set_reset(carve_set *set);
 
-/* The plan the set was made from. Never NULL for a valid set. */
+/* The plan the set was made from. NULL only for a NULL set. */
 const carve_plan *carve_set_plan(const carve_set *set);
 
-/* The region the set was carved from. */
+/* The region the set was carved from; NULL for a NULL set. */
 carve_region *carve_set_region(const carve_set *set);
 
-/* How the buffer is shared, and whether zero-copy was proven. */
+/* How the buffer is shared, and whether zero-copy was proven.
+ * INVALID_ARGUMENT for NULL. */
 carve_status carve_set_zero_copy(const carve_set *set,
                                  carve_zero_copy_info *out);
 
 /* The host's view of the image while it owns the set, else NULL. Pass it to
- * the carve_layout_* functions. */
+ * the carve_layout_* functions. It is an allocation of the set's region
+ * (carve_zc_region_of finds it) that carve_zc_free and carve_zc_realloc
+ * refuse: only carve_set_release frees it. */
 void *carve_set_host_base(const carve_set *set);
 
-/* Host-owned shorthands for the layout functions on this set's image. */
+/* Host-owned shorthands for the layout functions on this set's image:
+ * INVALID_ARGUMENT for a NULL set, WRONG_OWNER while the device owns it,
+ * otherwise as the layout function. */
 carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
                                    carve_arena_stats *out);
 carve_status carve_set_summary(const carve_set *set, carve_summary *out);
@@ -528,7 +572,8 @@ typedef struct carve_region_info {
 /* Creates a region of params->bytes on `device`. carve gives the region a
  * private in-order queue for hand-overs, so they never wait for unrelated
  * work on yours. Fails with
- *   INVALID_ARGUMENT    bad params (NULL, 0 bytes, unknown flags,
+ *   INVALID_ARGUMENT    bad params (NULL, 0 bytes or more than 2^48,
+ *                       unknown flags or backend,
  *                       COHERENCE_CHECK without HOST_MEMORY, user_base
  *                       given without USER_MEMORY or the other way round,
  *                       user memory not aligned or smaller than one unit);
@@ -539,7 +584,9 @@ typedef struct carve_region_info {
  *                       probe showed the device working on a copy;
  *   PROBE_FAILED        the probe kernel's answer never reached the host;
  *   OUT_OF_HOST_MEMORY, or the OpenCL status of a failed allocation or
- *   build. Nothing is leaked on failure. The probe's kernel is built once
+ *   build (CL_INVALID_BUFFER_SIZE, or CL_MEM_OBJECT_ALLOCATION_FAILURE for
+ *   SVM, beyond the device's largest allocation). *region is NULL and
+ *   nothing is leaked on failure. The probe's kernel is built once
  *   per context and device while a region of theirs lives. Thread-safe. */
 carve_status carve_region_create(cl_context context, cl_device_id device,
                                  const carve_region_params *params,
@@ -571,11 +618,13 @@ carve_status carve_region_set_fallback(carve_region *region,
  * statistics agree) and the ownership records (the host's allocations
  * mapped, the device's not). SUCCESS or ARENA_INVALID; if message is not
  * NULL it is set to a static description of the broken invariant, or NULL.
- * O(allocations). */
+ * INVALID_ARGUMENT (message untouched) for a NULL region. O(allocations). */
 carve_status carve_region_check(carve_region *region, const char **message);
 
-/* Whether `device` supports `backend` (AUTO: any). */
+/* Whether `device` supports `backend` (AUTO: any); 0 for a NULL device or
+ * a value outside the enum. */
 int carve_backend_supported(cl_device_id device, carve_backend backend);
+/* "host-memory", "svm-fine"...; "unknown" outside the enum. */
 const char *carve_backend_name(carve_backend backend);
 
 /* ---- zero-copy allocations ----------------------------------------------------
@@ -593,27 +642,32 @@ carve_status carve_zc_last_status(void);
  * TIER_FULL when no region of the chain has room. */
 void *carve_zc_malloc(carve_region *region, size_t bytes);
 /* count * size bytes, zeroed; NULL with SIZE_OVERFLOW if the product
- * overflows; otherwise as carve_zc_malloc. */
+ * overflows (checked first, before the region); otherwise as
+ * carve_zc_malloc. */
 void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
 /* Aligned to `alignment`: a power of two, at most as far as the region's
  * base is aligned (see carve_region_params.alignment), else
- * INVALID_ALIGNMENT; below the region's alignment means the region's.
- * Otherwise as carve_zc_malloc. */
+ * INVALID_ALIGNMENT (checked first, before the region); below the region's
+ * alignment means the region's. Otherwise as carve_zc_malloc. */
 void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
-/* C semantics: NULL ptr allocates; 0 bytes frees and returns NULL (not a
- * failure); on failure ptr stays valid and unchanged. Grows or shrinks in
+/* C semantics: NULL ptr allocates (so a NULL ptr and 0 bytes is
+ * carve_zc_malloc's INVALID_ARGUMENT); 0 bytes frees and returns NULL (not
+ * a failure: carve_zc_last_status is unchanged); on failure ptr stays
+ * valid and unchanged. Grows or shrinks in
  * place when it can, else moves (keeping min(old, new) bytes) to where a
  * new request in `region` would land. Refuses with INVALID_ARGUMENT a ptr
  * that is not the start of a live allocation of `region`'s chain (NULL
- * region: any region), with WRONG_OWNER one the device owns; TIER_FULL
- * when there is no room. */
+ * region: any region) or that is a set's memory (carve_set_host_base),
+ * even with 0 bytes; with WRONG_OWNER one the device owns; TIER_FULL when
+ * there is no room. */
 void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
 /* Frees an allocation of `region` or of a region it falls back to (NULL
  * region: any region); NULL ptr does nothing. The device may own it: the
  * caller must know that no kernel still uses it. Refuses
  * (INVALID_ARGUMENT) a pointer that is not the start of a live allocation
- * there: foreign, inside an allocation, or already freed; it changes
- * nothing then. */
+ * there: foreign, inside an allocation, or already freed; and a set's
+ * memory (carve_set_host_base), which only carve_set_release frees. It
+ * changes nothing then. */
 carve_status carve_zc_free(carve_region *region, void *ptr);
 
 /* The region holding ptr (any address inside a region), or NULL. */
@@ -621,9 +675,10 @@ carve_region *carve_zc_region_of(const void *ptr);
 
 /* Passes the allocation starting at ptr to `kernel` as argument `index`: a
  * sub-buffer of the requested bytes (made once per allocation, then
- * reused) or an SVM pointer. Fails with INVALID_ARGUMENT for a NULL kernel,
- * a pointer no region allocated, a freed one, or one inside an
- * allocation; otherwise with clSetKernelArg's status. */
+ * reused) or an SVM pointer. The device may own it. Fails with
+ * INVALID_ARGUMENT for a NULL kernel, a NULL pointer, a pointer no region
+ * allocated, a freed one, or one inside an allocation; otherwise with
+ * clSetKernelArg's (clSetKernelArgSVMPointer's) status. */
 carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
 
 /* Hands the allocation starting at ptr to the device: unmaps it, runs the
@@ -640,7 +695,7 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes);
  * (with the host owning it, it only waits for the events). carve does not
  * know your queues: pass the kernels' events (or clFinish first). Fails
  * as carve_zc_to_device, and with INVALID_ARGUMENT when num_events and
- * events disagree. */
+ * events disagree or an event is NULL (ownership does not move). */
 carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 

@@ -143,11 +143,11 @@ typedef struct carve_report {
  * most `top` work-items by high-water mark (0 means 10). The image must be
  * quiescent and is only read. *report is set to a new report (NULL on
  * failure), to be freed with carve_report_release. Fails with
- * INVALID_ARGUMENT on NULL, CORRUPT_SET if mem holds no valid header, or
- * OUT_OF_HOST_MEMORY; a broken arena or heap is not a failure but part of
- * the report. O(arenas x (bitmap words + blocks) + heap pages x bitmap
- * words + errors + events), plus sorting. Thread-safe for distinct
- * reports. */
+ * INVALID_ARGUMENT on NULL or a misaligned mem, CORRUPT_SET if mem holds
+ * no valid header, or OUT_OF_HOST_MEMORY; a broken arena or heap is not a
+ * failure but part of the report. O(arenas x (bitmap words + blocks) +
+ * heap pages x bitmap words + errors + events), plus sorting. Thread-safe
+ * for distinct reports. */
 carve_status carve_layout_report(const void *mem, uint32_t top,
                                  carve_report **report);
 
@@ -160,7 +160,9 @@ carve_status carve_set_report(const carve_set *set, uint32_t top,
 void carve_report_release(carve_report *report);
 
 /* Writes the report as text or JSON. Fails with INVALID_ARGUMENT on NULL
- * or an unknown format, CARVE_ERROR_IO if the stream reports an error. */
+ * or an unknown format (printing nothing), CARVE_ERROR_IO if the stream
+ * reports an error once it is flushed (a full disk, a stream opened for
+ * reading). */
 carve_status carve_report_print(const carve_report *report, FILE *stream,
                                 carve_format format);
 
@@ -194,6 +196,13 @@ typedef struct carve_event_arena {
     uint32_t heap_allocs;
 } carve_event_arena;
 
+/* The functions taking a log trust what carve made (carve_layout_event_log,
+ * carve_event_log_read); one made by hand is refused (INVALID_ARGUMENT,
+ * nothing of it read) when its fields disagree: records counted but NULL,
+ * a geometry no plan has (carve_event_log_read's checks), events_kept
+ * other than min(events_seen, event_capacity), or arena_records neither 0
+ * nor info.arena_count. Its records and statistics are not judged: the
+ * analysis counts impossible records as anomalies. */
 typedef struct carve_event_log {
     carve_event_log_info info;
     const carve_event_record *events; /* info.events_kept, in log order */
@@ -202,30 +211,38 @@ typedef struct carve_event_log {
 } carve_event_log;
 
 /* A copy of the event log of the image at `mem` (and of every arena's
- * statistics), to be freed with carve_event_log_release. A plan without
- * an event log gives a log of no events, still with the statistics. Fails
- * with INVALID_ARGUMENT, CORRUPT_SET or OUT_OF_HOST_MEMORY. O(events +
- * arenas). */
+ * statistics, as they are: damaged ones too), to be freed with
+ * carve_event_log_release. A plan without an event log gives a log of no
+ * events, still with the statistics. Fails with INVALID_ARGUMENT (NULL or
+ * misaligned mem, NULL log), CORRUPT_SET or OUT_OF_HOST_MEMORY; *log is
+ * NULL on failure. O(events + arenas). */
 carve_status carve_layout_event_log(const void *mem, carve_event_log **log);
 /* The same on a set's image; WRONG_OWNER while the device owns it. */
 carve_status carve_set_event_log(const carve_set *set, carve_event_log **log);
 
 /* Saves `log` to the file at `path` (replaced if it exists) in carve's
  * event log format: little-endian, versioned, with a magic and a checksum.
- * Fails with INVALID_ARGUMENT or CARVE_ERROR_IO (errno set by the C
- * library). */
+ * Fails with INVALID_ARGUMENT (NULL, or a log whose fields disagree; no
+ * file is written) or CARVE_ERROR_IO (errno set by the C library: a path
+ * that cannot be opened, a write or close that fails). A log of damaged
+ * arena statistics is saved as it is, and carve_event_log_read then
+ * refuses the file. */
 carve_status carve_event_log_save(const carve_event_log *log,
                                   const char *path);
-/* Shorthands: take the image's log and save it. */
+/* Shorthands: take the image's log and save it; a refused image writes
+ * no file. */
 carve_status carve_layout_save_events(const void *mem, const char *path);
 carve_status carve_set_save_events(const carve_set *set, const char *path);
 
 /* Reads a saved log from memory or from a file. On failure *log is NULL
  * and, if message is not NULL, it receives why (a truncated file, a bad
- * magic, a checksum mismatch, an impossible geometry...), cut to
- * message_size. Fails with INVALID_ARGUMENT, CARVE_ERROR_IO (load only),
- * CARVE_ERROR_BAD_LOG or OUT_OF_HOST_MEMORY; never reads outside
- * [bytes, bytes + size). O(size). */
+ * magic, a checksum mismatch, an impossible geometry...; for load, a file
+ * that cannot be opened or read, with strerror's words), cut to
+ * message_size (0: untouched). Fails with INVALID_ARGUMENT, CARVE_ERROR_IO
+ * (load only), CARVE_ERROR_BAD_LOG or OUT_OF_HOST_MEMORY; never reads
+ * outside [bytes, bytes + size). Load reads a file's header first and no
+ * further than it says, so a file that never ends (/dev/zero) is refused,
+ * not read to the end of memory. O(size). */
 carve_status carve_event_log_read(const void *bytes, size_t size,
                                   carve_event_log **log, char *message,
                                   size_t message_size);
@@ -321,8 +338,10 @@ typedef struct carve_event_analysis {
 } carve_event_analysis;
 
 /* Replays the log: sites, work-items, leaks, peaks, histogram. *analysis
- * is freed with carve_event_analysis_release. Fails with INVALID_ARGUMENT
- * or OUT_OF_HOST_MEMORY only: damaged records are counted as anomalies.
+ * is freed with carve_event_analysis_release (NULL on failure). Fails with
+ * INVALID_ARGUMENT (NULL, or a log whose fields disagree: see
+ * carve_event_log) or OUT_OF_HOST_MEMORY only: damaged records are
+ * counted as anomalies.
  * O(events) expected (hash tables), plus sorting sites and work-items. */
 carve_status carve_event_log_analyze(const carve_event_log *log,
                                      carve_event_analysis **analysis);
@@ -396,8 +415,9 @@ typedef struct carve_fit {
 
 /* Fits a plan to the image at `mem` after a profiling run: its arenas'
  * statistics, and its event log when the plan has one (exact spills if it
- * kept every event). Fails with INVALID_ARGUMENT (NULL, percentile outside
- * (0, 100]), CORRUPT_SET or OUT_OF_HOST_MEMORY. O(arenas log arenas +
+ * kept every event). Fails with INVALID_ARGUMENT (NULL or misaligned mem,
+ * NULL fit, percentile outside (0, 100], NaN too), CORRUPT_SET or
+ * OUT_OF_HOST_MEMORY; *fit is untouched on failure. O(arenas log arenas +
  * events). */
 carve_status carve_layout_fit(const void *mem, double percentile,
                               carve_fit *fit);
@@ -409,8 +429,9 @@ carve_status carve_set_fit(const carve_set *set, double percentile,
  * arena count, options and heap): every work-item of every run counts.
  * Needs come from each log's arena statistics (or, without them, from
  * replaying its events); spills are exact for logs with every event kept.
- * Fails with INVALID_ARGUMENT (NULL, count 0, bad percentile, logs of
- * different plans) or OUT_OF_HOST_MEMORY. */
+ * Fails with INVALID_ARGUMENT (NULL logs or fit, count 0, a NULL log, bad
+ * percentile, logs of different plans or whose fields disagree: see
+ * carve_event_log; *fit untouched) or OUT_OF_HOST_MEMORY. */
 carve_status carve_event_log_fit(const carve_event_log *const *logs,
                                  size_t count, double percentile,
                                  carve_fit *fit);

@@ -24,9 +24,13 @@
  * call is bounded-time (TLSF) and thread-safe.
  *
  * The tiers reserve address space on first use and take pages only as they
- * are touched. Their sizes come from the environment, read once:
+ * are touched. Their sizes come from the environment, read once, at a
+ * tier's first use:
  *   CARVE_TI_DDR_BYTES   (default 1 GiB)
  *   CARVE_TI_MSMC_BYTES  (default 6 MiB, as on a 66AK2H)
+ * A value that is not a number (strtoull, base 0) of at least 128 means
+ * the default; one too large to map makes every call on that tier fail
+ * with OUT_OF_HOST_MEMORY.
  *
  * The double underscore is TI's spelling; such names are otherwise
  * reserved, which is why only this optional header declares them.
@@ -49,13 +53,16 @@ void __free_ddr(void *ptr);
 void *__malloc_msmc(size_t size);
 void __free_msmc(void *ptr);
 
-/* Why this thread's latest TI-style call failed: CARVE_SUCCESS, or e.g.
- * CL_MEM_OBJECT_ALLOCATION_FAILURE (tier full), INVALID_ARGUMENT (a pointer
- * free does not know), OUT_OF_HOST_MEMORY (the tier could not be mapped). */
+/* How this thread's latest TI-style call ended: CARVE_SUCCESS (also for a
+ * free of NULL, which does nothing), CL_MEM_OBJECT_ALLOCATION_FAILURE (tier
+ * full, or SIZE_MAX bytes), INVALID_ARGUMENT (malloc of 0 bytes, or a
+ * pointer free does not know), OUT_OF_HOST_MEMORY (the tier could not be
+ * mapped). */
 carve_status carve_ti_last_status(void);
 
 /* Bytes in use and capacity of a tier ("ddr" or "msmc"); INVALID_ARGUMENT
- * for another name. Initialises the tier if needed. */
+ * for NULL or another name (case matters), leaving *in_use and *capacity
+ * alone. Initialises the tier if needed. */
 carve_status carve_ti_usage(const char *tier, size_t *in_use, size_t *capacity);
 
 #ifdef __cplusplus

@@ -267,7 +267,9 @@ static void test_contention_and_cross_frees(const carve_test_cl *cl,
 {
     const size_t global = items;
     const uint32_t steps = STEPS, churn = !quick;
-    carve_plan plan = heap_plan(cl, items, 96u << 20, 0);
+    /* Room for every work-item's blocks at once: at most SLOTS of up to
+     * 5000 B (two pages) each. */
+    carve_plan plan = heap_plan(cl, items, quick ? 4u << 20 : 96u << 20, 0);
     carve_set *set = dev_set(cl, &plan);
     cl_int err;
     cl_kernel contend = clCreateKernel(program, "contend", &err);
@@ -389,7 +391,8 @@ static void test_overflow_reports(const carve_test_cl *cl, cl_program program)
     uint32_t *offsets = dev_xmalloc(sizeof(uint32_t) * global);
     REQUIRE_OK(err);
     /* Room for every block at once: half of them take two pages. */
-    plan = heap_plan(cl, (uint32_t)global, 32u << 20, CARVE_PLAN_CHECKS);
+    plan = heap_plan(cl, (uint32_t)global, quick ? 2u << 20 : 32u << 20,
+                     CARVE_PLAN_CHECKS);
     set = dev_set(cl, &plan);
     dev_arg(plant, 1, sizeof every, &every);
     dev_arg(plant, 2, sizeof blocks, &blocks);
@@ -443,7 +446,7 @@ static void test_semantics(const carve_test_cl *cl, cl_program program)
     params.work_dim = 1;
     params.global_size[0] = global;
     params.arena_bytes = 256; /* requests over 64 B go to the heap */
-    params.heap_bytes = 16u << 20;
+    params.heap_bytes = quick ? 2u << 20 : 16u << 20;
     REQUIRE_OK(carve_plan_compute(&params, &cl->limits, &plan));
     set = dev_set(cl, &plan);
     dev_arg(semantics, 1, sizeof out, &out);

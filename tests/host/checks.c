@@ -115,6 +115,45 @@ static void test_damaged_large_header(void)
     fixture_free(&f);
 }
 
+/* 0 bytes is a NULL and a zero request with redzones on too: the redzone
+ * must not turn it into a 16-byte block. */
+static void test_zero_bytes(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0);
+    EXPECT(carve_alloc_malloc(&a, 0, 16, 1) == NULL);
+    EXPECT(carve_alloc_malloc(&a, 0, 3, 2) == NULL); /* 0 bytes first */
+    EXPECT(carve_alloc_calloc(&a, 0, 100, 3) == NULL);
+    EXPECT(carve_alloc_calloc(&a, 100, 0, 4) == NULL);
+    EXPECT(carve_alloc_realloc(&a, NULL, 0, 5) == NULL);
+    EXPECT(a.state->zero_requests == 5 && a.state->failed_count == 0);
+    EXPECT(a.state->live_blocks == 0 && a.state->bump == 0);
+    fixture_free(&f);
+}
+
+/* A pointer into some other buffer whose offset from the set, cut to 32
+ * bits, would fall in the heap is foreign, not a heap block. */
+static void test_far_pointer(void)
+{
+    carve_plan_params params = checked_params(0, 0);
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *h = carve_alloc_malloc(&a, 500, 16, 1);
+    void *far = (void *)((uintptr_t)h + ((uintptr_t)1 << 32));
+    carve_summary sum;
+    params.options = 0; /* the fast path too */
+    carve_alloc_free(&a, far, 2);
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_FOREIGN);
+    a.options = 0;
+    carve_alloc_free(&a, far, 3);
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_FOREIGN &&
+           a.state->misuse_count == 2);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_live_blocks == 1); /* h is untouched */
+    fixture_free(&f);
+}
+
 static void test_clean_blocks(void)
 {
     carve_plan_params params = checked_params(0, 0);
@@ -246,6 +285,8 @@ int main(void)
 {
     test_overflows();
     test_damaged_large_header();
+    test_zero_bytes();
+    test_far_pointer();
     test_clean_blocks();
     test_error_log_limit();
     test_events();

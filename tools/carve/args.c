@@ -58,6 +58,12 @@ static int take_option(const cli_command *command, int argc, char **argv,
                                option->name, option->name,
                                option->value_name);
     }
+    /* An empty value is a mistake (often an unset shell variable), never
+     * a request for the default: --device "" would pick the first device. */
+    if (option->value_name != NULL && value[0] == '\0')
+        return cli_usage_error(command, "%s needs a value: %s %s",
+                               option->name, option->name,
+                               option->value_name);
     option->value = value;
     ++*at;
     return CLI_CONTINUE;

@@ -56,8 +56,8 @@ typedef struct cli_arguments {
 
 /* Parses argv[1..argc-1] into `args`: "--name value", "--name=value", and
  * operands ("--" ends the options). --help or -h prints the command's help
- * and returns CLI_EXIT_OK. An unknown option, a missing value, an option
- * given twice or one operand too many prints why and returns
+ * and returns CLI_EXIT_OK. An unknown option, a missing or empty value, an
+ * option given twice or one operand too many prints why and returns
  * CLI_EXIT_USAGE. Otherwise returns CLI_CONTINUE. */
 int cli_parse(const cli_command *command, int argc, char **argv,
               cli_arguments *args);
