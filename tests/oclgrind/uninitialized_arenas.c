@@ -11,7 +11,10 @@
  * out.) Every work-item then runs a random mix of carve_malloc,
  * carve_malloc_aligned, carve_calloc, carve_realloc, carve_usable_size and
  * carve_free, fills each block with its own pattern and checks it before
- * letting go, and frees everything. If the allocator ever read an arena
+ * letting go, and frees everything. Each block is filled to its usable
+ * size: without redzones that is whole granules, and a moving realloc
+ * copies them all, as C's realloc copies the old block's size; bytes the
+ * program left unwritten would be copied as uninitialised values. If the allocator ever read an arena
  * byte it had not written itself (a free block's header, a redzone, the
  * wilderness), Oclgrind would report an uninitialised value. The host
  * reads the buffer back and checks every arena: empty, consistent, nothing
@@ -59,7 +62,7 @@ static const char *const source = DEV_KERNEL_PRELUDE
     "                global uchar *q = carve_realloc(&a, block[k], n);\n"
     "                if (q == 0) continue;\n"
     "                bad += dev_mismatches(q, min(n, size[k]), id * SLOTS + k);\n"
-    "                block[k] = q; size[k] = n;\n"
+    "                block[k] = q; size[k] = carve_usable_size(&a, q);\n"
     "            } else {\n"
     "                carve_free(&a, block[k]);\n"
     "                block[k] = 0;\n"
@@ -73,7 +76,7 @@ static const char *const source = DEV_KERNEL_PRELUDE
     "                                        : carve_calloc(&a, n, 1);\n"
     "            if (p == 0) continue;\n"
     "            for (uint j = 0; how == 2u && j < n; ++j) bad += p[j] != 0;\n"
-    "            block[k] = p; size[k] = n;\n"
+    "            block[k] = p; size[k] = carve_usable_size(&a, p);\n"
     "        }\n"
     "        dev_fill(block[k], size[k], id * SLOTS + k);\n"
     "    }\n"
