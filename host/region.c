@@ -21,7 +21,12 @@
 
 /* What the region layer keeps per live allocation (the pool's user slot). */
 typedef struct zc_alloc {
-    cl_mem sub_buffer; /* made on the first carve_zc_set_arg */
+    /* Buffer backends: the allocation's own sub-buffer, made with it. Maps
+     * and kernel arguments go through it, so that the host's map of one
+     * allocation never overlaps a kernel's use of another (OpenCL leaves
+     * using a buffer while part of it is mapped undefined). */
+    cl_mem sub_buffer;
+    uint64_t sub_bytes; /* its size: the bytes asked for */
     void *mapping;     /* an outstanding map of the allocation, if any */
     int device_owned;
     /* A set's image (carve__zc_reserve_for_set): carve_zc_free and
@@ -494,6 +499,8 @@ static carve_status map_host_memory(carve_region *r, uint64_t base_alignment)
  * base_alignment. OpenCL aligns buffers and SVM only to the device's base
  * alignment (PoCL also refuses an SVM alignment above 128), so carve asks
  * for more and starts further in. */
+static uint64_t default_alignment(cl_device_id device);
+
 static void place_in(carve_region *r, void *allocated, uint64_t base_alignment)
 {
     uintptr_t start = (uintptr_t)allocated;
@@ -536,7 +543,15 @@ static carve_status create_memory(carve_region *r, const carve_region_params *p,
         place_in(r, allocated, base_alignment);
         err = clEnqueueUnmapMemObject(r->queue, r->buffer, allocated, 0, NULL,
                                       NULL);
-        return err == CL_SUCCESS ? clFinish(r->queue) : err;
+        if (err == CL_SUCCESS)
+            err = clFinish(r->queue);
+        /* The lead is also where every sub-buffer starts, which OpenCL
+         * wants on the device's base alignment. A platform that maps the
+         * buffer less aligned than that (a copying one: Oclgrind maps at
+         * 16 bytes) cannot give aligned addresses to both sides. */
+        if (err == CL_SUCCESS && r->lead % default_alignment(r->device) != 0)
+            err = CARVE_ERROR_INVALID_ALIGNMENT;
+        return err;
 #ifdef CARVE_HAVE_SVM
     case CARVE_BACKEND_SVM_COARSE:
     case CARVE_BACKEND_SVM_FINE:
@@ -587,14 +602,41 @@ static carve_status wait_events(cl_uint n, const cl_event *events)
     return n > 0 ? clWaitForEvents(n, events) : CARVE_SUCCESS;
 }
 
+/* Gives allocation a at [offset, offset + bytes) its sub-buffer (buffer
+ * backends; the others need none). */
+static carve_status make_sub_buffer(carve_region *r, zc_alloc *a,
+                                    uint64_t offset, uint64_t bytes)
+{
+    cl_buffer_region range;
+    cl_int err = CL_SUCCESS;
+    if (!is_buffer_backend(r->backend))
+        return CARVE_SUCCESS;
+    range.origin = (size_t)(r->lead + offset);
+    range.size = (size_t)bytes; /* a device overrun stays visible */
+    a->sub_buffer = clCreateSubBuffer(r->buffer, CL_MEM_READ_WRITE,
+                                      CL_BUFFER_CREATE_TYPE_REGION, &range,
+                                      &err);
+    a->sub_bytes = bytes;
+    if (err != CL_SUCCESS)
+        a->sub_buffer = NULL;
+    return err;
+}
+
+static void drop_sub_buffer(zc_alloc *a)
+{
+    if (a->sub_buffer != NULL)
+        clReleaseMemObject(a->sub_buffer);
+    a->sub_buffer = NULL;
+}
+
 static carve_status unmap_range(carve_region *r, zc_alloc *a)
 {
     cl_int err = CL_SUCCESS;
     if (a->mapping == NULL)
         return CARVE_SUCCESS;
     if (is_buffer_backend(r->backend))
-        err = clEnqueueUnmapMemObject(r->queue, r->buffer, a->mapping, 0, NULL,
-                                      NULL);
+        err = clEnqueueUnmapMemObject(r->queue, a->sub_buffer, a->mapping, 0,
+                                      NULL, NULL);
 #ifdef CARVE_HAVE_SVM
     else if (r->backend == CARVE_BACKEND_SVM_COARSE)
         err = clEnqueueSVMUnmap(r->queue, a->mapping, 0, NULL, NULL);
@@ -617,10 +659,9 @@ static carve_status map_range_as(carve_region *r, zc_alloc *a,
     if (is_buffer_backend(r->backend)) {
         unsigned char *expected =
             (r->device_view != NULL ? r->device_view : r->host_base) + offset;
-        a->mapping = clEnqueueMapBuffer(r->queue, r->buffer, CL_TRUE,
-                                        flags,
-                                        (size_t)(r->lead + offset),
-                                        (size_t)bytes, n, events, NULL, &err);
+        a->mapping = clEnqueueMapBuffer(r->queue, a->sub_buffer, CL_TRUE,
+                                        flags, 0, (size_t)a->sub_bytes, n,
+                                        events, NULL, &err);
         /* carve hands out addresses once: a platform that maps an
          * ALLOC_HOST_PTR buffer elsewhere each time cannot back a region. */
         if (err == CL_SUCCESS && a->mapping != expected) {
@@ -705,13 +746,17 @@ static carve_status allocate_in(carve_region *r, uint64_t bytes,
     if (status == CARVE_SUCCESS) {
         carve__pool_find(r->pool, *offset, &size, NULL, &slot);
         *slot = a;
+        status = make_sub_buffer(r, a, *offset, bytes);
         /* A fresh allocation's bytes mean nothing yet: a copying platform
          * need not copy them to the host, and a checker such as Oclgrind
          * then counts what the host writes as initialised. */
-        status = map_range_as(r, a, *offset, size,
-                              CL_MAP_WRITE_INVALIDATE_REGION, 0, NULL);
-        if (status != CARVE_SUCCESS)
+        if (status == CARVE_SUCCESS)
+            status = map_range_as(r, a, *offset, size,
+                                  CL_MAP_WRITE_INVALIDATE_REGION, 0, NULL);
+        if (status != CARVE_SUCCESS) {
+            drop_sub_buffer(a);
             carve__pool_free(r->pool, *offset);
+        }
     }
     if (status == CARVE_SUCCESS)
         carve__annotate_allocated(r->host_base + *offset, bytes, size);
@@ -828,14 +873,16 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
     carve_status status;
     if (carve__pool_resize(l->region->pool, l->offset, bytes) != CARVE_SUCCESS)
         return CARVE_ERROR_TIER_FULL;
-    if (l->alloc->sub_buffer != NULL) {
-        clReleaseMemObject(l->alloc->sub_buffer);
-        l->alloc->sub_buffer = NULL;
-    }
     carve__pool_find(l->region->pool, l->offset, &size, NULL, NULL);
     carve__annotate_resized(l->region->host_base + l->offset, l->requested,
                             l->size, bytes, size);
+    /* The old map and sub-buffer describe the old size: unmap, then
+     * remake both. */
     status = unmap_range(l->region, l->alloc);
+    if (status == CARVE_SUCCESS) {
+        drop_sub_buffer(l->alloc);
+        status = make_sub_buffer(l->region, l->alloc, l->offset, bytes);
+    }
     return status != CARVE_SUCCESS
                ? status
                : map_range(l->region, l->alloc, l->offset, size, 0, NULL);
@@ -889,14 +936,9 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr)
         return err;
     }
 #endif
-    if (l.alloc->sub_buffer == NULL) {
-        cl_buffer_region range;
-        range.origin = (size_t)(l.region->lead + l.offset);
-        range.size = (size_t)l.requested; /* a device overrun stays visible */
-        l.alloc->sub_buffer = clCreateSubBuffer(
-            l.region->buffer, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
-            &range, &err);
-    }
+    /* Made with the allocation: no OpenCL object per call. */
+    if (l.alloc->sub_buffer == NULL)
+        err = make_sub_buffer(l.region, l.alloc, l.offset, l.requested);
     if (err == CL_SUCCESS)
         err = clSetKernelArg(kernel, index, sizeof(cl_mem),
                              &l.alloc->sub_buffer);
@@ -1199,7 +1241,10 @@ carve_status carve_region_create(cl_context context, cl_device_id device,
             carve_region *r = NULL;
             status = create_one(context, device, params, automatic[i], &r);
             if (status != CARVE_SUCCESS) {
-                if (why == CL_INVALID_OPERATION)
+                /* A backend this platform cannot align counts as one it
+                 * does not have. */
+                if (why == CL_INVALID_OPERATION &&
+                    status != CARVE_ERROR_INVALID_ALIGNMENT)
                     why = status;
                 continue;
             }

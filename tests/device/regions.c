@@ -736,12 +736,42 @@ static void test_threads(suite *s, carve_region *region, uint64_t seed)
 
 /* ---- one backend ----------------------------------------------------------------------- */
 
+/* Creates and releases s's region: 1 if the platform mapped the
+ * ALLOC_HOST_PTR buffer where carve cannot align both views (refused with
+ * INVALID_ALIGNMENT), 0 if it was created, -1 for any other answer. */
+static int refuses_alignment(const suite *s)
+{
+    carve_region_params p;
+    carve_region *region = NULL;
+    carve_status status;
+    memset(&p, 0, sizeof p);
+    p.backend = s->backend;
+    p.bytes = REGION_BYTES;
+    status = carve_region_create(s->cl->context, s->cl->device, &p, &region);
+    carve_region_release(region);
+    return status == CARVE_ERROR_INVALID_ALIGNMENT ? 1
+           : status == CARVE_SUCCESS               ? 0
+                                                   : -1;
+}
+
 static void run_suite(suite *s, uint64_t seed)
 {
     carve_region *region;
     s->failures_before = carve_test_failures;
     if (!carve_backend_supported(s->cl->device, s->backend)) {
         printf("%s: not supported by this device\n", s->label);
+        return;
+    }
+    if (s->backend == CARVE_BACKEND_ALLOC_HOST_PTR &&
+        s->device_sharing == SHARING_COPIES) {
+        /* Such a platform maps the buffer wherever its allocator puts it
+         * (Oclgrind: 16-byte boundaries), so whether carve can align both
+         * views, or must refuse with INVALID_ALIGNMENT, varies from run to
+         * run: only the answer's kind is checked. */
+        EXPECT(refuses_alignment(s) >= 0);
+        printf("%s: skipped on a copying device, whose mapping alignment "
+               "is its own choice\n",
+               s->label);
         return;
     }
     region = open_region(s, REGION_BYTES, 0, "main");
