@@ -267,7 +267,10 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
         b->usable = b->n << CARVE_GRANULE_SHIFT;
     } else {
         carve_heap hp = carve_heap_view(a->base);
-        kind = carve_heap_resolve(&hp, off - a->heap_begin, &b->heap);
+        kind = (a->options & CARVE_OPTION_CHECKS)
+                   ? carve_heap_resolve_live(&hp, off - a->heap_begin,
+                                             &b->heap)
+                   : carve_heap_resolve(&hp, off - a->heap_begin, &b->heap);
         if (kind != CARVE_MISUSE_NONE) {
             carve_alloc_refuse(a, p, kind, call, site);
             return 0;

@@ -215,7 +215,8 @@ static int heap_extent(const carve_set *set, uint32_t offset, extent *e)
     carve_heap_block b;
     if (offset < hp.offset ||
         offset - hp.offset >= (uint64_t)hp.page_count * hp.page_bytes ||
-        carve_heap_resolve(&hp, offset - hp.offset, &b) != CARVE_MISUSE_NONE)
+        carve_heap_resolve_live(&hp, offset - hp.offset, &b) !=
+            CARVE_MISUSE_NONE)
         return 0;
     e->start = offset;
     e->end = (uint64_t)offset + b.bytes;
