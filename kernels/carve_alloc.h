@@ -50,7 +50,7 @@ CARVE_INLINE carve_u32 carve_alloc_offset(const carve_arena *a,
 /* Whether p lies in the shared heap. The offset is compared in full
  * pointer width: cut to 32 bits, a pointer into another buffer could land
  * inside the heap's range and be taken for one of its blocks. */
-CARVE_INLINE int carve_alloc_in_heap(const carve_arena *a,
+CARVE_HOT int carve_alloc_in_heap(const carve_arena *a,
                                      CARVE_GLOBAL const void *p)
 {
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->base;
@@ -111,7 +111,7 @@ CARVE_INLINE void carve_alloc_log_event(const carve_arena *a, carve_u32 kind,
 
 /* A refused pointer: the statistics say why already; add the site and an
  * error record. */
-CARVE_INLINE void carve_alloc_refused(const carve_arena *a,
+CARVE_COLD void carve_alloc_refused(const carve_arena *a,
                                       CARVE_GLOBAL const void *p,
                                       carve_u32 kind, carve_u32 call,
                                       carve_u32 site)
@@ -136,7 +136,7 @@ CARVE_INLINE void carve_alloc_refuse(const carve_arena *a,
 }
 
 /* A request that returned NULL. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_failed(const carve_arena *a,
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_failed(const carve_arena *a,
                                                    carve_u64 bytes,
                                                    carve_u32 why,
                                                    carve_u32 call,
@@ -446,7 +446,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
 }
 
 /* The slow path of every allocation: checks, heap, events. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
                                                         carve_u64 bytes,
                                                         carve_u32 align,
                                                         carve_u32 call,
@@ -464,7 +464,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
 
 /* An allocation for `call` at `site`: the fast path when the plan asks for
  * nothing but the arena (one test of the handle), else the slow path. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                                                     carve_u64 bytes,
                                                     carve_u32 align,
                                                     carve_u32 call,
@@ -482,7 +482,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
 }
 
 /* carve_malloc_aligned(a, bytes, align) at `site`. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_malloc(carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_alloc_malloc(carve_arena *a,
                                                    carve_u64 bytes,
                                                    carve_u32 align,
                                                    carve_u32 site)
@@ -520,7 +520,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
 
 /* ---- free and realloc ---------------------------------------------------------- */
 
-CARVE_INLINE void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
+CARVE_COLD void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
                                         carve_u32 site)
 {
     carve_alloc_block b;
@@ -534,7 +534,7 @@ CARVE_INLINE void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
 }
 
 /* carve_free(a, p) at `site`. */
-CARVE_INLINE void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
+CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
                                    carve_u32 site)
 {
     carve_u32 kind;

@@ -248,7 +248,7 @@ typedef struct carve_arena {
 /* ---- size classes ------------------------------------------------------ */
 
 /* The class whose range holds a block of n >= 1 granules. */
-CARVE_INLINE carve_u32 carve_core_class_of(carve_u32 n)
+CARVE_HOT carve_u32 carve_core_class_of(carve_u32 n)
 {
     carve_u32 fl;
     if (n < 4u)
@@ -288,18 +288,18 @@ CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules)
 
 /* ---- bitmaps ----------------------------------------------------------- */
 
-CARVE_INLINE carve_u32 carve_core_bit(CARVE_GLOBAL const carve_u32 *bits,
+CARVE_HOT carve_u32 carve_core_bit(CARVE_GLOBAL const carve_u32 *bits,
                                       carve_u32 i)
 {
     return (bits[i >> 5] >> (i & 31u)) & 1u;
 }
 
-CARVE_INLINE void carve_core_set_bit(CARVE_GLOBAL carve_u32 *bits, carve_u32 i)
+CARVE_HOT void carve_core_set_bit(CARVE_GLOBAL carve_u32 *bits, carve_u32 i)
 {
     bits[i >> 5] |= 1u << (i & 31u);
 }
 
-CARVE_INLINE void carve_core_clear_bit(CARVE_GLOBAL carve_u32 *bits,
+CARVE_HOT void carve_core_clear_bit(CARVE_GLOBAL carve_u32 *bits,
                                        carve_u32 i)
 {
     bits[i >> 5] &= ~(1u << (i & 31u));
@@ -307,7 +307,7 @@ CARVE_INLINE void carve_core_clear_bit(CARVE_GLOBAL carve_u32 *bits,
 
 /* First set bit at index >= from and < limit, or CARVE_NO_CLASS. Reads
  * (limit - from) / 32 + 1 words at most. */
-CARVE_INLINE carve_u32 carve_core_next_bit(CARVE_GLOBAL const carve_u32 *bits,
+CARVE_HOT carve_u32 carve_core_next_bit(CARVE_GLOBAL const carve_u32 *bits,
                                            carve_u32 from, carve_u32 limit)
 {
     carve_u32 w = from >> 5;
@@ -400,7 +400,7 @@ CARVE_INLINE void carve_core_close(carve_arena *a)
 
 /* ---- free blocks: header [size, next+1, prev+1], footer ~size ----------- */
 
-CARVE_INLINE CARVE_GLOBAL carve_u32 *carve_core_words(const carve_arena *a,
+CARVE_HOT CARVE_GLOBAL carve_u32 *carve_core_words(const carve_arena *a,
                                                       carve_u32 g)
 {
     return (CARVE_GLOBAL carve_u32 *)(a->payload +
@@ -416,7 +416,7 @@ CARVE_INLINE void carve_core_mark_corrupt(const carve_arena *a)
 
 /* Size of the free block at g if its header and footer are sane and it lies
  * below bump; 0 otherwise. */
-CARVE_INLINE carve_u32 carve_core_free_size(const carve_arena *a, carve_u32 g)
+CARVE_HOT carve_u32 carve_core_free_size(const carve_arena *a, carve_u32 g)
 {
     CARVE_GLOBAL carve_u32 *w;
     carve_u32 n;
@@ -432,12 +432,12 @@ CARVE_INLINE carve_u32 carve_core_free_size(const carve_arena *a, carve_u32 g)
 }
 
 /* A link word is a granule index + 1, or 0; valid ones point below bump. */
-CARVE_INLINE int carve_core_link_ok(const carve_arena *a, carve_u32 link)
+CARVE_HOT int carve_core_link_ok(const carve_arena *a, carve_u32 link)
 {
     return link <= a->state->bump;
 }
 
-CARVE_INLINE void carve_core_push_free(const carve_arena *a, carve_u32 g,
+CARVE_HOT void carve_core_push_free(const carve_arena *a, carve_u32 g,
                                        carve_u32 n)
 {
     carve_u32 c = carve_core_class_of(n);
@@ -455,7 +455,7 @@ CARVE_INLINE void carve_core_push_free(const carve_arena *a, carve_u32 g,
 
 /* Takes the free block at g (of size n) off its list. Returns 0 and marks
  * the arena corrupt if its links are out of range. */
-CARVE_INLINE int carve_core_unlink(const carve_arena *a, carve_u32 g,
+CARVE_HOT int carve_core_unlink(const carve_arena *a, carve_u32 g,
                                    carve_u32 n)
 {
     CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
@@ -479,7 +479,7 @@ CARVE_INLINE int carve_core_unlink(const carve_arena *a, carve_u32 g,
 
 /* Returns the free range [g, g + n) to the arena: merges it with free
  * neighbours, then gives it to the wilderness or to a free list. */
-CARVE_INLINE void carve_core_release_range(const carve_arena *a, carve_u32 g,
+CARVE_HOT void carve_core_release_range(const carve_arena *a, carve_u32 g,
                                            carve_u32 n)
 {
     carve_u32 hi = g + n;
@@ -531,7 +531,7 @@ CARVE_INLINE int carve_core_refuse(const carve_arena *a, carve_u32 why)
 }
 
 /* Marks [g, g + n) live and returns its address. */
-CARVE_INLINE CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
                                                      carve_u32 g, carve_u32 n)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
@@ -550,7 +550,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
 /* Granules to skip from g so that the block starts at an address aligned to
  * `ag` granules. From the address, not the offset: correct even where the
  * device aligns buffers to less than the requested alignment. */
-CARVE_INLINE carve_u32 carve_core_align_pad(const carve_arena *a, carve_u32 g,
+CARVE_HOT carve_u32 carve_core_align_pad(const carve_arena *a, carve_u32 g,
                                             carve_u32 ag)
 {
     carve_u32 first = (carve_u32)((carve_uptr)a->payload >> CARVE_GRANULE_SHIFT);
@@ -559,7 +559,7 @@ CARVE_INLINE carve_u32 carve_core_align_pad(const carve_arena *a, carve_u32 g,
 
 /* Carves n granules aligned to `ag` granules out of the free block [g, g+m),
  * already unlinked; the slack before and after goes back to the lists. */
-CARVE_INLINE CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
                                                 carve_u32 g, carve_u32 m,
                                                 carve_u32 n, carve_u32 ag)
 {
@@ -574,7 +574,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
 }
 
 /* Granules needed for `bytes`, or 0 when it cannot fit any arena. */
-CARVE_INLINE carve_u32 carve_core_granules_for(carve_u64 bytes)
+CARVE_HOT carve_u32 carve_core_granules_for(carve_u64 bytes)
 {
     carve_u64 n = (bytes + (CARVE_GRANULE - 1u)) >> CARVE_GRANULE_SHIFT;
     if (bytes > (carve_u64)CARVE_MAX_ARENA_GRANULES * CARVE_GRANULE)
@@ -586,7 +586,7 @@ CARVE_INLINE carve_u32 carve_core_granules_for(carve_u64 bytes)
  * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
  * in zero_requests), so a caller with somewhere else to look (the shared
  * heap) decides whether the request failed. */
-CARVE_INLINE CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
                                                       carve_u64 bytes,
                                                       carve_u32 align,
                                                       carve_u32 *why)
@@ -726,7 +726,7 @@ CARVE_INLINE carve_u32 carve_core_misuse_kind(const carve_arena *a,
 /* Resolves a pointer from free/realloc to the live block it starts; returns
  * its size in granules and its first granule, or 0 after recording why the
  * pointer was refused. */
-CARVE_INLINE carve_u32 carve_core_live_block(const carve_arena *a,
+CARVE_HOT carve_u32 carve_core_live_block(const carve_arena *a,
                                              CARVE_GLOBAL void *p,
                                              carve_u32 *first)
 {
@@ -753,7 +753,7 @@ CARVE_INLINE carve_u32 carve_core_live_block(const carve_arena *a,
 }
 
 /* Ends the live block [g, g + n) and returns its granules to the arena. */
-CARVE_INLINE void carve_core_retire(const carve_arena *a, carve_u32 g,
+CARVE_HOT void carve_core_retire(const carve_arena *a, carve_u32 g,
                                     carve_u32 n)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
@@ -768,7 +768,7 @@ CARVE_INLINE void carve_core_retire(const carve_arena *a, carve_u32 g,
 /* Frees p; returns CARVE_MISUSE_NONE, or why p was refused (counted in the
  * statistics, except CORRUPT for an arena already known corrupt, which
  * ignores every free). */
-CARVE_INLINE carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
+CARVE_HOT carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
 {
     carve_u32 g = 0u, n;
     if (p == 0 || a->state == 0)
