@@ -267,10 +267,15 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
         b->usable = b->n << CARVE_GRANULE_SHIFT;
     } else {
         carve_heap hp = carve_heap_view(a->base);
-        kind = (a->options & CARVE_OPTION_CHECKS)
-                   ? carve_heap_resolve_live(&hp, off - a->heap_begin,
-                                             &b->heap)
-                   : carve_heap_resolve(&hp, off - a->heap_begin, &b->heap);
+        /* Only a plain free may leave the slot's liveness to the atomic
+         * that releases it: realloc and usable_size read the block, with
+         * checks free reads its redzone, and with events it logs the free,
+         * all before the release. */
+        kind = call == CARVE_CALL_FREE &&
+                       !(a->options & (CARVE_OPTION_CHECKS | CARVE_OPTION_EVENTS))
+                   ? carve_heap_resolve(&hp, off - a->heap_begin, &b->heap)
+                   : carve_heap_resolve_live(&hp, off - a->heap_begin,
+                                             &b->heap);
         if (kind != CARVE_MISUSE_NONE) {
             carve_alloc_refuse(a, p, kind, call, site);
             return 0;
