@@ -54,6 +54,8 @@ const char *host_allocator_origin(host_allocator allocator)
     void *address;
     if (allocator == HOST_CARVE)
         return "kernels/carve_core.h, built for the host";
+    if (allocator == HOST_CARVE_HEAP)
+        return "kernels/carve_heap.h, built for the host";
     if (allocator == HOST_MIMALLOC) {
         pthread_once(&mimalloc_once, load_mimalloc);
         fn = mimalloc_malloc;
@@ -68,7 +70,7 @@ const char *host_allocator_origin(host_allocator allocator)
 int host_allocator_ready(host_allocator allocator, const char **why)
 {
     *why = NULL;
-    if (allocator == HOST_CARVE)
+    if (allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP)
         return 1;
     if (allocator == HOST_MIMALLOC) {
         pthread_once(&mimalloc_once, load_mimalloc);
@@ -83,7 +85,8 @@ int host_allocator_ready(host_allocator allocator, const char **why)
     return 1;
 }
 
-void *host_carve_image(uint32_t items, uint32_t arena_bytes)
+void *host_carve_image(uint32_t items, uint32_t arena_bytes,
+                       uint64_t heap_bytes)
 {
     /* Limits of a host "device": nothing but carve's own ones apply. */
     carve_device_limits limits = {UINT64_MAX, UINT64_MAX, 4096};
@@ -94,6 +97,9 @@ void *host_carve_image(uint32_t items, uint32_t arena_bytes)
     memset(&params, 0, sizeof params);
     params.arena_count = items;
     params.arena_bytes = arena_bytes;
+    params.heap_bytes = heap_bytes;
+    if (heap_bytes != 0)
+        params.large_request_bytes = 1; /* every request to the heap */
     status = carve_plan_compute(&params, &limits, &plan);
     if (status != CARVE_SUCCESS) {
         fprintf(stderr, "host carve image: %s\n", plan.message);
@@ -135,6 +141,8 @@ static void *item_malloc(const host_pairs_job *job, carve_arena *arena,
         return mimalloc_malloc(size);
     case HOST_CARVE:
         return carve_core_malloc(arena, size);
+    case HOST_CARVE_HEAP:
+        return carve_alloc_malloc(arena, size, CARVE_GRANULE, 0);
     default:
         return malloc(size);
     }
@@ -149,6 +157,9 @@ static void item_free(const host_pairs_job *job, carve_arena *arena, void *p)
     case HOST_CARVE:
         carve_core_free(arena, p);
         break;
+    case HOST_CARVE_HEAP:
+        carve_alloc_free(arena, p, 0);
+        break;
     default:
         free(p);
     }
@@ -158,9 +169,10 @@ static int run_item(const host_pairs_job *job, uint32_t id)
 {
     uint32_t *live[BENCH_BATCH];
     uint32_t r, b, n = 0, sum = 0;
-    carve_arena arena = job->allocator == HOST_CARVE
-                            ? carve_core_open(job->carve_image, id)
-                            : carve_core_view(NULL, 0);
+    int carved = job->allocator == HOST_CARVE ||
+                 job->allocator == HOST_CARVE_HEAP;
+    carve_arena arena = carved ? carve_core_open(job->carve_image, id)
+                               : carve_core_view(NULL, 0);
     for (r = 0; r < job->rounds; ++r) {
         for (b = 0; b < BENCH_BATCH; ++b, ++n) {
             uint32_t *p =
@@ -176,7 +188,7 @@ static int run_item(const host_pairs_job *job, uint32_t id)
             item_free(job, &arena, p);
         }
     }
-    if (job->allocator == HOST_CARVE)
+    if (carved)
         carve_core_close(&arena);
     job->sums[id] = sum;
     return 1;
@@ -206,7 +218,7 @@ double host_pairs_run(const host_pairs_job *job)
     if (count > MAX_THREADS)
         count = MAX_THREADS;
     start = bench_now();
-    if (job->allocator == HOST_CARVE &&
+    if ((job->allocator == HOST_CARVE || job->allocator == HOST_CARVE_HEAP) &&
         carve_layout_reset(job->carve_image) != CARVE_SUCCESS) {
         fprintf(stderr, "host baseline: the carve image is damaged\n");
         return -1.0;

@@ -6,7 +6,10 @@
  * A third "allocator" is carve's own core (kernels/carve_core.h) compiled
  * for the host, each item in its own arena of a carved image in host
  * memory: the same algorithm as on the device, without an OpenCL compiler
- * in between, and the build to profile it with callgrind or perf.
+ * in between, and the build to profile it with callgrind or perf. A fourth
+ * sends every request of every item to the image's shared heap
+ * (kernels/carve_heap.h, through the front of carve_alloc.h): the heap's
+ * cost alone with one thread, and with its atomics contended with several.
  *
  * mimalloc is loaded with dlopen (RTLD_LOCAL) and called through mi_malloc
  * and mi_free: Debian's libmimalloc.so also exports malloc and free, so
@@ -21,7 +24,8 @@
 typedef enum host_allocator {
     HOST_GLIBC = 0,
     HOST_MIMALLOC = 1,
-    HOST_CARVE = 2
+    HOST_CARVE = 2,
+    HOST_CARVE_HEAP = 3
 } host_allocator;
 
 /* Whether `allocator` can run here. If not, *why says why (static text).
@@ -29,8 +33,8 @@ typedef enum host_allocator {
  * the first call. */
 int host_allocator_ready(host_allocator allocator, const char **why);
 
-/* Where malloc and mi_malloc come from, for the report ("kernels/
- * carve_core.h" for HOST_CARVE). */
+/* Where malloc and mi_malloc come from, for the report (carve's source
+ * for HOST_CARVE and HOST_CARVE_HEAP). */
 const char *host_allocator_origin(host_allocator allocator);
 
 /* Threads the baselines use: the cores online. */
@@ -39,7 +43,7 @@ unsigned host_threads(void);
 typedef struct host_pairs_job {
     host_allocator allocator;
     unsigned threads;    /* 0: host_threads() */
-    void *carve_image;   /* HOST_CARVE: from host_carve_image() */
+    void *carve_image;   /* HOST_CARVE, HOST_CARVE_HEAP: host_carve_image() */
     uint32_t items;      /* work-items, spread over the threads */
     uint32_t rounds;     /* of BENCH_BATCH allocations and frees each */
     uint32_t fixed_size; /* bytes, or 0 for the mixed sizes */
@@ -47,9 +51,11 @@ typedef struct host_pairs_job {
 } host_pairs_job;
 
 /* A carved image in host memory with one arena of `arena_bytes` per item,
- * for HOST_CARVE (page-aligned; release with free()). NULL after printing
- * why, if the plan fails or memory runs out. */
-void *host_carve_image(uint32_t items, uint32_t arena_bytes);
+ * for HOST_CARVE, and with `heap_bytes` of shared heap that takes every
+ * request, for HOST_CARVE_HEAP (page-aligned; release with free()). NULL
+ * after printing why, if the plan fails or memory runs out. */
+void *host_carve_image(uint32_t items, uint32_t arena_bytes,
+                       uint64_t heap_bytes);
 
 /* Runs the job on its threads; returns the seconds from the first
  * thread's start to the last one's end (for HOST_CARVE including

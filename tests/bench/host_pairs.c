@@ -5,8 +5,10 @@
  * time.
  *
  *   bench_host_pairs ALLOCATOR SIZE ITEMS ROUNDS [THREADS]
- *     ALLOCATOR  carve (kernels/carve_core.h built for the host), glibc or
- *                mimalloc
+ *     ALLOCATOR  carve (kernels/carve_core.h built for the host), glibc,
+ *                mimalloc, or carve-heap (every block from carve's shared
+ *                heap, kernels/carve_heap.h: compare THREADS 1 and 2 for
+ *                what contention on its atomics costs)
  *     SIZE       bytes per block, 0 for the mixed sizes
  *   e.g. valgrind --tool=callgrind bench_host_pairs carve 16 4096 8 1
  *
@@ -30,9 +32,10 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 
 static int parse_allocator(const char *name, host_allocator *out)
 {
-    static const char *const names[] = {"glibc", "mimalloc", "carve"};
+    static const char *const names[] = {"glibc", "mimalloc", "carve",
+                                        "carve-heap"};
     int i;
-    for (i = 0; i < 3; ++i) {
+    for (i = 0; i < 4; ++i) {
         if (strcmp(name, names[i]) == 0) {
             *out = (host_allocator)i;
             return 1;
@@ -63,10 +66,12 @@ int main(int argc, char **argv)
     const char *why = NULL;
     double seconds;
     uint64_t pairs;
+    uint32_t batch_bytes;
+    int carved;
     memset(&job, 0, sizeof job);
     if (argc < 5 || argc > 6 || !parse_allocator(argv[1], &job.allocator)) {
-        fprintf(stderr, "usage: %s carve|glibc|mimalloc SIZE ITEMS ROUNDS "
-                        "[THREADS]\n",
+        fprintf(stderr, "usage: %s carve|carve-heap|glibc|mimalloc SIZE "
+                        "ITEMS ROUNDS [THREADS]\n",
                 argv[0]);
         return 2;
     }
@@ -84,13 +89,18 @@ int main(int argc, char **argv)
         return 77;
     }
     job.sums = calloc(job.items, sizeof *job.sums);
+    carved = job.allocator == HOST_CARVE || job.allocator == HOST_CARVE_HEAP;
+    batch_bytes = BENCH_BATCH *
+                  (((job.fixed_size ? job.fixed_size : BENCH_MIXED_MAX) + 15u) /
+                   16u * 16u);
+    /* The heap holds one batch per thread at a time; a size class may
+     * leave most of a page unused, so it gets room to spare. */
     if (job.allocator == HOST_CARVE)
+        job.carve_image = host_carve_image(job.items, batch_bytes, 0);
+    else if (job.allocator == HOST_CARVE_HEAP)
         job.carve_image = host_carve_image(
-            job.items,
-            BENCH_BATCH * ((job.fixed_size ? job.fixed_size : BENCH_MIXED_MAX) +
-                           15u) / 16u * 16u);
-    if (job.sums == NULL ||
-        (job.allocator == HOST_CARVE && job.carve_image == NULL))
+            job.items, 64, (uint64_t)batch_bytes * 64u + (16u << 20));
+    if (job.sums == NULL || (carved && job.carve_image == NULL))
         bench_fail("out of host memory");
     /* The first run pays for first touches of fresh pages; time the
      * second, as bench_time would. */
@@ -99,7 +109,7 @@ int main(int argc, char **argv)
         seconds = host_pairs_run(&job);
     if (seconds < 0.0 || !sums_ok(&job))
         bench_fail("%s: wrong result", argv[1]);
-    if (job.allocator == HOST_CARVE &&
+    if (carved &&
         carve_layout_check(job.carve_image, NULL, NULL) != CARVE_SUCCESS)
         bench_fail("carve: the image broke an invariant");
     pairs = (uint64_t)job.items * job.rounds * BENCH_BATCH;
