@@ -48,6 +48,11 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 #define ATOMIC_POOL_MAX (64u << 20)
 /* Enough room for the largest cap a varlen work-item grows its block to. */
 #define VARLEN_ARENA_BYTES ((1u + 512u) * 4u)
+/* The fitted plan's arenas hold a block of up to 256 words, enough for
+ * all but the longest outputs (the lengths run to 384); those move to the
+ * heap. */
+#define VARLEN_FITTED_CAP 256u
+#define VARLEN_FITTED_ARENA_BYTES ((1u + VARLEN_FITTED_CAP) * 4u)
 #define FILL_ARENA_BYTES (64u << 10)
 
 /* One program per allocator, from one source: -DUSE_CARVE, -DUSE_BUMP or
@@ -227,10 +232,11 @@ static void set_arg(cl_kernel kernel, cl_uint index, size_t size,
 }
 
 /* A set of `items` arenas of `arena_bytes`; with heap_bytes, a shared heap
- * that takes every request (the arenas stay empty). */
+ * that takes every request of large_bytes or more (with 1, every request:
+ * the arenas stay empty). */
 static carve_set *new_set_planned(const bench_device *d, uint32_t items,
                                   uint32_t arena_bytes, uint64_t heap_bytes,
-                                  uint32_t options)
+                                  uint32_t large_bytes, uint32_t options)
 {
     carve_plan_params params;
     carve_plan plan;
@@ -241,7 +247,7 @@ static carve_set *new_set_planned(const bench_device *d, uint32_t items,
     params.global_size[0] = items;
     params.arena_bytes = arena_bytes;
     params.heap_bytes = heap_bytes;
-    params.large_request_bytes = heap_bytes != 0 ? 1u : 0u;
+    params.large_request_bytes = large_bytes;
     params.options = options;
     status = carve_plan_compute(&params, &d->cl.limits, &plan);
     if (status != CARVE_SUCCESS)
@@ -258,7 +264,7 @@ static carve_set *new_set_planned(const bench_device *d, uint32_t items,
 static carve_set *new_set(const bench_device *d, uint32_t items,
                           uint32_t arena_bytes)
 {
-    return new_set_planned(d, items, arena_bytes, 0, 0);
+    return new_set_planned(d, items, arena_bytes, 0, 0, 0);
 }
 
 /* Launches over `items` work-items: through the set (reset, hand-over,
@@ -495,7 +501,7 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
     } else if (variant == VARIANT_CHECKS) {
         /* Each block grows by its 16-byte redzone. */
         p.set = new_set_planned(d, job->items,
-                                job->arena_bytes + BENCH_BATCH * 16u, 0,
+                                job->arena_bytes + BENCH_BATCH * 16u, 0, 0,
                                 CARVE_PLAN_CHECKS);
         p.span = 0;
     } else if (variant == VARIANT_HEAP) {
@@ -504,7 +510,7 @@ static void device_pairs_open(device_pairs *out, const bench_device *d,
         p.set = new_set_planned(d, job->items, 16,
                                 2ull * job->items * job->arena_bytes +
                                     (4ull << 20),
-                                0);
+                                1, 0); /* every request to the heap */
         p.span = 0;
     } else if (variant == VARIANT_BUMP) {
         p.span = job->arena_bytes;
@@ -876,7 +882,9 @@ typedef struct varlen_run {
     const bench_device *dev;
     uint32_t items;
     uint32_t *lengths; /* the reference, per work-item */
-    carve_set *set;    /* carve */
+    carve_set *set;    /* carve, the current one of the two below */
+    carve_set *largest; /* every arena sized for the longest output */
+    carve_set *fitted;  /* arenas for most, the heap for the long ones */
     cl_kernel carve_kernel;
     cl_kernel count_kernel, write_kernel; /* two-pass */
     cl_mem counts, offsets, out;
@@ -929,11 +937,12 @@ static int varlen_carve_ok(const varlen_run *v)
     if (!set_ok(v->set, &sum))
         return 0;
     /* One live block per work-item, however often it was moved. */
-    if (sum.alloc_count - sum.free_count != v->items ||
+    if (sum.alloc_count - sum.free_count + sum.heap_live_blocks != v->items ||
         sum.failed_count != 0) {
         fprintf(stderr, "carve varlen: %llu live blocks for %u work-items, "
                         "%llu failed requests\n",
-                (unsigned long long)(sum.alloc_count - sum.free_count),
+                (unsigned long long)(sum.alloc_count - sum.free_count +
+                                     sum.heap_live_blocks),
                 (unsigned)v->items, (unsigned long long)sum.failed_count);
         return 0;
     }
@@ -943,8 +952,20 @@ static int varlen_carve_ok(const varlen_run *v)
 static double run_varlen_carve(void *context)
 {
     varlen_run *v = context;
-    double seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
-                                  "varlen_carve");
+    double seconds;
+    v->set = v->largest;
+    seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
+                           "varlen_carve");
+    return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
+}
+
+static double run_varlen_fitted(void *context)
+{
+    varlen_run *v = context;
+    double seconds;
+    v->set = v->fitted;
+    seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
+                           "varlen_carve, fitted");
     return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
 }
 
@@ -953,7 +974,9 @@ static double run_varlen_carve(void *context)
 static double run_reset(void *context)
 {
     varlen_run *v = context;
-    double start = bench_now();
+    double start;
+    v->set = v->largest;
+    start = bench_now();
     carve_status status = carve_set_reset(v->set);
     double seconds = bench_now() - start;
     return status == CARVE_SUCCESS ? seconds
@@ -1062,13 +1085,14 @@ static double run_varlen_two_pass(void *context)
 static double measure_varlen(bench_report *r, const bench_device *d,
                              const bench_options *o, uint32_t items)
 {
-    static bench_run_fn const runs[3] = {run_varlen_two_pass,
-                                         run_varlen_carve, run_reset};
+    static bench_run_fn const runs[4] = {run_varlen_two_pass,
+                                         run_varlen_carve, run_varlen_fitted,
+                                         run_reset};
     varlen_run v;
-    void *const contexts[3] = {&v, &v, &v};
-    uint32_t id;
+    void *const contexts[4] = {&v, &v, &v, &v};
+    uint32_t id, long_items = 0;
     uint64_t words = 0;
-    bench_timing timings[3], two_pass, carve, reset;
+    bench_timing timings[4];
     char label[32];
     memset(&v, 0, sizeof v);
     v.dev = d;
@@ -1080,6 +1104,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
             ++n;
         v.lengths[id] = n;
         words += n;
+        long_items += n > VARLEN_FITTED_CAP;
     }
     v.counts = new_buffer(d, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
                           (size_t)v.items * 4u);
@@ -1089,25 +1114,34 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     v.write_kernel = new_kernel(d->carve, "varlen_write");
     set_arg(v.count_kernel, 0, sizeof v.counts, &v.counts);
     set_arg(v.write_kernel, 0, sizeof v.offsets, &v.offsets);
-    v.set = new_set(d, v.items, VARLEN_ARENA_BYTES);
+    v.largest = new_set(d, v.items, VARLEN_ARENA_BYTES);
+    /* What `carve fit` would plan from a profile of the lengths: arenas
+     * for the common lengths, and heap pages for the few long outputs (a
+     * page each for the block and one for the block it moves from). */
+    v.fitted = new_set_planned(d, v.items, VARLEN_FITTED_ARENA_BYTES,
+                               (uint64_t)long_items * 2u * 4096u + (1u << 20),
+                               VARLEN_FITTED_ARENA_BYTES + 1u,
+                               CARVE_PLAN_HEAP_FALLBACK);
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");
-    /* One context serves all three: each run starts from its own reset. */
-    bench_time_together(o, 3, runs, contexts, timings);
-    two_pass = timings[0];
-    carve = timings[1];
-    reset = timings[2];
+    /* One context serves all: each run starts from its own reset. */
+    bench_time_together(o, 4, runs, contexts, timings);
 
     snprintf(label, sizeof label, "2^%d", __builtin_ctz(v.items));
-    bench_row(r, label, v.items, "two-pass", two_pass, (double)words,
+    bench_row(r, label, v.items, "two-pass", timings[0], (double)words,
               "buffer MiB",
               (double)(2u * (size_t)v.items * 4u + v.out_bytes) / 1048576.0);
-    bench_row(r, label, v.items, "carve", carve, (double)words, "buffer MiB",
-              (double)carve_set_plan(v.set)->total_bytes / 1048576.0);
-    bench_row(r, label, v.items, "carve: its reset alone", reset, 0,
+    bench_row(r, label, v.items, "carve", timings[1], (double)words,
+              "buffer MiB",
+              (double)carve_set_plan(v.largest)->total_bytes / 1048576.0);
+    bench_row(r, label, v.items, "carve, fitted + heap", timings[2],
+              (double)words, "buffer MiB",
+              (double)carve_set_plan(v.fitted)->total_bytes / 1048576.0);
+    bench_row(r, label, v.items, "carve: its reset alone", timings[3], 0,
               "state MiB",
-              (double)carve_set_plan(v.set)->state_bytes / 1048576.0);
+              (double)carve_set_plan(v.largest)->state_bytes / 1048576.0);
 
-    carve_set_release(v.set);
+    carve_set_release(v.largest);
+    carve_set_release(v.fitted);
     clReleaseKernel(v.carve_kernel);
     clReleaseKernel(v.count_kernel);
     clReleaseKernel(v.write_kernel);
@@ -1116,7 +1150,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     if (v.out != NULL)
         clReleaseMemObject(v.out);
     free(v.lengths);
-    return two_pass.median / carve.median;
+    return timings[0].median / timings[1].median;
 }
 
 static void section_varlen(bench_report *r, const bench_device *d,
@@ -1135,7 +1169,9 @@ static void section_varlen(bench_report *r, const bench_device *d,
                "when full; read in place. two-pass: count kernel, prefix sum "
                "on the host (mapped), write kernel, output mapped");
     bench_note(r, "buffer MiB: what each needs; carve plans every arena "
-               "for the longest output");
+               "for the longest output; 'fitted + heap' plans arenas of "
+               "%u words and a heap for the longer outputs",
+               VARLEN_FITTED_CAP);
     for (items = first; items <= last; items <<= 3) {
         double speed = measure_varlen(r, d, o, items);
         if (worst < 0.0 || speed < worst) {
