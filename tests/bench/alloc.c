@@ -885,8 +885,8 @@ typedef struct varlen_run {
     carve_set *set;    /* carve, the current one of the two below */
     carve_set *largest; /* every arena sized for the longest output */
     carve_set *fitted;  /* arenas for most, the heap for the long ones */
-    cl_kernel carve_kernel;
-    cl_kernel count_kernel, write_kernel; /* two-pass */
+    cl_kernel carve_kernel, fitted_kernel; /* one each: their arguments */
+    cl_kernel count_kernel, write_kernel;  /* two-pass */
     cl_mem counts, offsets, out;
     size_t out_bytes;
 } varlen_run;
@@ -964,7 +964,7 @@ static double run_varlen_fitted(void *context)
     varlen_run *v = context;
     double seconds;
     v->set = v->fitted;
-    seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
+    seconds = timed_launch(v->dev, v->fitted_kernel, v->set, v->items,
                            "varlen_carve, fitted");
     return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
 }
@@ -1123,6 +1123,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
                                VARLEN_FITTED_ARENA_BYTES + 1u,
                                CARVE_PLAN_HEAP_FALLBACK);
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");
+    v.fitted_kernel = new_kernel(d->carve, "varlen_carve");
     /* One context serves all: each run starts from its own reset. */
     bench_time_together(o, 4, runs, contexts, timings);
 
@@ -1143,6 +1144,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     carve_set_release(v.largest);
     carve_set_release(v.fitted);
     clReleaseKernel(v.carve_kernel);
+    clReleaseKernel(v.fitted_kernel);
     clReleaseKernel(v.count_kernel);
     clReleaseKernel(v.write_kernel);
     clReleaseMemObject(v.counts);
