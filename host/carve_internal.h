@@ -43,5 +43,10 @@ carve_status carve__image(const void *mem, const carve_set_header **header);
  * other allocation. Thread-safe, like the carve_zc_* calls. */
 carve_status carve__zc_reserve_for_set(void *ptr);
 carve_status carve__zc_free_set_memory(carve_region *region, void *ptr);
+/* carve_zc_to_device and carve_zc_to_host of a set's image, which those
+ * refuse (INVALID_ARGUMENT): only the set hands itself over. */
+carve_status carve__zc_set_to_device(void *ptr);
+carve_status carve__zc_set_to_host(void *ptr, cl_uint num_events,
+                                   const cl_event *events);
 
 #endif /* CARVE_INTERNAL_H */

@@ -964,13 +964,20 @@ static int locate_range(const void *ptr, size_t bytes, located *l,
     return 1;
 }
 
-carve_status carve_zc_to_device(const void *ptr, size_t bytes)
+/* The hand-overs refuse a set's memory unless the set hands itself over
+ * (`for_set`): the set tracks its owner, and a hand-over behind its back
+ * would leave it mapping or reading memory the device owns. */
+static carve_status to_device(const void *ptr, size_t bytes, int for_set)
 {
     located l;
     uint64_t offset = 0, length = 0;
     carve_status status;
     if (!locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
+    if (l.alloc->set_memory != for_set) {
+        pthread_mutex_unlock(&l.region->lock);
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    }
     if (l.alloc->device_owned) {
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_SUCCESS;
@@ -1001,8 +1008,8 @@ static int events_valid(cl_uint n, const cl_event *events)
     return 1;
 }
 
-carve_status carve_zc_to_host(const void *ptr, size_t bytes,
-                              cl_uint num_events, const cl_event *events)
+static carve_status to_host(const void *ptr, size_t bytes, cl_uint num_events,
+                            const cl_event *events, int for_set)
 {
     located l;
     uint64_t offset = 0, length = 0;
@@ -1010,6 +1017,10 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
     if (!events_valid(num_events, events) ||
         !locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
+    if (l.alloc->set_memory != for_set) {
+        pthread_mutex_unlock(&l.region->lock);
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    }
     if (!l.alloc->device_owned) {
         pthread_mutex_unlock(&l.region->lock);
         return wait_events(num_events, events);
@@ -1024,6 +1035,28 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
     }
     pthread_mutex_unlock(&l.region->lock);
     return status;
+}
+
+carve_status carve_zc_to_device(const void *ptr, size_t bytes)
+{
+    return to_device(ptr, bytes, 0);
+}
+
+carve_status carve_zc_to_host(const void *ptr, size_t bytes,
+                              cl_uint num_events, const cl_event *events)
+{
+    return to_host(ptr, bytes, num_events, events, 0);
+}
+
+carve_status carve__zc_set_to_device(void *ptr)
+{
+    return to_device(ptr, 0, 1);
+}
+
+carve_status carve__zc_set_to_host(void *ptr, cl_uint num_events,
+                                   const cl_event *events)
+{
+    return to_host(ptr, 0, num_events, events, 1);
 }
 
 /* ---- the zero-copy probe ---------------------------------------------------------------- */

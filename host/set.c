@@ -137,7 +137,7 @@ carve_status carve_set_to_device(carve_set *set)
     carve_status status;
     if (set == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    status = carve_zc_to_device(set->base, 0);
+    status = carve__zc_set_to_device(set->base);
     if (status == CARVE_SUCCESS)
         set->host_owned = 0;
     return status;
@@ -153,7 +153,7 @@ carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
      * on the set's queue; SVM hand-over would otherwise not wait at all. */
     status = num_events == 0 ? clFinish(set->queue) : CARVE_SUCCESS;
     if (status == CARVE_SUCCESS)
-        status = carve_zc_to_host(set->base, 0, num_events, events);
+        status = carve__zc_set_to_host(set->base, num_events, events);
     if (status == CARVE_SUCCESS)
         set->host_owned = 1;
     return status;

@@ -686,7 +686,9 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
  * or, under the coherence check, protects the host's view. Ownership moves
  * for the whole allocation; `bytes` bounds the cache maintenance. Returns
  * when done; idempotent. Fails with INVALID_ARGUMENT if ptr is not the
- * start of a live allocation or the range runs past the bytes asked for. */
+ * start of a live allocation, the range runs past the bytes asked for, or
+ * the allocation is a set's memory (carve_set_to_device hands that over).
+ * Thread-safe. */
 carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 
 /* Takes the allocation back for the host after `events` (the kernels that

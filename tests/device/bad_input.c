@@ -628,7 +628,8 @@ static carve_plan set_plan(const env *e)
 }
 
 /* The set's own memory given to carve_zc_free and carve_zc_realloc, with
- * `region` NULL or the set's: refused, and the set keeps it. */
+ * `region` NULL or the set's, and to the hand-overs: refused, and the set
+ * keeps it and its owner. */
 static void set_memory_cases(carve_set *set)
 {
     unsigned char *base = carve_set_host_base(set);
@@ -639,6 +640,7 @@ static void set_memory_cases(carve_set *set)
     const char *input = "a set's memory (`carve_set_host_base`), `region` "
                         "NULL or the set's";
     const char *kept = "refused: the set keeps its memory, unchanged";
+    carve_arena_stats stats;
     /* Every byte a known value, so that comparing them compares values. */
     memset(base, 0xa5, size);
     REQUIRE_OK(carve_layout_format(base, size, carve_set_plan(set)));
@@ -654,6 +656,21 @@ static void set_memory_cases(carve_set *set)
     BAD_NULL_LAST("a set's memory, 0 bytes (a free)", carve_zc_last_status,
                   CARVE_ERROR_INVALID_ARGUMENT, kept,
                   carve_zc_realloc(region, base, 0));
+    BAD_STATUS("a set's memory (`carve_set_host_base`)",
+               CARVE_ERROR_INVALID_ARGUMENT,
+               "refused: the host keeps the set (`carve_set_to_device` hands "
+               "it over)",
+               carve_zc_to_device(base, 0));
+    EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_SUCCESS);
+    REQUIRE_OK(carve_set_to_device(set));
+    BAD_STATUS("a set's memory (`carve_set_host_base`), the device owning "
+               "the set",
+               CARVE_ERROR_INVALID_ARGUMENT,
+               "refused: the device keeps the set (`carve_set_to_host` takes "
+               "it back)",
+               carve_zc_to_host(base, 0, 0, NULL));
+    EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_ERROR_WRONG_OWNER);
+    REQUIRE_OK(carve_set_to_host(set, 0, NULL));
     EXPECT(unchanged(region, &before) && carve_set_host_base(set) == base &&
            memcmp(copy, base, size) == 0);
     DEV_EXPECT_CHECK(set);
