@@ -309,6 +309,10 @@ static void show(const char *name, const outcome *o)
         printf("; carve said:\n  %.*s", (int)strcspn(line, "\n") + 1, line);
     else
         printf("\n");
+    /* A child that failed on its own says why there. */
+    if (WIFEXITED(o->status) && WEXITSTATUS(o->status) != 0 &&
+        WEXITSTATUS(o->status) != CARVE_TEST_SKIP)
+        printf("  its output:\n%s  its errors:\n%s", o->out, o->err);
 }
 
 static int exited_skipped(const outcome *o)
