@@ -167,44 +167,78 @@ static void release_header_programs(header_programs *h)
     h->count = 0;
 }
 
-carve_status carve_program_build(cl_context context, cl_device_id device,
-                                 const char *source, const char *options,
-                                 cl_program *program, char **build_log)
+/* One compile and link; the logs of both go to *log. */
+static cl_int build_once(cl_context context, cl_device_id device,
+                         const char *source, const char *options,
+                         cl_program *program, char **log)
 {
     header_programs headers;
     cl_program compiled = NULL, linked = NULL;
-    cl_int err;
-    if (build_log != NULL)
-        *build_log = NULL;
-    if (context == NULL || device == NULL || source == NULL || program == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    *program = NULL;
-    err = make_header_programs(context, &headers);
+    cl_int err = make_header_programs(context, &headers);
     if (err == CL_SUCCESS)
         compiled = clCreateProgramWithSource(context, 1, &source, NULL, &err);
     if (err == CL_SUCCESS) {
         err = clCompileProgram(compiled, 1, &device, options ? options : "",
                                headers.count, headers.programs, headers.names,
                                NULL, NULL);
-        append_log(compiled, device, build_log);
+        append_log(compiled, device, log);
     }
     if (err == CL_SUCCESS) {
         linked = clLinkProgram(context, 1, &device, "", 1, &compiled, NULL,
                                NULL, &err);
-        append_log(linked, device, build_log);
+        append_log(linked, device, log);
     }
     release_header_programs(&headers);
     if (compiled != NULL)
         clReleaseProgram(compiled);
-    if (err != CL_SUCCESS) {
-        if (linked != NULL)
-            clReleaseProgram(linked);
-        return err;
-    }
-    if (build_log != NULL) { /* warnings only matter when the build failed */
-        free(*build_log);
-        *build_log = NULL;
+    if (err != CL_SUCCESS && linked != NULL) {
+        clReleaseProgram(linked);
+        linked = NULL;
     }
     *program = linked;
-    return CARVE_SUCCESS;
+    return err;
+}
+
+/* Whether a failed build's log shows a diagnostic of the compiler or the
+ * linker ("error: ..."), which no retry would change. */
+static int diagnosed(const char *log)
+{
+    return log != NULL && strstr(log, "error") != NULL;
+}
+
+/* PoCL 3.1's kernel cache can fail a build when another process builds the
+ * same program at the same moment (pocl issue 1480): with no log, or only
+ * "failed to build the program". A real compile or link error shows a
+ * diagnostic. So a failure without one is retried, a bounded number of
+ * times. */
+#define BUILD_ATTEMPTS 3
+
+carve_status carve_program_build(cl_context context, cl_device_id device,
+                                 const char *source, const char *options,
+                                 cl_program *program, char **build_log)
+{
+    char *log = NULL;
+    cl_int err = CL_SUCCESS;
+    int attempt;
+    if (build_log != NULL)
+        *build_log = NULL;
+    if (context == NULL || device == NULL || source == NULL || program == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    *program = NULL;
+    for (attempt = 0; attempt < BUILD_ATTEMPTS; ++attempt) {
+        free(log);
+        log = NULL;
+        err = build_once(context, device, source, options, program, &log);
+        if (err == CL_SUCCESS ||
+            (err != CL_LINK_PROGRAM_FAILURE && err != CL_BUILD_PROGRAM_FAILURE &&
+             err != CL_COMPILE_PROGRAM_FAILURE) ||
+            diagnosed(log))
+            break;
+    }
+    /* Warnings only matter when the build failed. */
+    if (err != CL_SUCCESS && build_log != NULL)
+        *build_log = log;
+    else
+        free(log);
+    return err == CL_SUCCESS ? CARVE_SUCCESS : err;
 }

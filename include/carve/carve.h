@@ -349,8 +349,10 @@ void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
  * file. `options` may be NULL. On failure returns the OpenCL status (for a
  * compile error CL_COMPILE_PROGRAM_FAILURE or CL_BUILD_PROGRAM_FAILURE) and,
  * if build_log is not NULL, sets *build_log to the compiler's log, to be
- * released with free(); on success *build_log is NULL. Thread-safe for
- * distinct contexts. */
+ * released with free(); on success *build_log is NULL. A failure whose log
+ * shows no compiler or linker diagnostic (PoCL's kernel cache, when other
+ * processes build the same program at once) is retried, at most three
+ * builds in all. Thread-safe for distinct contexts. */
 carve_status carve_program_build(cl_context context, cl_device_id device,
                                  const char *source, const char *options,
                                  cl_program *program, char **build_log);
