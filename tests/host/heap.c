@@ -136,6 +136,51 @@ static void test_routing(void)
     fixture_free(&f);
 }
 
+/* A freed heap slot given to realloc, usable_size and free again: each is
+ * refused as FREED, reads and writes nothing, and logs no event, whether
+ * checks and the event log are on or off. Only a plain free may leave the
+ * slot's liveness to the atomic that releases it. */
+static void test_freed_slot(uint32_t options, uint32_t event_records)
+{
+    carve_plan_params params = heap_params(2, 1024, 64 * 1024, options);
+    core_fixture f;
+    carve_arena a;
+    const carve_set_header *h;
+    unsigned char *keep, *gone;
+    uint32_t events, misuses, allocs;
+    params.event_log_records = event_records;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    h = (const carve_set_header *)f.image;
+    keep = carve_alloc_malloc(&a, 300, 16, 81); /* holds the page's class */
+    gone = carve_alloc_malloc(&a, 300, 16, 82);
+    EXPECT(in_heap(&f, keep) && in_heap(&f, gone));
+    carve_alloc_free(&a, gone, 83);
+    events = h->event_count;
+    misuses = a.state->misuse_count;
+    allocs = a.state->heap_allocs;
+    EXPECT(carve_alloc_realloc(&a, gone, 64, 84) == NULL);
+    EXPECT(a.state->misuse_count == misuses + 1 &&
+           a.state->last_misuse == CARVE_MISUSE_FREED &&
+           a.state->misuse_site == 84);
+    EXPECT(carve_alloc_realloc(&a, gone, 4000, 85) == NULL);
+    EXPECT(carve_alloc_usable_size(&a, gone, 86) == 0);
+    EXPECT(a.state->misuse_count == misuses + 3 &&
+           a.state->last_misuse == CARVE_MISUSE_FREED);
+    carve_alloc_free(&a, gone, 87); /* double free */
+    EXPECT(a.state->misuse_count == misuses + 4 &&
+           a.state->last_misuse == CARVE_MISUSE_FREED &&
+           a.state->misuse_site == 87);
+    EXPECT(a.state->heap_allocs == allocs && a.state->heap_frees == 1);
+    EXPECT(h->event_count == events); /* refusals are errors, not events */
+    EXPECT(error_count(&f) == 4);
+    EXPECT_IMAGE_VALID(&f);
+    carve_alloc_free(&a, keep, 88);
+    EXPECT(a.state->misuse_count == misuses + 4);
+    EXPECT_IMAGE_VALID(&f);
+    fixture_free(&f);
+}
+
 static void test_exhaustion_and_fallback(void)
 {
     carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
@@ -509,6 +554,10 @@ int main(int argc, char **argv)
            operations);
     rng.state = seed ? seed : 1;
     test_routing();
+    test_freed_slot(0, 0);
+    test_freed_slot(0, 64);
+    test_freed_slot(CARVE_PLAN_CHECKS, 0);
+    test_freed_slot(CARVE_PLAN_CHECKS, 64);
     test_exhaustion_and_fallback();
     test_alignment_realloc_calloc();
     test_random(operations, 0);
