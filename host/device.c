@@ -203,14 +203,15 @@ static cl_int build_once(cl_context context, cl_device_id device,
  * linker ("error: ..."), which no retry would change. */
 static int diagnosed(const char *log)
 {
-    return log != NULL && strstr(log, "error") != NULL;
+    return log != NULL && strstr(log, "error:") != NULL;
 }
 
-/* PoCL 3.1's kernel cache can fail a build when another process builds the
- * same program at the same moment (pocl issue 1480): with no log, or only
- * "failed to build the program". A real compile or link error shows a
- * diagnostic. So a failure without one is retried, a bounded number of
- * times. */
+/* PoCL's kernel cache, shared by all of a user's processes, can fail a
+ * build when another process builds the same program at the same moment
+ * (seen here with Debian's PoCL 3.1; PoCL's tracker has reports of the
+ * kind, e.g. issues 586 and 1480): with no log, or only "failed to build
+ * the program". A real compile or link error shows a diagnostic. So a
+ * failure without one is retried, a bounded number of times. */
 #define BUILD_ATTEMPTS 3
 
 carve_status carve_program_build(cl_context context, cl_device_id device,

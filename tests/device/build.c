@@ -84,10 +84,12 @@ static void expect_failed_build(const carve_test_cl *cl, const char *source,
 
 static void test_failures(const carve_test_cl *cl)
 {
-    static const char *const syntax_words[] = {"error", "';'", NULL};
-    static const char *const undeclared_words[] = {"error",
+    /* "error:" also tells carve_program_build not to retry the build. */
+    static const char *const syntax_words[] = {"error:", "';'", NULL};
+    static const char *const undeclared_words[] = {"error:",
                                                    "carve_no_such_symbol", NULL};
-    static const char *const header_words[] = {"carve_no_such_header.h", NULL};
+    static const char *const header_words[] = {"error:",
+                                               "carve_no_such_header.h", NULL};
     cl_program program = NULL;
     expect_failed_build(cl, syntax_error_source, syntax_words);
     expect_failed_build(cl, undeclared_source, undeclared_words);
