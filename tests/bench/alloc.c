@@ -885,6 +885,7 @@ typedef struct varlen_run {
     carve_set *set;    /* carve, the current one of the two below */
     carve_set *largest; /* every arena sized for the longest output */
     carve_set *fitted;  /* arenas for most, the heap for the long ones */
+    uint32_t long_items; /* outputs too long for a fitted arena */
     cl_kernel carve_kernel, fitted_kernel; /* one each: their arguments */
     cl_kernel count_kernel, write_kernel;  /* two-pass */
     cl_mem counts, offsets, out;
@@ -936,14 +937,20 @@ static int varlen_carve_ok(const varlen_run *v)
     }
     if (!set_ok(v->set, &sum))
         return 0;
-    /* One live block per work-item, however often it was moved. */
+    /* One live block per work-item, however often it was moved; in the
+     * heap exactly for the long outputs of the fitted plan. */
     if (sum.alloc_count - sum.free_count + sum.heap_live_blocks != v->items ||
+        sum.heap_live_blocks != (v->set == v->fitted ? v->long_items : 0u) ||
         sum.failed_count != 0) {
         fprintf(stderr, "carve varlen: %llu live blocks for %u work-items, "
                         "%llu failed requests\n",
                 (unsigned long long)(sum.alloc_count - sum.free_count +
                                      sum.heap_live_blocks),
                 (unsigned)v->items, (unsigned long long)sum.failed_count);
+        fprintf(stderr, "carve varlen: %llu of them in the heap, %u "
+                        "expected\n",
+                (unsigned long long)sum.heap_live_blocks,
+                v->set == v->fitted ? (unsigned)v->long_items : 0u);
         return 0;
     }
     return 1;
@@ -1090,7 +1097,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
                                          run_reset};
     varlen_run v;
     void *const contexts[4] = {&v, &v, &v, &v};
-    uint32_t id, long_items = 0;
+    uint32_t id;
     uint64_t words = 0;
     bench_timing timings[4];
     char label[32];
@@ -1104,7 +1111,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
             ++n;
         v.lengths[id] = n;
         words += n;
-        long_items += n > VARLEN_FITTED_CAP;
+        v.long_items += n > VARLEN_FITTED_CAP;
     }
     v.counts = new_buffer(d, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
                           (size_t)v.items * 4u);
@@ -1116,10 +1123,11 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     set_arg(v.write_kernel, 0, sizeof v.offsets, &v.offsets);
     v.largest = new_set(d, v.items, VARLEN_ARENA_BYTES);
     /* What `carve fit` would plan from a profile of the lengths: arenas
-     * for the common lengths, and heap pages for the few long outputs (a
-     * page each for the block and one for the block it moves from). */
+     * for the common lengths, and the heap for the few long outputs. Their
+     * 2052-byte blocks take a whole 4 KiB page each; twice that, and a MiB,
+     * leave room to spare. */
     v.fitted = new_set_planned(d, v.items, VARLEN_FITTED_ARENA_BYTES,
-                               (uint64_t)long_items * 2u * 4096u + (1u << 20),
+                               (uint64_t)v.long_items * 2u * 4096u + (1u << 20),
                                VARLEN_FITTED_ARENA_BYTES + 1u,
                                CARVE_PLAN_HEAP_FALLBACK);
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");

@@ -60,6 +60,37 @@ static int sums_ok(const host_pairs_job *job)
     return 1;
 }
 
+/* The second run's totals (a run starts from a reset image): every pair
+ * allocated and freed where the allocator says, nothing refused, failed
+ * or left live. */
+static int counts_ok(const host_pairs_job *job, uint64_t pairs)
+{
+    carve_summary sum;
+    int heap = job->allocator == HOST_CARVE_HEAP;
+    if (carve_layout_summary(job->carve_image, &sum) != CARVE_SUCCESS)
+        return 0;
+    if (sum.misuse_count != 0 || sum.failed_count != 0 ||
+        sum.heap_live_blocks != 0 ||
+        sum.heap_allocs != (heap ? pairs : 0) ||
+        sum.heap_frees != (heap ? pairs : 0) ||
+        sum.alloc_count != (heap ? 0 : pairs) ||
+        sum.free_count != (heap ? 0 : pairs)) {
+        fprintf(stderr, "carve: %llu allocations and %llu frees in arenas, "
+                        "%llu and %llu in the heap (%llu live), %llu "
+                        "refused, %llu failed; %llu pairs were made\n",
+                (unsigned long long)sum.alloc_count,
+                (unsigned long long)sum.free_count,
+                (unsigned long long)sum.heap_allocs,
+                (unsigned long long)sum.heap_frees,
+                (unsigned long long)sum.heap_live_blocks,
+                (unsigned long long)sum.misuse_count,
+                (unsigned long long)sum.failed_count,
+                (unsigned long long)pairs);
+        return 0;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     host_pairs_job job;
@@ -113,6 +144,8 @@ int main(int argc, char **argv)
         carve_layout_check(job.carve_image, NULL, NULL) != CARVE_SUCCESS)
         bench_fail("carve: the image broke an invariant");
     pairs = (uint64_t)job.items * job.rounds * BENCH_BATCH;
+    if (carved && !counts_ok(&job, pairs))
+        bench_fail("%s: wrong counts", argv[1]);
     printf("%s: %llu alloc/free pairs of %s bytes in %.3f ms: %.1f ns per "
            "pair per thread\n",
            argv[1], (unsigned long long)pairs,
