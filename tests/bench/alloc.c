@@ -882,7 +882,6 @@ typedef struct varlen_run {
     const bench_device *dev;
     uint32_t items;
     uint32_t *lengths; /* the reference, per work-item */
-    carve_set *set;    /* carve, the current one of the two below */
     carve_set *largest; /* every arena sized for the longest output */
     carve_set *fitted;  /* arenas for most, the heap for the long ones */
     uint32_t long_items; /* outputs too long for a fitted arena */
@@ -915,16 +914,16 @@ static int trajectory_ok(const varlen_run *v, uint32_t id,
 }
 
 /* Each work-item's output, read in place through its root block. */
-static int varlen_carve_ok(const varlen_run *v)
+static int varlen_carve_ok(const varlen_run *v, const carve_set *set)
 {
     carve_summary sum;
     uint32_t id;
     for (id = 0; id < v->items; ++id) {
         carve_arena_stats st;
         const uint32_t *head = NULL, *words = NULL;
-        if (carve_set_arena_stats(v->set, id, &st) == CARVE_SUCCESS &&
-            (head = carve_set_arena_block(v->set, id, st.root, 4)) != NULL)
-            words = carve_set_arena_block(v->set, id, st.root,
+        if (carve_set_arena_stats(set, id, &st) == CARVE_SUCCESS &&
+            (head = carve_set_arena_block(set, id, st.root, 4)) != NULL)
+            words = carve_set_arena_block(set, id, st.root,
                                           4u * (1u + head[0]));
         if (words == NULL) {
             fprintf(stderr, "carve varlen: work-item %u left no output "
@@ -935,12 +934,12 @@ static int varlen_carve_ok(const varlen_run *v)
         if (!trajectory_ok(v, id, words + 1, words[0], "carve varlen"))
             return 0;
     }
-    if (!set_ok(v->set, &sum))
+    if (!set_ok(set, &sum))
         return 0;
     /* One live block per work-item, however often it was moved; in the
      * heap exactly for the long outputs of the fitted plan. */
     if (sum.alloc_count - sum.free_count + sum.heap_live_blocks != v->items ||
-        sum.heap_live_blocks != (v->set == v->fitted ? v->long_items : 0u) ||
+        sum.heap_live_blocks != (set == v->fitted ? v->long_items : 0u) ||
         sum.failed_count != 0) {
         fprintf(stderr, "carve varlen: %llu live blocks for %u work-items, "
                         "%llu failed requests\n",
@@ -950,30 +949,31 @@ static int varlen_carve_ok(const varlen_run *v)
         fprintf(stderr, "carve varlen: %llu of them in the heap, %u "
                         "expected\n",
                 (unsigned long long)sum.heap_live_blocks,
-                v->set == v->fitted ? (unsigned)v->long_items : 0u);
+                set == v->fitted ? (unsigned)v->long_items : 0u);
         return 0;
     }
     return 1;
 }
 
+/* One launch of `kernel` on `set`, timed, then checked. */
+static double run_varlen_on(const varlen_run *v, carve_set *set,
+                            cl_kernel kernel, const char *what)
+{
+    double seconds = timed_launch(v->dev, kernel, set, v->items, what);
+    return seconds >= 0.0 && varlen_carve_ok(v, set) ? seconds : -1.0;
+}
+
 static double run_varlen_carve(void *context)
 {
     varlen_run *v = context;
-    double seconds;
-    v->set = v->largest;
-    seconds = timed_launch(v->dev, v->carve_kernel, v->set, v->items,
-                           "varlen_carve");
-    return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
+    return run_varlen_on(v, v->largest, v->carve_kernel, "varlen_carve");
 }
 
 static double run_varlen_fitted(void *context)
 {
     varlen_run *v = context;
-    double seconds;
-    v->set = v->fitted;
-    seconds = timed_launch(v->dev, v->fitted_kernel, v->set, v->items,
-                           "varlen_carve, fitted");
-    return seconds >= 0.0 && varlen_carve_ok(v) ? seconds : -1.0;
+    return run_varlen_on(v, v->fitted, v->fitted_kernel,
+                         "varlen_carve, fitted");
 }
 
 /* carve_set_reset alone: the part of a carve launch that grows with the
@@ -981,10 +981,8 @@ static double run_varlen_fitted(void *context)
 static double run_reset(void *context)
 {
     varlen_run *v = context;
-    double start;
-    v->set = v->largest;
-    start = bench_now();
-    carve_status status = carve_set_reset(v->set);
+    double start = bench_now();
+    carve_status status = carve_set_reset(v->largest);
     double seconds = bench_now() - start;
     return status == CARVE_SUCCESS ? seconds
                                    : fail_with("carve_set_reset", status);

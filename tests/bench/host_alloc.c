@@ -70,7 +70,7 @@ const char *host_allocator_origin(host_allocator allocator)
 int host_allocator_ready(host_allocator allocator, const char **why)
 {
     *why = NULL;
-    if (allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP)
+    if (host_allocator_carves(allocator))
         return 1;
     if (allocator == HOST_MIMALLOC) {
         pthread_once(&mimalloc_once, load_mimalloc);
@@ -169,8 +169,7 @@ static int run_item(const host_pairs_job *job, uint32_t id)
 {
     uint32_t *live[BENCH_BATCH];
     uint32_t r, b, n = 0, sum = 0;
-    int carved = job->allocator == HOST_CARVE ||
-                 job->allocator == HOST_CARVE_HEAP;
+    int carved = host_allocator_carves(job->allocator);
     carve_arena arena = carved ? carve_core_open(job->carve_image, id)
                                : carve_core_view(NULL, 0);
     for (r = 0; r < job->rounds; ++r) {
@@ -218,7 +217,7 @@ double host_pairs_run(const host_pairs_job *job)
     if (count > MAX_THREADS)
         count = MAX_THREADS;
     start = bench_now();
-    if ((job->allocator == HOST_CARVE || job->allocator == HOST_CARVE_HEAP) &&
+    if (host_allocator_carves(job->allocator) &&
         carve_layout_reset(job->carve_image) != CARVE_SUCCESS) {
         fprintf(stderr, "host baseline: the carve image is damaged\n");
         return -1.0;

@@ -28,6 +28,12 @@ typedef enum host_allocator {
     HOST_CARVE_HEAP = 3
 } host_allocator;
 
+/* Whether the allocator works in a carved image (host_carve_image). */
+static inline int host_allocator_carves(host_allocator allocator)
+{
+    return allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP;
+}
+
 /* Whether `allocator` can run here. If not, *why says why (static text).
  * For glibc, also checks that malloc really is glibc's. Thread-safe after
  * the first call. */

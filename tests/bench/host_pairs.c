@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         return 77;
     }
     job.sums = calloc(job.items, sizeof *job.sums);
-    carved = job.allocator == HOST_CARVE || job.allocator == HOST_CARVE_HEAP;
+    carved = host_allocator_carves(job.allocator);
     batch_bytes = BENCH_BATCH *
                   (((job.fixed_size ? job.fixed_size : BENCH_MIXED_MAX) + 15u) /
                    16u * 16u);
