@@ -67,7 +67,21 @@ struct carve_region {
 
 static _Thread_local carve_status last_status;
 
-static carve_region *_Atomic registry[MAX_REGIONS];
+/* A live region and copies of its address ranges, which never change while
+ * it is registered. registry_find reads the copies, never the region
+ * itself: another thread may be releasing (freeing) a region that the
+ * look-up passes. `version` is odd while the registry lock's holder
+ * changes the entry; a reader that finds it odd, or changed by the end of
+ * its reads, skips the entry (a region being created or released holds no
+ * pointer a caller may use). uintptr_t fields: lock-free, and so usable in
+ * the fault handler, on 32-bit hosts too. */
+typedef struct registry_entry {
+    carve_region *_Atomic region;
+    _Atomic uintptr_t host_base, device_view, bytes;
+    _Atomic unsigned version;
+} registry_entry;
+
+static registry_entry registry[MAX_REGIONS];
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int is_buffer_backend(carve_backend b)
@@ -116,13 +130,26 @@ int carve_backend_supported(cl_device_id device, carve_backend backend)
 
 /* ---- the registry: live regions, the addresses they hold, the probe they share */
 
+/* Sets entry e to r (NULL: empty); the registry lock is held. */
+static void registry_set(registry_entry *e, carve_region *r)
+{
+    atomic_fetch_add(&e->version, 1u);
+    if (r != NULL) {
+        atomic_store(&e->host_base, (uintptr_t)r->host_base);
+        atomic_store(&e->device_view, (uintptr_t)r->device_view);
+        atomic_store(&e->bytes, (uintptr_t)r->bytes);
+    }
+    atomic_store(&e->region, r);
+    atomic_fetch_add(&e->version, 1u);
+}
+
 static int registry_add(carve_region *r)
 {
     int i, done = 0;
     pthread_mutex_lock(&registry_lock);
     for (i = 0; i < MAX_REGIONS && !done; ++i) {
-        if (atomic_load(&registry[i]) == NULL) {
-            atomic_store(&registry[i], r);
+        if (atomic_load(&registry[i].region) == NULL) {
+            registry_set(&registry[i], r);
             done = 1;
         }
     }
@@ -137,9 +164,9 @@ static void registry_remove(carve_region *r)
     int i;
     pthread_mutex_lock(&registry_lock);
     for (i = 0; i < MAX_REGIONS; ++i) {
-        carve_region *other = atomic_load(&registry[i]);
+        carve_region *other = atomic_load(&registry[i].region);
         if (other == r)
-            atomic_store(&registry[i], NULL);
+            registry_set(&registry[i], NULL);
         else if (other != NULL && atomic_load(&other->fallback) == r)
             atomic_store(&other->fallback, NULL);
     }
@@ -151,15 +178,14 @@ static int registered(const carve_region *r)
 {
     int i;
     for (i = 0; r != NULL && i < MAX_REGIONS; ++i)
-        if (atomic_load(&registry[i]) == r)
+        if (atomic_load(&registry[i].region) == r)
             return 1;
     return 0;
 }
 
-static int inside(const unsigned char *p, const unsigned char *base,
-                  uint64_t bytes)
+static int inside_range(uintptr_t p, uintptr_t base, uintptr_t bytes)
 {
-    return base != NULL && p >= base && p < base + bytes;
+    return base != 0 && p >= base && p - base < bytes;
 }
 
 /* The region whose host view holds p, or with `device_side`, whose
@@ -167,15 +193,19 @@ static int inside(const unsigned char *p, const unsigned char *base,
  * fault handler may call it; O(MAX_REGIONS). */
 static carve_region *registry_find(const void *ptr, int device_side)
 {
-    const unsigned char *p = ptr;
+    uintptr_t p = (uintptr_t)ptr;
     int i;
     for (i = 0; i < MAX_REGIONS; ++i) {
-        carve_region *r = atomic_load(&registry[i]);
-        if (r == NULL)
+        registry_entry *e = &registry[i];
+        unsigned version = atomic_load(&e->version);
+        carve_region *r = atomic_load(&e->region);
+        uintptr_t host = atomic_load(&e->host_base);
+        uintptr_t device = atomic_load(&e->device_view);
+        uintptr_t bytes = atomic_load(&e->bytes);
+        if (r == NULL || version % 2 != 0 || atomic_load(&e->version) != version)
             continue;
-        if (device_side ? r->device_view != r->host_base &&
-                              inside(p, r->device_view, r->bytes)
-                        : inside(p, r->host_base, r->bytes))
+        if (device_side ? device != host && inside_range(p, device, bytes)
+                        : inside_range(p, host, bytes))
             return r;
     }
     return NULL;
@@ -195,7 +225,7 @@ static cl_program shared_probe_program(const carve_region *self)
     int i;
     pthread_mutex_lock(&registry_lock);
     for (i = 0; i < MAX_REGIONS && program == NULL; ++i) {
-        carve_region *r = atomic_load(&registry[i]);
+        carve_region *r = atomic_load(&registry[i].region);
         if (r != NULL && r != self && r->context == self->context &&
             r->device == self->device)
             program = r->probe_program;

@@ -15,7 +15,8 @@
 
 #define CARVE_TEST_SKIP 77
 
-static int carve_test_failures;
+/* Atomic: tests with threads record failures from each of them. */
+static _Atomic int carve_test_failures;
 
 /* Records a failed expectation and goes on. */
 #define EXPECT(cond)                                                          \
