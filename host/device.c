@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 carve_status carve_device_limits_query(cl_device_id device,
                                        carve_device_limits *out)

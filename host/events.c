@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 #define LOG_MAGIC "CARVELOG"
 #define LOG_VERSION 1u

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 /* The device compiler lays these structures out on its own; fixed-width
  * fields and these checks keep both sides agreeing. */

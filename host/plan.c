@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 #define DEFAULT_ARENA_ALIGNMENT 128u
 #define MIN_ARENA_ALIGNMENT CARVE_GRANULE

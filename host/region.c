@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 #define MAX_REGIONS 256
 #define MIN_ALIGNMENT 128u
@@ -671,10 +672,12 @@ static carve_status unmap_range(carve_region *r, zc_alloc *a)
     else if (r->backend == CARVE_BACKEND_SVM_COARSE)
         err = clEnqueueSVMUnmap(r->queue, a->mapping, 0, NULL, NULL);
 #endif
-    if (err == CL_SUCCESS)
-        err = clFinish(r->queue);
+    /* Once enqueued, the unmap happens: a failed wait below does not
+     * leave the mapping to be unmapped twice. */
     if (err == CL_SUCCESS)
         a->mapping = NULL;
+    if (err == CL_SUCCESS)
+        err = clFinish(r->queue);
     return err;
 }
 
@@ -894,18 +897,31 @@ carve_status carve__zc_free_set_memory(carve_region *r, void *ptr)
     return free_allocation(r, ptr, 1);
 }
 
+/* After a failed step of a hand-over or resize that unmapped l's block
+ * (the unmap went out, a wait or the next step failed): maps it back with
+ * its sub-buffer, so that the host owns it as before the call. */
+static void restore_mapping(carve_region *r, located *l)
+{
+    if (l->alloc->mapping != NULL || (!is_buffer_backend(r->backend) &&
+                                      r->backend != CARVE_BACKEND_SVM_COARSE))
+        return;
+    if (is_buffer_backend(r->backend) && l->alloc->sub_buffer == NULL &&
+        make_sub_buffer(r, l->alloc, l->offset, l->requested) != CARVE_SUCCESS)
+        return;
+    map_range(r, l->alloc, l->offset, l->size, 0, NULL);
+}
+
 /* Resizes l's block without moving it, if the pool can; the region is
  * locked. The mapping and any sub-buffer describe the old size, so both
  * are redone after a change. */
 static carve_status resize_in_place(located *l, uint64_t bytes)
 {
+    carve__pool *pool = l->region->pool;
     uint64_t size = 0;
     carve_status status;
-    if (carve__pool_resize(l->region->pool, l->offset, bytes) != CARVE_SUCCESS)
+    if (carve__pool_resize(pool, l->offset, bytes) != CARVE_SUCCESS)
         return CARVE_ERROR_TIER_FULL;
-    carve__pool_find(l->region->pool, l->offset, &size, NULL, NULL);
-    carve__annotate_resized(l->region->host_base + l->offset, l->requested,
-                            l->size, bytes, size);
+    carve__pool_find(pool, l->offset, &size, NULL, NULL);
     /* The old map and sub-buffer describe the old size: unmap, then
      * remake both. */
     status = unmap_range(l->region, l->alloc);
@@ -913,9 +929,21 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
         drop_sub_buffer(l->alloc);
         status = make_sub_buffer(l->region, l->alloc, l->offset, bytes);
     }
-    return status != CARVE_SUCCESS
-               ? status
-               : map_range(l->region, l->alloc, l->offset, size, 0, NULL);
+    if (status == CARVE_SUCCESS)
+        status = map_range(l->region, l->alloc, l->offset, size, 0, NULL);
+    if (status != CARVE_SUCCESS) {
+        /* Back to the old size, mapped as before (the lock is held, so the
+         * space is still there); the caller moves the block instead. */
+        carve__pool_resize(pool, l->offset, l->requested);
+        if (l->alloc->mapping == NULL) {
+            drop_sub_buffer(l->alloc);
+            restore_mapping(l->region, l);
+        }
+        return status;
+    }
+    carve__annotate_resized(l->region->host_base + l->offset, l->requested,
+                            l->size, bytes, size);
+    return CARVE_SUCCESS;
 }
 
 void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
@@ -1019,6 +1047,8 @@ static carve_status to_device(const void *ptr, size_t bytes, int for_set)
     if (status == CARVE_SUCCESS) {
         l.alloc->device_owned = 1;
         open_view_for(l.region, l.offset, l.size, 1);
+    } else {
+        restore_mapping(l.region, &l);
     }
     pthread_mutex_unlock(&l.region->lock);
     return status;
@@ -1152,6 +1182,11 @@ static carve_status probe(carve_region *r)
                              "the host's pages: not shown to be zero-copy",
                        (unsigned long long)r->device_address);
     }
+    /* A probe that went out must be over before its words are freed
+     * (under the coherence check that protects them from the device),
+     * even when taking them back failed. */
+    if (done != NULL && status != CARVE_SUCCESS)
+        clFinish(r->queue); /* recovery: reached only after a failure */
     if (done != NULL)
         clReleaseEvent(done);
     if (kernel != NULL)
@@ -1164,12 +1199,16 @@ static carve_status probe(carve_region *r)
  * leaves no trace in the statistics (peak, counts). */
 static carve_status forget_probe(carve_region *r)
 {
-    carve_status status;
+    /* The new pool first: on failure r keeps a pool to be released with. */
+    carve__pool *fresh = NULL;
+    carve_status status = carve__pool_create(r->bytes, r->alignment, &fresh);
+    if (status != CARVE_SUCCESS)
+        return status;
     pthread_mutex_lock(&r->lock);
     carve__pool_destroy(r->pool);
-    status = carve__pool_create(r->bytes, r->alignment, &r->pool);
+    r->pool = fresh;
     pthread_mutex_unlock(&r->lock);
-    return status;
+    return CARVE_SUCCESS;
 }
 
 /* ---- the region's life -------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 #define DEFAULT_TOP 10u
 

@@ -1,5 +1,6 @@
 /* report_print.c - the post-mortem report as text or JSON. */
 #include "diag_output.h"
+#include "fault.h" /* last: test builds wrap the calls above */
 
 /* ---- text ----------------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
 #include "carve/diagnostics.h"
 
 #include <stdarg.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 typedef struct status_name {
     carve_status status;

@@ -7,9 +7,11 @@
 #include "tool_annotations.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "fault.h" /* last: test builds wrap the calls above */
 
 #define DEFAULT_DDR_BYTES ((uint64_t)1 << 30)
 #define DEFAULT_MSMC_BYTES ((uint64_t)6 << 20)
@@ -18,20 +20,17 @@ typedef struct ti_tier {
     const char *name;
     const char *size_variable;
     uint64_t default_bytes;
-    pthread_once_t once;
     pthread_mutex_t lock;
+    _Atomic int ready; /* set up: base, bytes and pool never change again */
     unsigned char *base;
     uint64_t bytes;
     carve__pool *pool;
-    carve_status init_status;
 } ti_tier;
 
 static ti_tier ddr = {"ddr", "CARVE_TI_DDR_BYTES", DEFAULT_DDR_BYTES,
-                      PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER,
-                      NULL, 0, NULL, CARVE_SUCCESS};
+                      PTHREAD_MUTEX_INITIALIZER, 0, NULL, 0, NULL};
 static ti_tier msmc = {"msmc", "CARVE_TI_MSMC_BYTES", DEFAULT_MSMC_BYTES,
-                       PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER,
-                       NULL, 0, NULL, CARVE_SUCCESS};
+                       PTHREAD_MUTEX_INITIALIZER, 0, NULL, 0, NULL};
 
 static _Thread_local carve_status last_status;
 
@@ -48,30 +47,42 @@ static uint64_t tier_bytes(const ti_tier *t)
     return ((uint64_t)n + CARVE_TI_ALIGNMENT - 1) & ~(uint64_t)(CARVE_TI_ALIGNMENT - 1);
 }
 
-static void init_tier(ti_tier *t)
+/* Sets the tier up; its lock is held. A failure leaves nothing behind and
+ * the next call tries again, so a passing shortage of address space or
+ * memory does not disable the tier for the rest of the process. */
+static carve_status start_tier(ti_tier *t)
 {
-    void *base;
-    t->bytes = tier_bytes(t);
+    uint64_t bytes = tier_bytes(t);
+    carve__pool *pool = NULL;
+    carve_status status;
     /* Address space only: pages are taken as they are touched. */
-    base = mmap(NULL, (size_t)t->bytes, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-        t->init_status = CARVE_ERROR_OUT_OF_HOST_MEMORY;
-        return;
+    void *base = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    status = carve__pool_create(bytes, CARVE_TI_ALIGNMENT, &pool);
+    if (status != CARVE_SUCCESS) {
+        munmap(base, (size_t)bytes);
+        return status;
     }
     t->base = base;
-    t->init_status = carve__pool_create(t->bytes, CARVE_TI_ALIGNMENT, &t->pool);
-    if (t->init_status == CARVE_SUCCESS)
-        carve__annotate_region_created(t->base, t->bytes);
+    t->bytes = bytes;
+    t->pool = pool;
+    carve__annotate_region_created(t->base, t->bytes);
+    atomic_store(&t->ready, 1);
+    return CARVE_SUCCESS;
 }
-
-static void init_ddr(void) { init_tier(&ddr); }
-static void init_msmc(void) { init_tier(&msmc); }
 
 static carve_status ready(ti_tier *t)
 {
-    pthread_once(&t->once, t == &ddr ? init_ddr : init_msmc);
-    return t->init_status;
+    carve_status status = CARVE_SUCCESS;
+    if (atomic_load(&t->ready))
+        return CARVE_SUCCESS;
+    pthread_mutex_lock(&t->lock);
+    if (!atomic_load(&t->ready))
+        status = start_tier(t);
+    pthread_mutex_unlock(&t->lock);
+    return status;
 }
 
 static void *tier_malloc(ti_tier *t, size_t size)

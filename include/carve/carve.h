@@ -434,7 +434,10 @@ carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
  * not overflow) is not the plan's arena count. Otherwise passes on
  * OpenCL's status for the argument or the launch (e.g.
  * CL_INVALID_KERNEL_ARGS, CL_INVALID_WORK_GROUP_SIZE); after a failed
- * launch the set is back with the host. */
+ * launch the set is back with the host. If waiting for the kernel fails
+ * (that status is returned), carve waits for the set's whole queue once
+ * more; only if that fails too does the device keep the set, until a
+ * carve_set_to_host succeeds. */
 carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
                            cl_uint work_dim, const size_t *global_size,
                            const size_t *local_size);

@@ -24,13 +24,14 @@
  * call is bounded-time (TLSF) and thread-safe.
  *
  * The tiers reserve address space on first use and take pages only as they
- * are touched. Their sizes come from the environment, read once, at a
- * tier's first use:
+ * are touched. Their sizes come from the environment, read when a tier
+ * starts (its first use; a start that failed is tried again by the next
+ * call):
  *   CARVE_TI_DDR_BYTES   (default 1 GiB)
  *   CARVE_TI_MSMC_BYTES  (default 6 MiB, as on a 66AK2H)
  * A value that is not a number (strtoull, base 0) of at least 128 means
  * the default; one too large to map makes every call on that tier fail
- * with OUT_OF_HOST_MEMORY.
+ * with OUT_OF_HOST_MEMORY (each call tries again).
  *
  * The double underscore is TI's spelling; such names are otherwise
  * reserved, which is why only this optional header declares them.
