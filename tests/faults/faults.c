@@ -31,6 +31,7 @@
  * to.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
+#define _ISOC11_SOURCE /* aligned_alloc */
 #include "carve_test.h"
 
 #include <carve/diagnostics.h>
@@ -255,14 +256,38 @@ static void region_must_pass(carve_region *region, const char *when)
     }
 }
 
-static carve_region *fixture_region(fixture *f, uint64_t bytes)
+/* Memory handed over for USER_MEMORY regions, with cache hooks that
+ * count their calls. */
+static unsigned char *user_memory;
+static unsigned long hook_calls;
+
+static void count_hook(void *context, void *ptr, size_t bytes)
+{
+    (void)context;
+    (void)ptr;
+    (void)bytes;
+    hook_calls++;
+}
+
+static carve_region_params fixture_params(const fixture *f, uint64_t bytes)
 {
     carve_region_params p;
-    carve_region *region = NULL;
     memset(&p, 0, sizeof p);
     p.backend = f->backend;
     p.bytes = bytes;
     p.flags = f->region_flags;
+    if (f->backend == CARVE_BACKEND_USER_MEMORY) {
+        p.user_base = user_memory;
+        p.write_back = count_hook;
+        p.invalidate = count_hook;
+    }
+    return p;
+}
+
+static carve_region *fixture_region(fixture *f, uint64_t bytes)
+{
+    carve_region_params p = fixture_params(f, bytes);
+    carve_region *region = NULL;
     REQUIRE_OK(carve_region_create(f->cl.context, f->cl.device, &p, &region));
     return region;
 }
@@ -326,11 +351,7 @@ static void settle_nothing(void *c, carve_status status)
 static carve_status attempt_region_create(void *c)
 {
     fixture *f = c;
-    carve_region_params p;
-    memset(&p, 0, sizeof p);
-    p.backend = f->backend;
-    p.bytes = 1u << 20;
-    p.flags = f->region_flags;
+    carve_region_params p = fixture_params(f, 1u << 20);
     f->region = NULL;
     return carve_region_create(f->cl.context, f->cl.device, &p, &f->region);
 }
@@ -897,6 +918,14 @@ static void run_device(void)
         f.region_flags = 0;
         sweep_region(&f);
     }
+    /* memory of the caller's, e.g. a CMEM or dma-buf mapping */
+    user_memory = aligned_alloc(1u << 16, 1u << 20);
+    if (user_memory == NULL)
+        exit(1);
+    f.backend = CARVE_BACKEND_USER_MEMORY;
+    f.region_flags = 0;
+    sweep_region(&f);
+    EXPECT(hook_calls > 0);
     f.backend = CARVE_BACKEND_HOST_MEMORY;
     f.region_flags = CARVE_REGION_COHERENCE_CHECK;
     sweep_region(&f);
@@ -909,6 +938,7 @@ static void run_device(void)
     clReleaseKernel(f.kernel);
     clReleaseProgram(f.program);
     carve_test_close_cl(&f.cl);
+    free(user_memory);
 }
 
 /* ---- diagnostics on a set's image, and event log files ------------------------------- */
