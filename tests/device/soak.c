@@ -19,7 +19,10 @@
  * full arenas borrow from the heap.
  *
  * Usage: device_soak [--launches N] [seed]   (seed printed; default 64
- * launches, the long test 1200)
+ * launches in all, the long test 2400: 1200 of each set). A seed gives
+ * every work-item the same requests in the same order, and the same
+ * resets; which heap requests find room can still depend on how the
+ * work-items interleave.
  */
 #include "device_support.h"
 
