@@ -34,7 +34,7 @@
 /* What carve holds, counted by the wrappers. */
 typedef struct carve__fault_holdings {
     long host_blocks; /* malloc/calloc/realloc minus free */
-    long mappings;    /* mmap minus munmap, by call */
+    long mappings;    /* bytes: mmap minus munmap */
     long files;       /* fopen minus fclose; memfd_create minus close */
     long cl_references; /* objects created or retained minus released */
 } carve__fault_holdings;

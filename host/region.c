@@ -922,6 +922,9 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
     if (carve__pool_resize(pool, l->offset, bytes) != CARVE_SUCCESS)
         return CARVE_ERROR_TIER_FULL;
     carve__pool_find(pool, l->offset, &size, NULL, NULL);
+    /* Before the map: a runtime that copies on map writes the new tail. */
+    carve__annotate_resized(l->region->host_base + l->offset, l->requested,
+                            l->size, bytes, size);
     /* The old map and sub-buffer describe the old size: unmap, then
      * remake both. */
     status = unmap_range(l->region, l->alloc);
@@ -933,16 +936,19 @@ static carve_status resize_in_place(located *l, uint64_t bytes)
         status = map_range(l->region, l->alloc, l->offset, size, 0, NULL);
     if (status != CARVE_SUCCESS) {
         /* Back to the old size, mapped as before (the lock is held, so the
-         * space is still there); the caller moves the block instead. */
-        carve__pool_resize(pool, l->offset, l->requested);
+         * space is still there); the caller moves the block instead. The
+         * pool can only fail this for want of host memory for its
+         * bookkeeping, a second failure in one call: the block then keeps
+         * the new size, still the caller's. */
+        if (carve__pool_resize(pool, l->offset, l->requested) == CARVE_SUCCESS)
+            carve__annotate_resized(l->region->host_base + l->offset, bytes,
+                                    size, l->requested, l->size);
         if (l->alloc->mapping == NULL) {
             drop_sub_buffer(l->alloc);
             restore_mapping(l->region, l);
         }
         return status;
     }
-    carve__annotate_resized(l->region->host_base + l->offset, l->requested,
-                            l->size, bytes, size);
     return CARVE_SUCCESS;
 }
 

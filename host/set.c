@@ -204,10 +204,10 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
     if (done != NULL)
         clReleaseEvent(done);
     /* A wait for the kernel's event that failed: wait for the whole queue
-     * instead, once; the first failure is the one reported. */
-    if (taken != CARVE_SUCCESS && carve_set_to_host(set, 0, NULL) == CARVE_SUCCESS &&
-        status == CARVE_SUCCESS)
-        status = taken;
+     * instead, once, so that the set is the host's again if it can be;
+     * the first failure is the one reported. */
+    if (taken != CARVE_SUCCESS)
+        (void)carve_set_to_host(set, 0, NULL);
     return status != CARVE_SUCCESS ? status : taken;
 }
 

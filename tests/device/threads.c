@@ -158,8 +158,10 @@ static void look(region_worker *w, const block *b)
     carve_region *home = carve_zc_region_of(b->p);
     w->bad_calls += home != w->run->region && home != w->run->fallback;
     w->in_fallback += home == w->run->fallback;
-    w->bad_calls += carve_region_get_info(w->run->region, &info) != CARVE_SUCCESS;
-    w->bad_calls += info.in_use > info.bytes || info.peak_in_use < info.in_use;
+    if (carve_region_get_info(w->run->region, &info) != CARVE_SUCCESS)
+        w->bad_calls++;
+    else
+        w->bad_calls += info.in_use > info.bytes || info.peak_in_use < info.in_use;
 }
 
 static void step(region_worker *w, carve_test_rng *rng, uint32_t *next_tag)
@@ -187,6 +189,7 @@ static void step(region_worker *w, carve_test_rng *rng, uint32_t *next_tag)
             carve_zc_realloc(carve_zc_region_of(b->p), b->p, bytes);
         if (moved == NULL) {
             w->refused++;
+            w->bad_calls += carve_zc_last_status() != CARVE_ERROR_TIER_FULL;
             return;
         }
         b->p = moved;
@@ -378,9 +381,11 @@ static void *set_work(void *arg)
                         CARVE_SUCCESS;
         w->bad_calls += carve_set_check(set, &bad_index, &broken) !=
                         CARVE_SUCCESS;
-        w->bad_calls += carve_set_summary(set, &summary) != CARVE_SUCCESS;
-        w->bad_calls += summary.arenas_closed != SET_ITEMS ||
-                        summary.failed_count != 0;
+        if (carve_set_summary(set, &summary) != CARVE_SUCCESS)
+            w->bad_calls++;
+        else
+            w->bad_calls += summary.arenas_closed != SET_ITEMS ||
+                            summary.failed_count != 0;
         w->damaged += count_damaged(set, salt);
         w->bad_calls += carve_set_reset(set) != CARVE_SUCCESS;
     }
