@@ -323,7 +323,9 @@ static void test_region_threads(const carve_test_cl *cl, carve_backend backend,
            foreign, handed, refused, fallback);
     EXPECT(damaged == 0);
     EXPECT(bad == 0);
-    EXPECT(foreign > 0 && handed > 0 && refused > 0 && fallback > 0);
+    /* How many blocks are seen in the fallback depends on when the toggler
+     * runs (0 happens): printed, not required. */
+    EXPECT(foreign > 0 && handed > 0 && refused > 0);
     expect_empty(run.region, carve_backend_name(backend));
     expect_empty(run.fallback, carve_backend_name(backend));
     carve_region_release(run.region);
