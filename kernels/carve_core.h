@@ -25,18 +25,6 @@
  *   (found through the bitmaps and the neighbour's footer), and either
  *   return the result to the wilderness (if it touches `bump`) or push it on
  *   its class list.
- * - quick lists, the fast path: a freed block of at most CARVE_QUICK_SIZES
- *   granules (256 bytes) keeps its two bits, gets a third (quick_bits) and
- *   goes on a singly linked LIFO list of its exact size, unmerged; a
- *   request of that size and default alignment takes it back (else the
- *   first block of the next larger size listed, whose rest is released as
- *   above: a bitmask of the non-empty lists finds it in one step). Kernels free
- *   and reuse small blocks far more often than anything else, and this
- *   turns a pair into a few loads and stores with no merging. The lists
- *   hold at most CARVE_QUICK_LIMIT blocks; beyond it a free merges as
- *   above, and a request that would fail for room merges them all first
- *   (bounded, so still O(1)), so quick blocks never make a request fail.
- *   Merging sees a quick block's bits and treats it as live.
  * Both are O(1) in the number of live blocks. Finding a live block's size
  * reads the end bitmap from the block's start: one 32-bit word per 32
  * granules (512 bytes) of block, so free/realloc of a block of B bytes read
@@ -61,14 +49,10 @@
  * I1 bump <= granules; no bitmap bit is set at or above bump.
  * I2 [0, bump) is tiled by blocks: each is live (start and end bit, nothing
  *    set between) or free (no bits set, valid header and footer).
- * I3 no free block touches another free block or the wilderness (quick
- *    blocks are exempt: they look live to merging).
+ * I3 no free block touches another free block or the wilderness.
  * I4 each free block is on the list of its class, lists are consistently
  *    doubly linked, and a class bit is set exactly when its list is not empty.
  * I5 the statistics agree with the walk (live blocks, live granules).
- * I6 a quick bit is set exactly at the start of each quick block (start
- *    and end bits set, at most CARVE_QUICK_SIZES granules), each of them
- *    is on the list of its size, and quick_count counts them.
  *
  * Robustness: every offset read from arena memory (free-block links and
  * sizes, which a buggy kernel can overwrite after a free) is range-checked
@@ -84,15 +68,10 @@
 #define CARVE_GRANULE_SHIFT 4u
 #define CARVE_MAX_ALIGN 128u
 #define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
-#define CARVE_SET_VERSION 3u
+#define CARVE_SET_VERSION 2u
 /* Largest arena: granule indices and byte offsets must fit 32 bits. */
 #define CARVE_MAX_ARENA_GRANULES (1u << 27)
 #define CARVE_NO_CLASS 0xffffffffu
-/* Quick lists: freed blocks of 1..CARVE_QUICK_SIZES granules wait, unmerged,
- * on a LIFO list of their exact size, at most CARVE_QUICK_LIMIT of them per
- * arena (the bound keeps a flush, and so every request, O(1)). */
-#define CARVE_QUICK_SIZES 16u
-#define CARVE_QUICK_LIMIT 32u
 
 /* Why a request returned NULL (carve_arena_state.last_failure). */
 /* A request for 0 bytes is not a failure: it returns NULL, as C allows,
@@ -176,9 +155,8 @@ typedef struct carve_set_header {
  * One entry of the state table: statistics plus the allocator's metadata.
  * All-zero is a valid empty arena, so a reset is a memset of the table and
  * never touches arena bytes. The entry is followed in memory by
- * class_bits[class_words], heads[class_count], quick_heads[quick_sizes],
- * start_bits[bitmap_words], end_bits[bitmap_words] and
- * quick_bits[bitmap_words].
+ * class_bits[class_words], heads[class_count], start_bits[bitmap_words] and
+ * end_bits[bitmap_words].
  */
 typedef struct carve_arena_state {
     carve_u32 bump;           /* granules handed out from the bottom */
@@ -201,11 +179,9 @@ typedef struct carve_arena_state {
     carve_u32 misuse_site;    /* call site of the latest refusal */
     carve_u32 heap_allocs;    /* this work-item's allocations in the heap */
     carve_u32 heap_frees;     /* heap blocks this work-item freed */
-    carve_u32 quick_count;    /* freed blocks waiting on the quick lists */
-    carve_u32 quick_mask;     /* bit n - 1: the list of size n is not empty */
 } carve_arena_state;
 
-#define CARVE_STATE_FIXED_WORDS 22u
+#define CARVE_STATE_FIXED_WORDS 20u
 
 /* A record of the error log: one misuse or damage found on the device. */
 typedef struct carve_error_record {
@@ -250,12 +226,8 @@ typedef struct carve_arena {
     CARVE_GLOBAL carve_u32 *heads; /* per class: first free granule + 1, 0 = empty */
     CARVE_GLOBAL carve_u32 *start_bits;
     CARVE_GLOBAL carve_u32 *end_bits;
-    /* per size n = 1..quick_sizes: first quick block of n granules + 1 */
-    CARVE_GLOBAL carve_u32 *quick_heads;
-    CARVE_GLOBAL carve_u32 *quick_bits; /* set at a quick block's start */
     CARVE_GLOBAL carve_u8 *payload;
     carve_u32 granules;
-    carve_u32 quick_sizes; /* min(CARVE_QUICK_SIZES, granules) */
     carve_u32 class_count;
     carve_u32 class_words;
     carve_u32 bitmap_words;
@@ -302,12 +274,6 @@ CARVE_INLINE carve_u32 carve_core_class_count(carve_u32 granules)
     return carve_core_class_of(granules) + 1u;
 }
 
-/* Sizes (in granules) that have a quick list in an arena of `granules`. */
-CARVE_INLINE carve_u32 carve_core_quick_sizes(carve_u32 granules)
-{
-    return granules < CARVE_QUICK_SIZES ? granules : CARVE_QUICK_SIZES;
-}
-
 /* Bytes of one state-table entry for an arena of `granules` granules,
  * rounded to 16. (Rounding to a cache line would double the metadata of
  * small arenas; neighbouring work-items mostly run on one thread of a CPU
@@ -316,8 +282,7 @@ CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules)
 {
     carve_u32 classes = carve_core_class_count(granules);
     carve_u32 words = CARVE_STATE_FIXED_WORDS + ((classes + 31u) >> 5) +
-                      classes + carve_core_quick_sizes(granules) +
-                      3u * ((granules + 31u) >> 5);
+                      classes + 2u * ((granules + 31u) >> 5);
     return ((words * 4u) + 15u) & ~15u;
 }
 
@@ -376,11 +341,8 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.heads = 0;
     a.start_bits = 0;
     a.end_bits = 0;
-    a.quick_heads = 0;
-    a.quick_bits = 0;
     a.payload = 0;
     a.granules = 0u;
-    a.quick_sizes = 0u;
     a.class_count = 0u;
     a.class_words = 0u;
     a.bitmap_words = 0u;
@@ -408,12 +370,9 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
         a.heap_end = h->heap_offset + h->heap_pages * h->heap_page_bytes;
     }
     a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
-    a.quick_sizes = carve_core_quick_sizes(a.granules);
     a.heads = a.class_bits + a.class_words;
-    a.quick_heads = a.heads + a.class_count;
-    a.start_bits = a.quick_heads + a.quick_sizes;
+    a.start_bits = a.heads + a.class_count;
     a.end_bits = a.start_bits + a.bitmap_words;
-    a.quick_bits = a.end_bits + a.bitmap_words;
     a.payload = base + h->arenas_offset + (carve_u64)index * h->arena_stride;
     return a;
 }
@@ -453,13 +412,6 @@ CARVE_INLINE void carve_core_mark_corrupt(const carve_arena *a)
     a->state->flags |= CARVE_ARENA_CORRUPT;
     a->state->misuse_count += 1u;
     a->state->last_misuse = CARVE_MISUSE_CORRUPT;
-}
-
-/* Marks the arena corrupt; returns 0. Out of line, for the fast paths. */
-CARVE_COLD carve_u32 carve_core_corrupt_found(const carve_arena *a)
-{
-    carve_core_mark_corrupt(a);
-    return 0u;
 }
 
 /* Size of the free block at g if its header and footer are sane and it lies
@@ -554,52 +506,6 @@ CARVE_HOT void carve_core_release_range(const carve_arena *a, carve_u32 g,
         carve_core_push_free(a, g, hi - g);
 }
 
-/* ---- quick lists: [next+1] in a freed block's first word --------------- */
-
-/* Whether a quick block of n granules may start at g: below bump, marked,
- * and a block ends n granules on (so no larger block starts at g: blocks
- * have no end bit inside). Link words lie in freed memory a buggy kernel
- * may still write, so every one is checked before it is followed, and
- * what it may hand out lies inside the arena. */
-CARVE_HOT int carve_core_quick_ok(const carve_arena *a, carve_u32 g,
-                                     carve_u32 n)
-{
-    carve_u32 bump = a->state->bump;
-    return g < bump && n <= bump - g && carve_core_bit(a->quick_bits, g) &&
-           carve_core_bit(a->end_bits, g + n - 1u);
-}
-
-/* Merges every quick block back into the arena: a request is about to
- * fail, or a block wants to grow into one. At most CARVE_QUICK_LIMIT
- * blocks, so O(1). Returns 0, with the arena marked corrupt, if a list is
- * damaged. */
-CARVE_COLD int carve_core_flush_quick(const carve_arena *a)
-{
-    CARVE_GLOBAL carve_arena_state *s = a->state;
-    carve_u32 n, head, g;
-    for (n = 1u; n <= a->quick_sizes; ++n) {
-        for (head = a->quick_heads[n - 1u]; head != 0u;
-             head = a->quick_heads[n - 1u]) {
-            g = head - 1u;
-            /* Taking a block off clears its mark, so a cycle ends here. */
-            if (s->quick_count == 0u || !carve_core_quick_ok(a, g, n)) {
-                carve_core_mark_corrupt(a);
-                return 0;
-            }
-            a->quick_heads[n - 1u] = carve_core_words(a, g)[0];
-            carve_core_clear_bit(a->quick_bits, g);
-            s->quick_count -= 1u;
-            carve_core_clear_bit(a->start_bits, g);
-            carve_core_clear_bit(a->end_bits, g + n - 1u);
-            carve_core_release_range(a, g, n);
-            if (s->flags & CARVE_ARENA_CORRUPT)
-                return 0;
-        }
-    }
-    s->quick_mask = 0u;
-    return 1;
-}
-
 /* ---- requests ---------------------------------------------------------- */
 
 CARVE_INLINE CARVE_GLOBAL void *carve_core_fail(const carve_arena *a,
@@ -676,56 +582,39 @@ CARVE_HOT carve_u32 carve_core_granules_for(carve_u64 bytes)
     return (carve_u32)n;
 }
 
-/* Cuts the quick block [g, g + m), just taken off its list, to n granules
- * and releases the rest. Out of line: the exact-size path stays small. */
-CARVE_COLD void carve_core_quick_split(const carve_arena *a, carve_u32 g,
-                                         carve_u32 n, carve_u32 m)
+/* Allocates like carve_core_malloc_aligned but counts no failure: returns
+ * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
+ * in zero_requests), so a caller with somewhere else to look (the shared
+ * heap) decides whether the request failed. */
+CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
+                                                      carve_u64 bytes,
+                                                      carve_u32 align,
+                                                      carve_u32 *why)
 {
-    carve_core_clear_bit(a->end_bits, g + m - 1u);
-    carve_core_set_bit(a->end_bits, g + n - 1u);
-    carve_core_release_range(a, g + n, m - n);
-}
-
-/* Takes the first block off the quick list of size m (not empty) for a
- * request of n <= m granules; the rest of a larger block goes back to the
- * arena (merged with what follows, if free), as first fit would have
- * reused it. */
-CARVE_HOT CARVE_GLOBAL void *carve_core_quick_pop(const carve_arena *a,
-                                                     carve_u32 n, carve_u32 m,
-                                                     carve_u32 *why)
-{
+    carve_u32 n, ag, need, c, g, m;
     CARVE_GLOBAL carve_arena_state *s = a->state;
-    carve_u32 g = a->quick_heads[m - 1u] - 1u, next;
-    /* The next link is checked now too: a write after free into this block
-     * is found before the block is handed out again. */
-    if (!carve_core_quick_ok(a, g, m) ||
-        (next = carve_core_words(a, g)[0]) > s->bump) {
-        carve_core_corrupt_found(a);
-        *why = CARVE_FAIL_CORRUPT;
+    *why = CARVE_FAIL_NONE;
+    if (s == 0) {
+        *why = CARVE_FAIL_NO_ARENA;
         return 0;
     }
-    a->quick_heads[m - 1u] = next;
-    if (next == 0u)
-        s->quick_mask &= ~(1u << (m - 1u));
-    carve_core_clear_bit(a->quick_bits, g);
-    s->quick_count -= 1u;
-    if (m != n)
-        carve_core_quick_split(a, g, n, m);
-    s->live_granules += n;
-    s->live_blocks += 1u;
-    s->alloc_count += 1u;
-    if (s->live_granules > s->live_peak)
-        s->live_peak = s->live_granules;
-    *why = CARVE_FAIL_NONE;
-    return (CARVE_GLOBAL void *)carve_core_words(a, g);
-}
-
-/* n granules aligned to ag from the free lists or the wilderness. */
-CARVE_HOT CARVE_GLOBAL void *carve_core_place(carve_arena *a, carve_u32 n,
-                                                 carve_u32 ag, carve_u32 *why)
-{
-    carve_u32 need = n + ag - 1u, c, g, m;
-    CARVE_GLOBAL carve_arena_state *s = a->state;
+    *why = CARVE_FAIL_CORRUPT;
+    if (s->flags & CARVE_ARENA_CORRUPT)
+        return 0;
+    if (bytes == 0u) {
+        s->zero_requests += 1u;
+        *why = CARVE_FAIL_NONE;
+        return 0;
+    }
+    *why = CARVE_FAIL_BAD_ALIGNMENT;
+    if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
+        return 0;
+    *why = CARVE_FAIL_TOO_LARGE;
+    n = carve_core_granules_for(bytes);
+    if (n == 0u || n > a->granules)
+        return 0;
+    ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
+    need = n + ag - 1u;
 
     /* The class holding `need` may have a block that fits; look at its head
      * first, then at the classes where every block fits. */
@@ -769,57 +658,6 @@ CARVE_HOT CARVE_GLOBAL void *carve_core_place(carve_arena *a, carve_u32 n,
     return carve_core_make_live(a, g + m, n);
 }
 
-/* Allocates like carve_core_malloc_aligned but counts no failure: returns
- * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
- * in zero_requests), so a caller with somewhere else to look (the shared
- * heap) decides whether the request failed. A small request takes the last
- * block of its size freed; a request that finds no room merges the quick
- * blocks and looks once more, so they never make one fail. */
-CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
-                                                      carve_u64 bytes,
-                                                      carve_u32 align,
-                                                      carve_u32 *why)
-{
-    carve_u32 n, ag;
-    CARVE_GLOBAL carve_arena_state *s = a->state;
-    CARVE_GLOBAL void *p;
-    *why = CARVE_FAIL_NONE;
-    if (s == 0) {
-        *why = CARVE_FAIL_NO_ARENA;
-        return 0;
-    }
-    *why = CARVE_FAIL_CORRUPT;
-    if (s->flags & CARVE_ARENA_CORRUPT)
-        return 0;
-    if (bytes == 0u) {
-        s->zero_requests += 1u;
-        *why = CARVE_FAIL_NONE;
-        return 0;
-    }
-    *why = CARVE_FAIL_BAD_ALIGNMENT;
-    if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
-        return 0;
-    *why = CARVE_FAIL_TOO_LARGE;
-    n = carve_core_granules_for(bytes);
-    if (n == 0u || n > a->granules)
-        return 0;
-    ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
-    if (ag == 1u && n <= a->quick_sizes) {
-        /* The list of size n, else the next larger one not empty. */
-        carve_u32 larger = s->quick_mask >> (n - 1u);
-        if (larger != 0u)
-            return carve_core_quick_pop(a, n, n + CARVE_CTZ32(larger), why);
-    }
-    p = carve_core_place(a, n, ag, why);
-    if (p != 0 || *why != CARVE_FAIL_OUT_OF_MEMORY || s->quick_count == 0u)
-        return p;
-    if (!carve_core_flush_quick(a)) {
-        *why = CARVE_FAIL_CORRUPT;
-        return 0;
-    }
-    return carve_core_place(a, n, ag, why);
-}
-
 CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
                                                           carve_u64 bytes,
                                                           carve_u32 align)
@@ -840,24 +678,6 @@ CARVE_INLINE int carve_core_inside_live(const carve_arena *a, carve_u32 g)
     carve_u32 e = carve_core_next_bit(a->end_bits, g, a->state->bump);
     return e != CARVE_NO_CLASS &&
            carve_core_next_bit(a->start_bits, g, e + 1u) == CARVE_NO_CLASS;
-}
-
-/* Whether granule g < bump lies in a block on a quick list: the nearest
- * start bit at or below g (quick blocks are at most quick_sizes long) is
- * marked, and the block reaches g. */
-CARVE_INLINE int carve_core_in_quick(const carve_arena *a, carve_u32 g)
-{
-    carve_u32 k, start, e;
-    for (k = 0u; k < a->quick_sizes && k <= g; ++k) {
-        start = g - k;
-        if (!carve_core_bit(a->start_bits, start))
-            continue;
-        if (!carve_core_bit(a->quick_bits, start))
-            return 0;
-        e = carve_core_next_bit(a->end_bits, start, a->state->bump);
-        return e != CARVE_NO_CLASS && e >= g;
-    }
-    return 0;
 }
 
 /* Where a pointer lies in the carved buffer. */
@@ -895,31 +715,12 @@ CARVE_INLINE carve_u32 carve_core_misuse_kind(const carve_arena *a,
                                               carve_u32 g, int aligned)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
-    if (g < s->bump && carve_core_in_quick(a, g))
-        return CARVE_MISUSE_FREED;
     if (g < s->bump && ((!aligned && carve_core_bit(a->start_bits, g)) ||
                         carve_core_inside_live(a, g)))
         return CARVE_MISUSE_INTERIOR;
     /* Below the high-water mark, memory not in a live block was handed out
      * and given back: the pointer is stale, or its block freed already. */
     return g < s->bump_peak ? CARVE_MISUSE_FREED : CARVE_MISUSE_NOT_LIVE;
-}
-
-/* Records why p, which starts no live block of this arena, is refused;
- * returns 0. Out of line: only misuse pays for these scans. */
-CARVE_COLD carve_u32 carve_core_refuse_pointer(const carve_arena *a,
-                                                 CARVE_GLOBAL void *p)
-{
-    carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
-    carve_u32 owner = 0u;
-    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
-        return carve_core_refuse(
-            a, carve_core_zone(a, p, &owner) == CARVE_ZONE_ARENA
-                   ? CARVE_MISUSE_OTHER_ARENA
-                   : CARVE_MISUSE_FOREIGN);
-    return carve_core_refuse(
-        a, carve_core_misuse_kind(a, (carve_u32)(off >> CARVE_GRANULE_SHIFT),
-                                  (off & (CARVE_GRANULE - 1u)) == 0u));
 }
 
 /* Resolves a pointer from free/realloc to the live block it starts; returns
@@ -930,41 +731,37 @@ CARVE_HOT carve_u32 carve_core_live_block(const carve_arena *a,
                                              carve_u32 *first)
 {
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
-    carve_u32 g, e;
-    /* An address below the payload wraps around to a huge offset; the
-     * granule of an unaligned one is still the one it points into. */
+    carve_u32 g, e, owner = 0u;
+    /* An address below the payload wraps around to a huge offset. */
+    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
+        return carve_core_refuse(
+            a, carve_core_zone(a, p, &owner) == CARVE_ZONE_ARENA
+                   ? CARVE_MISUSE_OTHER_ARENA
+                   : CARVE_MISUSE_FOREIGN);
     g = (carve_u32)(off >> CARVE_GRANULE_SHIFT);
-    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT) ||
-        (off & (CARVE_GRANULE - 1u)) != 0u || g >= a->state->bump ||
-        !carve_core_bit(a->start_bits, g) || carve_core_bit(a->quick_bits, g))
-        return carve_core_refuse_pointer(a, p);
+    if ((off & (CARVE_GRANULE - 1u)) != 0u)
+        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 0));
+    if (g >= a->state->bump || !carve_core_bit(a->start_bits, g))
+        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 1));
     e = carve_core_next_bit(a->end_bits, g, a->state->bump);
-    if (e == CARVE_NO_CLASS)
-        return carve_core_corrupt_found(a);
+    if (e == CARVE_NO_CLASS) {
+        carve_core_mark_corrupt(a);
+        return 0u;
+    }
     *first = g;
     return e - g + 1u;
 }
 
-/* Ends the live block [g, g + n): a small one waits on the quick list of
- * its size (its bits stay, so merging treats it as live); any other, or
- * one past the lists' bound, returns its granules to the arena. */
+/* Ends the live block [g, g + n) and returns its granules to the arena. */
 CARVE_HOT void carve_core_retire(const carve_arena *a, carve_u32 g,
                                     carve_u32 n)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_core_clear_bit(a->start_bits, g);
+    carve_core_clear_bit(a->end_bits, g + n - 1u);
     s->live_granules -= n;
     s->live_blocks -= 1u;
     s->free_count += 1u;
-    if (n <= a->quick_sizes && s->quick_count < CARVE_QUICK_LIMIT) {
-        carve_core_set_bit(a->quick_bits, g);
-        carve_core_words(a, g)[0] = a->quick_heads[n - 1u];
-        a->quick_heads[n - 1u] = g + 1u;
-        s->quick_count += 1u;
-        s->quick_mask |= 1u << (n - 1u);
-        return;
-    }
-    carve_core_clear_bit(a->start_bits, g);
-    carve_core_clear_bit(a->end_bits, g + n - 1u);
     carve_core_release_range(a, g, n);
 }
 
@@ -1046,25 +843,18 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
 }
 
 /* Makes the live block [g, g + n) m granules long without moving it:
- * shrinking always works, growing when free space follows (a quick block
- * there is merged first). */
+ * shrinking always works, growing when free space follows. */
 CARVE_INLINE int carve_core_resize_in_place(const carve_arena *a, carve_u32 g,
                                             carve_u32 n, carve_u32 m)
 {
-    CARVE_GLOBAL carve_arena_state *s = a->state;
     if (m < n) {
         carve_core_clear_bit(a->end_bits, g + n - 1u);
         carve_core_set_bit(a->end_bits, g + m - 1u);
-        s->live_granules -= n - m;
+        a->state->live_granules -= n - m;
         carve_core_release_range(a, g + m, n - m);
         return 1;
     }
-    if (m == n || carve_core_grow_in_place(a, g, n, m))
-        return 1;
-    if (s->quick_count == 0u || g + n >= s->bump ||
-        !carve_core_bit(a->quick_bits, g + n) || !carve_core_flush_quick(a))
-        return 0;
-    return carve_core_grow_in_place(a, g, n, m);
+    return m == n || carve_core_grow_in_place(a, g, n, m);
 }
 
 /* C semantics: realloc(NULL, n) allocates; realloc(p, 0) frees p and returns
@@ -1158,29 +948,26 @@ CARVE_INLINE void carve_core_set_root(const carve_arena *a,
 #define CARVE_CHECK_CLASS_BITS 8u    /* class bit disagrees with its list */
 #define CARVE_CHECK_STATS 9u         /* statistics disagree with the walk */
 #define CARVE_CHECK_CORRUPT_FLAG 10u /* the arena flagged itself corrupt */
-#define CARVE_CHECK_QUICK 11u        /* quick lists, marks and count disagree */
 
 typedef struct carve_core_report {
     carve_u32 broken;  /* CARVE_CHECK_* of the first broken invariant */
     carve_u32 granule; /* where it broke (granule index), if it has a place */
     carve_u32 live_blocks;
     carve_u32 live_granules;
-    carve_u32 free_blocks;   /* quick blocks included */
-    carve_u32 free_granules; /* quick blocks included */
-    carve_u32 largest_free; /* granules, wilderness included, quick blocks
-                               not (they wait to be reused whole) */
-    carve_u32 quick_blocks; /* freed blocks on the quick lists */
+    carve_u32 free_blocks;
+    carve_u32 free_granules;
+    carve_u32 largest_free; /* granules, wilderness included */
 } carve_core_report;
 
-/* Size in granules of the block starting at g < bump and whether it is live
- * (a block on a quick list is not); 0 if no valid block starts there. Cost:
- * one bitmap word per 32 granules of the block. */
+/* Size in granules of the block starting at g < bump and whether it is live;
+ * 0 if no valid block starts there. Cost: one bitmap word per 32 granules
+ * of the block. */
 CARVE_INLINE carve_u32 carve_core_block_at(const carve_arena *a, carve_u32 g,
                                            int *live)
 {
     carve_u32 e, n;
     if (carve_core_bit(a->start_bits, g)) {
-        *live = !carve_core_bit(a->quick_bits, g);
+        *live = 1;
         e = carve_core_next_bit(a->end_bits, g, a->state->bump);
         if (e == CARVE_NO_CLASS ||
             carve_core_next_bit(a->start_bits, g + 1u, e + 1u) != CARVE_NO_CLASS)
@@ -1258,33 +1045,7 @@ CARVE_INLINE carve_u32 carve_core_count_listed(const carve_arena *a,
     return total;
 }
 
-/* Whether the quick lists hold exactly the `marked` blocks the walk found
- * marked (and the state's count says so): every link leads to a marked
- * block of its list's size, and no list is longer than `marked` (a cycle). */
-CARVE_INLINE int carve_core_quick_lists_hold(const carve_arena *a,
-                                             carve_u32 marked)
-{
-    carve_u32 n, link, listed = 0u, w, bits = 0u;
-    for (w = 0u; w < a->bitmap_words; ++w)
-        bits += CARVE_POPCOUNT32(a->quick_bits[w]);
-    if (bits != marked || a->state->quick_count != marked ||
-        (a->quick_sizes < 32u && (a->state->quick_mask >> a->quick_sizes) != 0u))
-        return 0;
-    for (n = 1u; n <= a->quick_sizes; ++n) {
-        if (((a->state->quick_mask >> (n - 1u)) & 1u) !=
-            (a->quick_heads[n - 1u] != 0u))
-            return 0;
-        for (link = a->quick_heads[n - 1u]; link != 0u;
-             link = carve_core_words(a, link - 1u)[0]) {
-            if (++listed > marked || !carve_core_quick_ok(a, link - 1u, n) ||
-                !carve_core_bit(a->start_bits, link - 1u))
-                return 0;
-        }
-    }
-    return listed == marked;
-}
-
-/* Verifies invariants I1-I6 of the arena; returns CARVE_CHECK_OK or the
+/* Verifies invariants I1-I5 of the arena; returns CARVE_CHECK_OK or the
  * first broken one (also in r->broken, with r->granule). Reads the whole
  * state entry and every free block's header: O(bump / 32 + blocks).
  * Writes nothing but *r. */
@@ -1298,7 +1059,6 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
     r->granule = 0u;
     r->live_blocks = r->live_granules = 0u;
     r->free_blocks = r->free_granules = r->largest_free = 0u;
-    r->quick_blocks = 0u;
     if (s == 0)
         return carve_core_check_fail(r, CARVE_CHECK_NO_ARENA, 0u);
     if (s->flags & CARVE_ARENA_CORRUPT)
@@ -1308,8 +1068,6 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
     g = carve_core_next_bit(a->start_bits, s->bump, a->bitmap_words << 5);
     if (g == CARVE_NO_CLASS)
         g = carve_core_next_bit(a->end_bits, s->bump, a->bitmap_words << 5);
-    if (g == CARVE_NO_CLASS)
-        g = carve_core_next_bit(a->quick_bits, s->bump, a->bitmap_words << 5);
     if (g != CARVE_NO_CLASS)
         return carve_core_check_fail(r, CARVE_CHECK_STALE_BITS, g);
     for (g = 0u; g < s->bump; g += n) {
@@ -1320,15 +1078,6 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
             r->live_blocks += 1u;
             r->live_granules += n;
             prev_free = 0;
-            continue;
-        }
-        if (carve_core_bit(a->start_bits, g)) { /* on a quick list */
-            if (n > a->quick_sizes)
-                return carve_core_check_fail(r, CARVE_CHECK_QUICK, g);
-            r->quick_blocks += 1u;
-            r->free_blocks += 1u;
-            r->free_granules += n;
-            prev_free = 0; /* merging takes it for live until flushed */
             continue;
         }
         if (prev_free || g + n == s->bump)
@@ -1343,14 +1092,11 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
     }
     if (a->granules - s->bump > r->largest_free)
         r->largest_free = a->granules - s->bump;
-    listed = carve_core_count_listed(a, r->free_blocks - r->quick_blocks,
-                                     &bad);
+    listed = carve_core_count_listed(a, r->free_blocks, &bad);
     if (listed == CARVE_NO_CLASS - 1u)
         return carve_core_check_fail(r, CARVE_CHECK_CLASS_BITS, bad);
-    if (listed != r->free_blocks - r->quick_blocks)
+    if (listed != r->free_blocks)
         return carve_core_check_fail(r, CARVE_CHECK_LIST_COUNT, 0u);
-    if (!carve_core_quick_lists_hold(a, r->quick_blocks))
-        return carve_core_check_fail(r, CARVE_CHECK_QUICK, 0u);
     if (r->live_blocks != s->live_blocks ||
         r->live_granules != s->live_granules ||
         s->live_blocks != s->alloc_count - s->free_count ||

@@ -443,8 +443,7 @@ static void test_realloc(suite *s)
         {1, 48, 1, 0, 1, 48, 48, CARVE_FAIL_NONE, 1},
         {1, 48, 3, 0, 3, 272, 272, CARVE_FAIL_NONE, 1},
         {0, 112, 1, 0, 1, 112, 112, CARVE_FAIL_NONE, 0},
-        /* the freed block waits on its quick list: still in the footprint */
-        {-1, 0, 1, 1, 0, 0, 64, CARVE_FAIL_NONE, 1},
+        {-1, 0, 1, 1, 0, 0, 0, CARVE_FAIL_NONE, 1},
         {-1, 64, 1, 0, 1, 64, 64, CARVE_FAIL_TOO_LARGE, 1},
         {-1, 64, 2, 0, 2, 80, 80, CARVE_FAIL_OUT_OF_MEMORY, 1},
         {0, 1024, 0, 0, 7, 0, 0, CARVE_FAIL_NONE, 6}, /* counts vary */

@@ -109,157 +109,36 @@ static void test_free_returns_everything(void)
         carve_core_free(&a, blocks[order[i]]);
         EXPECT_INVARIANTS(&a);
     }
-    /* The last CARVE_QUICK_LIMIT frees wait on the quick lists; the others
-     * merged. Flushing merges the rest: everything is back. */
-    EXPECT(state_of(&a)->quick_count == CARVE_QUICK_LIMIT);
+    EXPECT(state_of(&a)->bump == 0); /* everything merged back */
     EXPECT(state_of(&a)->live_granules == 0 && state_of(&a)->live_blocks == 0);
-    EXPECT(carve_core_flush_quick(&a));
-    EXPECT_INVARIANTS(&a);
-    EXPECT(state_of(&a)->bump == 0 && state_of(&a)->quick_count == 0);
     EXPECT(state_of(&a)->free_count == N);
     EXPECT(state_of(&a)->live_peak > 0 && state_of(&a)->bump_peak > 0);
     fixture_free(&f);
 }
 
-/* Blocks above the quick lists' sizes merge at once. */
 static void test_coalescing_and_reuse(void)
 {
-    enum { SIZE = 16 * (CARVE_QUICK_SIZES + 1), GRANULES = SIZE / 16 };
-    core_fixture f = fixture_make(1, 8 * SIZE, 0);
+    core_fixture f = fixture_make(1, 1024, 0);
     carve_arena a = fixture_open(&f, 0);
     carve_core_report r;
     unsigned char *p[5];
     int i;
     for (i = 0; i < 5; ++i)
-        p[i] = carve_core_malloc(&a, SIZE);
+        p[i] = carve_core_malloc(&a, 32);
     carve_core_free(&a, p[1]);
     carve_core_free(&a, p[3]);
     carve_core_check(&a, &r);
-    EXPECT(r.broken == 0 && r.free_blocks == 2 && r.free_granules == 2 * GRANULES);
-    EXPECT(r.quick_blocks == 0);
+    EXPECT(r.broken == 0 && r.free_blocks == 2 && r.free_granules == 4);
     carve_core_free(&a, p[2]); /* joins both neighbours into one block */
     carve_core_check(&a, &r);
-    EXPECT(r.broken == 0 && r.free_blocks == 1 && r.free_granules == 3 * GRANULES);
+    EXPECT(r.broken == 0 && r.free_blocks == 1 && r.free_granules == 6);
     /* The exact size comes back from the free block, first fit at its start. */
-    EXPECT(carve_core_malloc(&a, 3 * SIZE) == p[1]);
+    EXPECT(carve_core_malloc(&a, 96) == p[1]);
     carve_core_check(&a, &r);
     EXPECT(r.broken == 0 && r.free_blocks == 0);
     /* Freeing the top block returns it to the wilderness. */
     carve_core_free(&a, p[4]);
     EXPECT(state_of(&a)->bump == granule_of(&a, p[4]));
-    EXPECT_INVARIANTS(&a);
-    fixture_free(&f);
-}
-
-/* Small frees wait unmerged on a list of their exact size and come back
- * last in, first out; they never make a request fail, and misuse of them
- * is refused as for any freed memory. */
-static void test_quick_lists(void)
-{
-    core_fixture f = fixture_make(1, 4096, 0);
-    carve_arena a = fixture_open(&f, 0);
-    carve_arena_state *s = state_of(&a);
-    carve_core_report r;
-    unsigned char *p[CARVE_QUICK_LIMIT + 2], *x, *y, *z;
-    uint32_t bump, i;
-    x = carve_core_malloc(&a, 48);
-    y = carve_core_malloc(&a, 48);
-    bump = s->bump;
-    carve_core_free(&a, x);
-    carve_core_free(&a, y);
-    EXPECT(s->bump == bump && s->quick_count == 2 && s->live_blocks == 0);
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_OK && r.quick_blocks == 2 &&
-           r.free_blocks == 2 && r.free_granules == 6);
-    /* Freed memory, whatever the pointer into it. */
-    EXPECT(carve_core_free(&a, y) == CARVE_MISUSE_FREED);
-    EXPECT(carve_core_free(&a, y + 16) == CARVE_MISUSE_FREED);
-    EXPECT(carve_core_free(&a, y + 5) == CARVE_MISUSE_FREED);
-    EXPECT(carve_core_realloc(&a, x, 16) == NULL &&
-           s->last_misuse == CARVE_MISUSE_FREED);
-    EXPECT(carve_core_usable_size(&a, x) == 0 && s->misuse_count == 5);
-    /* A smaller size takes the last one freed and releases the rest (here
-     * to the wilderness); the same size takes the next. */
-    z = carve_core_malloc(&a, 32);
-    EXPECT(z == y && s->quick_count == 1 && s->bump == bump - 1);
-    EXPECT(carve_core_usable_size(&a, z) == 32);
-    EXPECT(carve_core_malloc(&a, 33) == x);
-    EXPECT(s->quick_count == 0 && s->live_blocks == 2 && s->alloc_count == 4);
-    /* Neither a larger size nor an aligned request takes them. */
-    carve_core_free(&a, x);
-    EXPECT(carve_core_malloc(&a, 64) != x && s->quick_count == 1);
-    EXPECT(carve_core_malloc_aligned(&a, 48, 64) != x && s->quick_count == 1);
-    EXPECT_INVARIANTS(&a);
-    fixture_free(&f);
-
-    /* Bounded: beyond the limit a free merges. */
-    f = fixture_make(1, 4096, 0);
-    a = fixture_open(&f, 0);
-    s = state_of(&a);
-    for (i = 0; i < CARVE_QUICK_LIMIT + 2; ++i)
-        p[i] = carve_core_malloc(&a, 16);
-    for (i = 0; i < CARVE_QUICK_LIMIT + 2; ++i)
-        carve_core_free(&a, p[i]);
-    EXPECT(s->quick_count == CARVE_QUICK_LIMIT);
-    EXPECT_INVARIANTS(&a);
-    fixture_free(&f);
-
-    /* A request that needs their room merges them first: the whole arena
-     * comes back after it was filled with 16-byte blocks and freed. */
-    f = fixture_make(1, 4096, 0);
-    a = fixture_open(&f, 0);
-    s = state_of(&a);
-    for (i = 0; i < 256; ++i)
-        EXPECT(carve_core_malloc(&a, 16) != NULL);
-    for (i = 0; i < 256; ++i)
-        carve_core_free(&a, a.payload + 16 * ((i * 37) % 256));
-    EXPECT(s->quick_count == CARVE_QUICK_LIMIT && s->live_blocks == 0);
-    EXPECT(carve_core_malloc(&a, 4096) == a.payload);
-    EXPECT(s->quick_count == 0 && s->failed_count == 0);
-    EXPECT_INVARIANTS(&a);
-    /* Growing into a quick neighbour merges it. */
-    carve_core_free(&a, a.payload);
-    x = carve_core_malloc(&a, 32);
-    y = carve_core_malloc(&a, 32);
-    z = carve_core_malloc(&a, 32);
-    carve_core_free(&a, y);
-    EXPECT(s->quick_count == 1);
-    EXPECT(carve_core_realloc(&a, x, 64) == x && s->quick_count == 0);
-    EXPECT(carve_core_usable_size(&a, x) == 64 && z != NULL);
-    EXPECT_INVARIANTS(&a);
-    fixture_free(&f);
-}
-
-/* What carve_core_check says about damaged quick lists. */
-static void test_quick_damage_is_found(void)
-{
-    core_fixture f = fixture_make(1, 1024, 0);
-    carve_arena a = fixture_open(&f, 0);
-    carve_core_report r;
-    uint32_t *x = carve_core_malloc(&a, 16), *y = carve_core_malloc(&a, 32);
-    uint32_t link;
-    carve_core_malloc(&a, 16);
-    carve_core_free(&a, x);
-    carve_core_free(&a, y);
-    EXPECT_INVARIANTS(&a);
-    /* A mark inside a live block's extent, or on no block. */
-    carve_core_set_bit(a.quick_bits, 3);
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_QUICK);
-    carve_core_clear_bit(a.quick_bits, 3);
-    /* A count that disagrees. */
-    a.state->quick_count += 1;
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_QUICK);
-    a.state->quick_count -= 1;
-    /* A link to a block of another size, and one to itself (a cycle). */
-    link = y[0];
-    y[0] = 0u + 1u; /* x: one granule, on the list of two */
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_QUICK);
-    y[0] = 1u + 1u;
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_QUICK);
-    y[0] = link;
-    /* A mark past bump. */
-    carve_core_set_bit(a.quick_bits, a.state->bump + 1);
-    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_STALE_BITS);
-    carve_core_clear_bit(a.quick_bits, a.state->bump + 1);
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
 }
@@ -358,9 +237,9 @@ static void test_realloc(void)
     EXPECT(moved != NULL && moved != q && carve_test_holds(moved, 20, 0x11));
     EXPECT(carve_test_holds(blocker, 16, 0x22));
     EXPECT_INVARIANTS(&a);
-    /* The move freed q's two granules before `blocker`; a block of that
-     * size takes them back from its quick list. */
-    p = carve_core_malloc(&a, 32);
+    /* The move freed q's two granules before `blocker`; a 16-byte block
+     * reuses the first of them. */
+    p = carve_core_malloc(&a, 16);
     EXPECT(p == q);
     fill(p, 16, 0x33);
     EXPECT(carve_core_realloc(&a, p, 10000) == NULL); /* too big */
@@ -447,8 +326,6 @@ int main(void)
     test_exhaustion_uses_every_byte();
     test_free_returns_everything();
     test_coalescing_and_reuse();
-    test_quick_lists();
-    test_quick_damage_is_found();
     test_free_null_and_misuse();
     test_alignment();
     test_calloc_zeroes();

@@ -352,7 +352,7 @@ static void test_broken_invariants(void)
     uint32_t *p = carve_alloc_malloc(&a, 64, 16, SCRATCH);
     EXPECT(carve_alloc_malloc(&a, 16, 16, SCRATCH) != NULL);
     carve_alloc_free(&a, p, FIRST_FREE);
-    p[0] = 0x12345; /* the freed block's link on its quick list */
+    p[0] = 0x12345; /* the free block's size */
     *carve_heap_state(&hp, 1) = 0x01000005u; /* 5 slots, no bits */
     REQUIRE_OK(carve_layout_report(d.image, 0, &r));
     EXPECT(r->broken_arenas == 1);
@@ -361,7 +361,7 @@ static void test_broken_invariants(void)
     if (r->error_count == 2) {
         EXPECT_ERROR(&r->errors[0], CARVE_MISUSE_CORRUPT,
                      CARVE_CALL_HOST_CHECK, 2, CARVE_SITE_UNKNOWN);
-        EXPECT(r->errors[0].detail == CARVE_CHECK_QUICK);
+        EXPECT(r->errors[0].detail == CARVE_CHECK_TILING);
         EXPECT_ERROR(&r->errors[1], CARVE_MISUSE_CORRUPT,
                      CARVE_CALL_HOST_CHECK, CARVE_HEAP_INDEX,
                      CARVE_SITE_UNKNOWN);
