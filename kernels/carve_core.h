@@ -723,6 +723,31 @@ CARVE_INLINE carve_u32 carve_core_misuse_kind(const carve_arena *a,
     return g < s->bump_peak ? CARVE_MISUSE_FREED : CARVE_MISUSE_NOT_LIVE;
 }
 
+/* Records why p, which starts no live block of this arena, is refused;
+ * returns 0. Out of line (as is corrupt_found): misuse alone pays for
+ * these scans, and the fast path keeps its registers. */
+CARVE_COLD carve_u32 carve_core_refuse_pointer(const carve_arena *a,
+                                                 CARVE_GLOBAL void *p)
+{
+    carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
+    carve_u32 owner = 0u;
+    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
+        return carve_core_refuse(
+            a, carve_core_zone(a, p, &owner) == CARVE_ZONE_ARENA
+                   ? CARVE_MISUSE_OTHER_ARENA
+                   : CARVE_MISUSE_FOREIGN);
+    return carve_core_refuse(
+        a, carve_core_misuse_kind(a, (carve_u32)(off >> CARVE_GRANULE_SHIFT),
+                                  (off & (CARVE_GRANULE - 1u)) == 0u));
+}
+
+/* Marks the arena corrupt; returns 0. */
+CARVE_COLD carve_u32 carve_core_corrupt_found(const carve_arena *a)
+{
+    carve_core_mark_corrupt(a);
+    return 0u;
+}
+
 /* Resolves a pointer from free/realloc to the live block it starts; returns
  * its size in granules and its first granule, or 0 after recording why the
  * pointer was refused. */
@@ -731,23 +756,15 @@ CARVE_HOT carve_u32 carve_core_live_block(const carve_arena *a,
                                              carve_u32 *first)
 {
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
-    carve_u32 g, e, owner = 0u;
+    carve_u32 g = (carve_u32)(off >> CARVE_GRANULE_SHIFT), e;
     /* An address below the payload wraps around to a huge offset. */
-    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT))
-        return carve_core_refuse(
-            a, carve_core_zone(a, p, &owner) == CARVE_ZONE_ARENA
-                   ? CARVE_MISUSE_OTHER_ARENA
-                   : CARVE_MISUSE_FOREIGN);
-    g = (carve_u32)(off >> CARVE_GRANULE_SHIFT);
-    if ((off & (CARVE_GRANULE - 1u)) != 0u)
-        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 0));
-    if (g >= a->state->bump || !carve_core_bit(a->start_bits, g))
-        return carve_core_refuse(a, carve_core_misuse_kind(a, g, 1));
+    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT) ||
+        (off & (CARVE_GRANULE - 1u)) != 0u || g >= a->state->bump ||
+        !carve_core_bit(a->start_bits, g))
+        return carve_core_refuse_pointer(a, p);
     e = carve_core_next_bit(a->end_bits, g, a->state->bump);
-    if (e == CARVE_NO_CLASS) {
-        carve_core_mark_corrupt(a);
-        return 0u;
-    }
+    if (e == CARVE_NO_CLASS)
+        return carve_core_corrupt_found(a);
     *first = g;
     return e - g + 1u;
 }
