@@ -266,15 +266,15 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
         }
         b->usable = b->n << CARVE_GRANULE_SHIFT;
     } else {
-        carve_heap hp = carve_heap_view(a->base);
+        const carve_heap *hp = &a->heap;
         /* Only a plain free may leave the slot's liveness to the atomic
          * that releases it: realloc and usable_size read the block, with
          * checks free reads its redzone, and with events it logs the free,
          * all before the release. */
         kind = call == CARVE_CALL_FREE &&
                        !(a->options & (CARVE_OPTION_CHECKS | CARVE_OPTION_EVENTS))
-                   ? carve_heap_resolve(&hp, off - a->heap_begin, &b->heap)
-                   : carve_heap_resolve_live(&hp, off - a->heap_begin,
+                   ? carve_heap_resolve(hp, off - a->heap_begin, &b->heap)
+                   : carve_heap_resolve_live(hp, off - a->heap_begin,
                                              &b->heap);
         if (kind != CARVE_MISUSE_NONE) {
             carve_alloc_refuse(a, p, kind, call, site);
@@ -282,7 +282,7 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
         }
         b->usable = b->heap.bytes;
         if (b->heap.large)
-            large_bytes = carve_heap_load(carve_heap_state(&hp, b->heap.page) + 1u);
+            large_bytes = carve_heap_load(carve_heap_state(hp, b->heap.page) + 1u);
     }
     b->requested = b->usable;
     b->alloc_site = 0u;
@@ -326,13 +326,11 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
 CARVE_INLINE void carve_alloc_release(carve_arena *a, const carve_alloc_block *b,
                                       carve_u32 call, carve_u32 site)
 {
-    carve_heap hp;
     if (!b->in_heap) {
         carve_core_retire(a, b->g, b->n);
         return;
     }
-    hp = carve_heap_view(a->base);
-    if (carve_heap_release(&hp, &b->heap) != CARVE_MISUSE_NONE) {
+    if (carve_heap_release(&a->heap, &b->heap) != CARVE_MISUSE_NONE) {
         carve_alloc_refuse(a, b->start, CARVE_MISUSE_FREED, call, site);
         return;
     }
@@ -349,29 +347,29 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
                                                       carve_u32 site,
                                                       carve_u32 *why)
 {
-    carve_heap hp = carve_heap_view(a->base);
+    const carve_heap *hp = &a->heap;
     carve_u32 n, ag, c, contended = 0u, k;
     CARVE_GLOBAL void *p = 0;
-    if (need > (carve_u64)hp.page_count * hp.page_bytes) {
+    if (need > (carve_u64)hp->page_count * hp->page_bytes) {
         *why = CARVE_FAIL_TOO_LARGE;
         return 0;
     }
     n = (carve_u32)((need + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT);
     ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
     c = carve_heap_class_for(n);
-    while (c < hp.class_count && carve_heap_class_granules(c) % ag != 0u)
+    while (c < hp->class_count && carve_heap_class_granules(c) % ag != 0u)
         ++c;
-    if (c < hp.class_count) {
+    if (c < hp->class_count) {
         carve_heap_cursor cursor;
         cursor.page = a->heap_page;
         cursor.seen = a->heap_seen;
-        p = carve_heap_alloc_small(&hp, c, a->index * 2654435761u, &contended,
+        p = carve_heap_alloc_small(hp, c, a->index * 2654435761u, &contended,
                                    &cursor);
         a->heap_page = cursor.page;
         a->heap_seen = cursor.seen;
     } else {
-        k = (carve_u32)((need + hp.page_bytes - 1u) / hp.page_bytes);
-        p = carve_heap_alloc_large(&hp, k, bytes, site, a->index, &contended);
+        k = (carve_u32)((need + hp->page_bytes - 1u) / hp->page_bytes);
+        p = carve_heap_alloc_large(hp, k, bytes, site, a->index, &contended);
     }
     if (p == 0) {
         *why = contended ? CARVE_FAIL_CONTENTION : CARVE_FAIL_OUT_OF_MEMORY;
@@ -436,8 +434,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
         b.in_heap = carve_alloc_in_heap(a, p);
         b.heap.large = 0u;
         if (b.in_heap) {
-            carve_heap hp = carve_heap_view(a->base);
-            carve_heap_resolve(&hp, off - a->heap_begin, &b.heap);
+            carve_heap_resolve(&a->heap, off - a->heap_begin, &b.heap);
             b.usable = b.heap.bytes;
         } else {
             b.usable = (carve_u32)carve_core_usable_size(a, p);
@@ -566,8 +563,7 @@ CARVE_INLINE int carve_alloc_resize(carve_arena *a, const carve_alloc_block *b,
         if (need > b->usable)
             return 0;
         if (b->heap.large) {
-            carve_heap hp = carve_heap_view(a->base);
-            CARVE_ATOMIC_XCHG(carve_heap_state(&hp, b->heap.page) + 1u,
+            CARVE_ATOMIC_XCHG(carve_heap_state(&a->heap, b->heap.page) + 1u,
                               (carve_u32)bytes);
         }
         return 1;

@@ -218,6 +218,43 @@ typedef struct carve_event_record {
 #define CARVE_EVENT_KIND(record) ((record).kind_site >> 24)
 #define CARVE_EVENT_SITE(record) ((record).kind_site & 0xffffffu)
 
+/* A view of the shared heap (carve_heap.h), from the set's header: built
+ * once when an arena is opened and kept in its handle, so that heap calls
+ * do not re-derive it. */
+typedef struct carve_heap {
+    CARVE_GLOBAL carve_u8 *pages;
+    CARVE_GLOBAL carve_u32 *meta; /* page entries: state, bitmap */
+    CARVE_GLOBAL carve_u32 *used; /* map_words words */
+    CARVE_GLOBAL carve_u32 *room; /* class_count x map_words words */
+    carve_u32 page_count;
+    carve_u32 page_bytes;
+    carve_u32 page_shift;    /* log2(page_bytes) */
+    carve_u32 granule_shift; /* log2(granules per page) */
+    carve_u32 meta_words; /* words per page entry */
+    carve_u32 map_words;
+    carve_u32 class_count;
+    carve_u32 offset; /* of the first page, from the buffer's base */
+} carve_heap;
+
+CARVE_INLINE carve_heap carve_heap_view(CARVE_GLOBAL carve_u8 *base)
+{
+    CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
+    carve_heap hp;
+    hp.page_count = h->heap_pages;
+    hp.page_bytes = h->heap_page_bytes;
+    hp.page_shift = 31u - CARVE_CLZ32(h->heap_page_bytes | 1u);
+    hp.granule_shift = hp.page_shift - CARVE_GRANULE_SHIFT;
+    hp.meta_words = h->heap_meta_stride >> 2;
+    hp.map_words = h->heap_map_words;
+    hp.class_count = h->heap_class_count;
+    hp.offset = h->heap_offset;
+    hp.pages = base + h->heap_offset;
+    hp.meta = (CARVE_GLOBAL carve_u32 *)(base + h->heap_meta_offset);
+    hp.used = (CARVE_GLOBAL carve_u32 *)(base + h->heap_map_offset);
+    hp.room = hp.used + hp.map_words;
+    return hp;
+}
+
 /* A work-item's handle on its arena. Lives in private memory. */
 typedef struct carve_arena {
     CARVE_GLOBAL carve_u8 *base; /* the carved buffer */
@@ -243,6 +280,7 @@ typedef struct carve_arena {
      * the state it left that page in (carve_heap.h's cursor). */
     carve_u32 heap_page;
     carve_u32 heap_seen;
+    carve_heap heap; /* the heap's view; zero when there is none */
 } carve_arena;
 
 /* ---- size classes ------------------------------------------------------ */
@@ -353,6 +391,13 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.heap_end = 0u;
     a.heap_page = 0u;
     a.heap_seen = 0u;
+    a.heap.pages = 0;
+    a.heap.meta = 0;
+    a.heap.used = 0;
+    a.heap.room = 0;
+    a.heap.page_count = a.heap.page_bytes = a.heap.page_shift = 0u;
+    a.heap.granule_shift = a.heap.meta_words = a.heap.map_words = 0u;
+    a.heap.class_count = a.heap.offset = 0u;
     if (base == 0 || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION || index >= h->arena_count)
         return a;
@@ -368,6 +413,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
         a.large_bytes = h->large_bytes != 0u ? h->large_bytes : 0xffffffffu;
         a.heap_begin = h->heap_offset;
         a.heap_end = h->heap_offset + h->heap_pages * h->heap_page_bytes;
+        a.heap = carve_heap_view(base);
     }
     a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
     a.heads = a.class_bits + a.class_words;

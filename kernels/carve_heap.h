@@ -70,21 +70,6 @@
 /* Compare-and-swap attempts on one page word before moving on. */
 #define CARVE_HEAP_TRIES 8u
 
-/* A view of the heap, from the set's header. */
-typedef struct carve_heap {
-    CARVE_GLOBAL carve_u8 *pages;
-    CARVE_GLOBAL carve_u32 *meta; /* page entries: state, bitmap */
-    CARVE_GLOBAL carve_u32 *used; /* map_words words */
-    CARVE_GLOBAL carve_u32 *room; /* class_count x map_words words */
-    carve_u32 page_count;
-    carve_u32 page_bytes;
-    carve_u32 page_shift;    /* log2(page_bytes) */
-    carve_u32 granule_shift; /* log2(granules per page) */
-    carve_u32 meta_words; /* words per page entry */
-    carve_u32 map_words;
-    carve_u32 class_count;
-    carve_u32 offset; /* of the first page, from the buffer's base */
-} carve_heap;
 
 /* ---- classes ------------------------------------------------------------- */
 
@@ -123,24 +108,6 @@ CARVE_INLINE carve_u32 carve_heap_meta_words(carve_u32 page_bytes)
     return 1u + ((page_bytes >> CARVE_GRANULE_SHIFT) + 31u) / 32u;
 }
 
-CARVE_INLINE carve_heap carve_heap_view(CARVE_GLOBAL carve_u8 *base)
-{
-    CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
-    carve_heap hp;
-    hp.page_count = h->heap_pages;
-    hp.page_bytes = h->heap_page_bytes;
-    hp.page_shift = 31u - CARVE_CLZ32(h->heap_page_bytes | 1u);
-    hp.granule_shift = hp.page_shift - CARVE_GRANULE_SHIFT;
-    hp.meta_words = h->heap_meta_stride >> 2;
-    hp.map_words = h->heap_map_words;
-    hp.class_count = h->heap_class_count;
-    hp.offset = h->heap_offset;
-    hp.pages = base + h->heap_offset;
-    hp.meta = (CARVE_GLOBAL carve_u32 *)(base + h->heap_meta_offset);
-    hp.used = (CARVE_GLOBAL carve_u32 *)(base + h->heap_map_offset);
-    hp.room = hp.used + hp.map_words;
-    return hp;
-}
 
 CARVE_INLINE CARVE_GLOBAL carve_u32 *carve_heap_state(const carve_heap *hp,
                                                       carve_u32 page)
