@@ -357,7 +357,9 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
     n = (carve_u32)((need + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT);
     ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
     c = carve_heap_class_for(n);
-    while (c < hp->class_count && carve_heap_class_granules(c) % ag != 0u)
+    /* ag is a power of two: a mask, not a division on every request. */
+    while (c < hp->class_count &&
+           (carve_heap_class_granules(c) & (ag - 1u)) != 0u)
         ++c;
     if (c < hp->class_count) {
         carve_heap_cursor cursor;

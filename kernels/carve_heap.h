@@ -247,8 +247,11 @@ CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
                                              carve_u32 guess)
 {
     CARVE_GLOBAL carve_u32 *bits = carve_heap_state(hp, page) + 1u;
-    carve_u32 words = (slots + 31u) >> 5, w = (guess >> 5) % words, pass;
+    carve_u32 words = (slots + 31u) >> 5, w = guess >> 5, pass;
     carve_u32 first = guess & 31u;
+    /* A compare, not a division: guesses come from a count of slots. */
+    if (w >= words)
+        w = 0u;
     for (pass = 0u; pass < 2u * words; ++pass) {
         carve_u32 valid = (w + 1u < words || (slots & 31u) == 0u)
                               ? 0xffffffffu
