@@ -439,7 +439,11 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
             carve_heap_resolve(&a->heap, off - a->heap_begin, &b.heap);
             b.usable = b.heap.bytes;
         } else {
-            b.usable = (carve_u32)carve_core_usable_size(a, p);
+            /* Arena blocks are cut to exactly the granules asked for (take,
+             * the bump and in-place resizes all do), redzone included: no
+             * need to look the size up in the end bitmap again. */
+            b.usable = (carve_u32)((bytes + 2u * CARVE_GRANULE - 1u) &
+                                   ~(carve_u64)(CARVE_GRANULE - 1u));
         }
         carve_redzone_write(a, (CARVE_GLOBAL carve_u8 *)p,
                             carve_alloc_redzone_at(&b, (carve_u32)bytes),
