@@ -372,6 +372,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
 {
     CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
     CARVE_GLOBAL carve_u32 *entry;
+    carve_heap no_heap = {0};
     carve_arena a;
     a.base = base;
     a.state = 0;
@@ -391,13 +392,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.heap_end = 0u;
     a.heap_page = 0u;
     a.heap_seen = 0u;
-    a.heap.pages = 0;
-    a.heap.meta = 0;
-    a.heap.used = 0;
-    a.heap.room = 0;
-    a.heap.page_count = a.heap.page_bytes = a.heap.page_shift = 0u;
-    a.heap.granule_shift = a.heap.meta_words = a.heap.map_words = 0u;
-    a.heap.class_count = a.heap.offset = 0u;
+    a.heap = no_heap;
     if (base == 0 || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION || index >= h->arena_count)
         return a;
