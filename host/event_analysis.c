@@ -137,6 +137,11 @@ typedef struct live_block {
 typedef struct item_state {
     carve_event_item out;
     uint64_t bytes_now, arena_now, spill_now;
+    /* The old block of a moving realloc: it is given back only after the
+     * new one is taken (the device logs it first), so both count towards
+     * the peaks, as they do in the arena's statistics. */
+    carve_event_record moved_from;
+    int moving;
 } item_state;
 
 typedef struct replay {
@@ -470,15 +475,30 @@ static void on_failed(replay *r, const carve_event_record *e, uint32_t site)
     r->a->histogram[bucket_of(e->bytes)].failures += 1;
 }
 
+/* Gives back the old block of work-item w's moving realloc, if one waits. */
+static void finish_move(replay *r, uint32_t w)
+{
+    item_state *it = item_of(r, w);
+    carve_event_record e;
+    if (it == NULL || !it->moving)
+        return;
+    it->moving = 0;
+    e = it->moved_from;
+    on_free(r, &e, CARVE_EVENT_SITE(e));
+}
+
 static void replay_event(replay *r, const carve_event_record *e, uint32_t i)
 {
     uint32_t kind = CARVE_EVENT_KIND(*e), site = CARVE_EVENT_SITE(*e);
     uint32_t live;
     carve_event_site *s;
+    item_state *it;
     if (e->arena >= r->info->arena_count) {
         r->a->anomalies += 1;
         return;
     }
+    if (kind != CARVE_CALL_REALLOC)
+        finish_move(r, e->arena);
     switch (kind) {
     case CARVE_CALL_MALLOC:
     case CARVE_CALL_CALLOC:
@@ -495,9 +515,16 @@ static void replay_event(replay *r, const carve_event_record *e, uint32_t i)
             s->reallocs += 1;
         r->a->reallocs += 1;
         r->a->histogram[bucket_of(e->bytes)].allocs += 1;
+        finish_move(r, e->arena);
+        break;
+    case CARVE_CALL_REALLOC_FREE:
+        it = item_of(r, e->arena);
+        if (it != NULL) {
+            it->moved_from = *e;
+            it->moving = 1;
+        }
         break;
     case CARVE_CALL_FREE:
-    case CARVE_CALL_REALLOC_FREE:
         on_free(r, e, site);
         break;
     case CARVE_CALL_FAILED:
@@ -648,6 +675,8 @@ carve_status carve_event_log_analyze(const carve_event_log *log,
         replay_event(&r, &log->events[i], i);
         ok = !r.out_of_memory;
     }
+    for (i = 0; ok && i < r.item_count; ++i)
+        finish_move(&r, r.items[i].out.work_item);
     ok = ok && finish(&r) && arena_needs(log, a);
     map_free(&r.blocks_by_offset);
     map_free(&r.sites_by_site);

@@ -123,7 +123,8 @@ static void check_items(const carve_event_analysis *a)
     EXPECT(it[2].allocs == 2 && it[2].frees == 1 && it[2].peak_bytes == 1030);
     EXPECT(it[2].footprint_bytes == 32 && it[2].spill_bytes == 32);
     EXPECT(it[3].allocs == 2 && it[3].frees == 1 && it[3].failures == 1);
-    EXPECT(it[3].peak_bytes == 300 && it[3].footprint_bytes == 64);
+    /* The move holds both blocks for a moment: 64 + 300 B. */
+    EXPECT(it[3].peak_bytes == 364 && it[3].footprint_bytes == 64);
     EXPECT(it[3].heap_blocks == 1 && it[3].leaked_bytes == 300);
 }
 
