@@ -97,7 +97,8 @@ static carve_status fit_samples(fit_sample *samples, size_t n,
     out->params = p->params;
     out->params.arena_bytes = arena;
     out->params.options = p->options & (CARVE_PLAN_CHECKS |
-                                        CARVE_PLAN_HEAP_FALLBACK);
+                                        CARVE_PLAN_HEAP_FALLBACK |
+                                        CARVE_PLAN_SMALL_RUNS);
     out->params.heap_bytes = heap;
     out->params.heap_page_bytes = heap ? (uint32_t)page : 0;
     /* Routing stays as profiled: the same threshold, or none. */
@@ -306,11 +307,15 @@ static void text_fit(const carve_fit *f, FILE *out)
             fprintf(out, "  large_request_bytes %u, as profiled\n",
                     (unsigned)q->large_request_bytes);
     }
-    fprintf(out, "  options:%s%s\n",
+    fprintf(out, "  options:%s%s%s%s\n",
             q->options & CARVE_PLAN_CHECKS ? " CARVE_PLAN_CHECKS" : "",
             q->options & CARVE_PLAN_HEAP_FALLBACK ? " CARVE_PLAN_HEAP_FALLBACK"
-            : q->options & CARVE_PLAN_CHECKS     ? ""
-                                                 : " none");
+                                                  : "",
+            q->options & CARVE_PLAN_SMALL_RUNS ? " CARVE_PLAN_SMALL_RUNS" : "",
+            q->options & (CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK |
+                          CARVE_PLAN_SMALL_RUNS)
+                ? ""
+                : " none");
     fprintf(out, "  memory: %s fitted, %s profiled (arenas and heap)\n",
             carve__bytes_text(f->fitted_total_bytes, a, sizeof a),
             carve__bytes_text(f->profiled_total_bytes, b, sizeof b));
@@ -357,6 +362,8 @@ static void json_fit(const carve_fit *f, FILE *out)
     carve__json_bool(&j, "checks", (q->options & CARVE_PLAN_CHECKS) != 0);
     carve__json_bool(&j, "heap_fallback",
                      (q->options & CARVE_PLAN_HEAP_FALLBACK) != 0);
+    carve__json_bool(&j, "small_runs",
+                     (q->options & CARVE_PLAN_SMALL_RUNS) != 0);
     carve__json_uint(&j, "heap_bytes", q->heap_bytes);
     carve__json_uint(&j, "heap_page_bytes", q->heap_page_bytes);
     carve__json_uint(&j, "large_request_bytes", q->large_request_bytes);

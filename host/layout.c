@@ -41,9 +41,10 @@ static int fields_valid(const carve_set_header *h)
         h->class_count != carve_core_class_count(h->arena_granules) ||
         h->class_words != (h->class_count + 31) / 32 ||
         h->bitmap_words != (h->arena_granules + 31) / 32 ||
-        h->state_stride != carve_core_state_stride(h->arena_granules) ||
+        h->state_stride !=
+            carve_core_state_stride(h->arena_granules, h->options) ||
         (h->options & ~(CARVE_OPTION_CHECKS | CARVE_OPTION_HEAP_FALLBACK |
-                        CARVE_OPTION_EVENTS)) != 0 ||
+                        CARVE_OPTION_EVENTS | CARVE_OPTION_RUNS)) != 0 ||
         ((h->options & CARVE_OPTION_EVENTS) != 0) != (h->event_capacity != 0))
         return 0;
     if (h->heap_pages == 0)
@@ -370,36 +371,21 @@ void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
 {
     const carve_set_header *h = carve__header(mem);
     carve_arena a;
-    uint64_t payload, first, last;
-    uint32_t start, end;
-    int live = 0;
+    carve_core_block b;
+    uint64_t payload, start;
     if (!usable(mem) || bytes == 0)
         return NULL;
     if (h != NULL && h->heap_pages != 0 && offset >= h->heap_offset)
         return heap_block(mem, offset, bytes);
     if (open_arena(mem, index, &a) != CARVE_SUCCESS)
         return NULL;
-    /* In offsets, not pointers: offset and bytes may point anywhere. A
-     * damaged bump past the arena would lead the walk out of its bitmaps. */
+    /* In offsets, not pointers: offset and bytes may point anywhere. */
     payload = (uint64_t)(a.payload - (unsigned char *)mem);
-    if (a.state->bump > a.granules || offset < payload ||
-        bytes > (uint64_t)a.state->bump * CARVE_GRANULE)
+    if (offset < payload || offset - payload >= (uint64_t)a.granules * CARVE_GRANULE ||
+        !carve_core_block_holding(&a, (uint32_t)(offset - payload), &b))
         return NULL;
-    first = (offset - payload) / CARVE_GRANULE;
-    last = (offset - payload + bytes - 1) / CARVE_GRANULE;
-    if (last >= a.state->bump)
-        return NULL;
-    /* The block holding `first` starts at the nearest start bit at or
-     * below it: end bits mark where live blocks end, so a start bit below
-     * `first` with no end bit in between owns it. */
-    for (start = (uint32_t)first + 1; start > 0; --start)
-        if (carve_core_bit(a.start_bits, start - 1))
-            break;
-    if (start == 0)
-        return NULL;
-    --start;
-    end = carve_core_block_at(&a, start, &live) + start;
-    if (!live || end <= last)
+    start = payload + carve_core_block_offset(&b);
+    if (bytes > start + b.bytes - offset)
         return NULL;
     return (unsigned char *)mem + offset;
 }

@@ -119,13 +119,14 @@ static carve_status check_options(const carve_plan_params *p,
                                   const carve_device_limits *limits,
                                   carve_plan *plan)
 {
-    const uint32_t known = CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK;
+    const uint32_t known =
+        CARVE_PLAN_CHECKS | CARVE_PLAN_HEAP_FALLBACK | CARVE_PLAN_SMALL_RUNS;
     uint32_t page = p->heap_page_bytes ? p->heap_page_bytes
                                        : DEFAULT_HEAP_PAGE_BYTES;
     if (p->options & ~known) {
         carve__message(plan->message, sizeof plan->message,
                        "options has unknown bits %#x (known: CARVE_PLAN_CHECKS, "
-                       "CARVE_PLAN_HEAP_FALLBACK)",
+                       "CARVE_PLAN_HEAP_FALLBACK, CARVE_PLAN_SMALL_RUNS)",
                        (unsigned)(p->options & ~known));
         return CARVE_ERROR_INVALID_OPTION;
     }
@@ -226,12 +227,13 @@ static carve_status size_parts(const carve_plan_params *p, carve_plan *plan,
     plan->bitmap_words = (plan->arena_granules + 31) / 32;
     plan->header_bytes = (uint32_t)sizeof(carve_set_header);
     plan->state_offset = plan->header_bytes;
-    plan->state_stride = carve_core_state_stride(plan->arena_granules);
     plan->error_capacity = p->error_log_records ? p->error_log_records
                                                 : DEFAULT_ERROR_RECORDS;
     plan->event_capacity = p->event_log_records;
     plan->options = p->options |
                     (plan->event_capacity ? CARVE_OPTION_EVENTS : 0u);
+    plan->state_stride =
+        carve_core_state_stride(plan->arena_granules, plan->options);
     if (!multiply(count, plan->state_stride, &plan->state_bytes) ||
         !multiply(count, arena_bytes, &plan->arenas_bytes)) {
         carve__message(plan->message, sizeof plan->message,

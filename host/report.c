@@ -127,8 +127,8 @@ static void walk_arena(walk *w, uint32_t i)
 {
     carve_arena a = carve_core_view((carve_u8 *)(uintptr_t)w->base, i);
     carve_core_report check;
-    uint32_t g, n;
-    int live = 0;
+    carve_core_walk cursor = carve_core_walk_start();
+    carve_core_block b;
     if (carve_core_check(&a, &check) != CARVE_CHECK_OK) {
         w->report->broken_arenas += 1;
         host_error(w, CARVE_MISUSE_CORRUPT, i,
@@ -137,16 +137,17 @@ static void walk_arena(walk *w, uint32_t i)
                    0, CARVE_SITE_UNKNOWN, check.broken);
         return;
     }
-    for (g = 0; g < a.state->bump; g += n) {
-        n = carve_core_block_at(&a, g, &live);
-        if (live) {
-            block_facts facts;
-            facts.site = CARVE_SITE_UNKNOWN;
-            facts.owner = i;
-            facts.bytes = n * CARVE_GRANULE;
-            visit_block(w, (uint32_t)(a.payload - w->base) + g * CARVE_GRANULE,
-                        n * CARVE_GRANULE - CARVE_GRANULE, 1, facts);
-        }
+    while (carve_core_walk_next(&a, &cursor, &b)) {
+        block_facts facts;
+        facts.site = CARVE_SITE_UNKNOWN;
+        facts.owner = i;
+        facts.bytes = b.bytes;
+        /* A slot's payload may end anywhere before its redzone: realloc
+         * shrinks slots in place. */
+        visit_block(w,
+                    (uint32_t)(a.payload - w->base) +
+                        carve_core_block_offset(&b),
+                    b.bytes - CARVE_GRANULE, b.n != 0, facts);
     }
     if (a.state->failed_count != 0) {
         carve__tally f;

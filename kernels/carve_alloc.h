@@ -190,8 +190,9 @@ typedef struct carve_redzone {
 } carve_redzone;
 
 /* Verifies the redzone at rz of the block at `block`. `exact`: the payload
- * ends in the granule before the redzone (arena blocks, large heap blocks);
- * otherwise anywhere before it (heap slots). */
+ * ends in the granule before the redzone (plain arena blocks, large heap
+ * blocks); otherwise anywhere before it (slots of runs and of heap pages,
+ * which a realloc may shrink in place). */
 CARVE_INLINE carve_redzone carve_redzone_read(const carve_arena *a,
                                               CARVE_GLOBAL const carve_u8 *block,
                                               carve_u32 rz, int exact)
@@ -226,7 +227,7 @@ CARVE_INLINE carve_redzone carve_redzone_read(const carve_arena *a,
 typedef struct carve_alloc_block {
     CARVE_GLOBAL carve_u8 *start;
     carve_u32 in_heap;
-    carve_u32 g, n;          /* arena: first granule and granules */
+    carve_core_block core;   /* arena: what carve_core_find found */
     carve_heap_block heap;   /* heap: what carve_heap_resolve found */
     carve_u32 usable;        /* bytes the block offers */
     carve_u32 rz;            /* checks: where its redzone is */
@@ -252,19 +253,17 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
     carve_u32 off = carve_alloc_offset(a, p), kind, large_bytes = 0u;
     b->start = (CARVE_GLOBAL carve_u8 *)p;
     b->in_heap = carve_alloc_in_heap(a, p);
-    b->g = b->n = 0u;
     if (!b->in_heap) {
         if (a->state->flags & CARVE_ARENA_CORRUPT) {
             carve_alloc_log_error(a, CARVE_MISUSE_CORRUPT, call, site, off, 0u,
                                   0u, 0u);
             return 0;
         }
-        b->n = carve_core_live_block(a, p, &b->g);
-        if (b->n == 0u) {
+        b->usable = carve_core_find(a, p, &b->core);
+        if (b->usable == 0u) {
             carve_alloc_refused(a, p, a->state->last_misuse, call, site);
             return 0;
         }
-        b->usable = b->n << CARVE_GRANULE_SHIFT;
     } else {
         const carve_heap *hp = &a->heap;
         /* Only a plain free may leave the slot's liveness to the atomic
@@ -303,7 +302,7 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
             return 1;
         }
         r = carve_redzone_read(a, b->start, b->rz,
-                               !b->in_heap || b->heap.large);
+                               b->in_heap ? b->heap.large : b->core.n != 0u);
         if (r.damaged != 0u) {
             a->state->misuse_count += 1u;
             a->state->last_misuse = CARVE_MISUSE_OVERFLOW;
@@ -327,7 +326,7 @@ CARVE_INLINE void carve_alloc_release(carve_arena *a, const carve_alloc_block *b
                                       carve_u32 call, carve_u32 site)
 {
     if (!b->in_heap) {
-        carve_core_retire(a, b->g, b->n);
+        carve_core_retire(a, &b->core);
         return;
     }
     if (carve_heap_release(&a->heap, &b->heap) != CARVE_MISUSE_NONE) {
@@ -439,11 +438,9 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
             carve_heap_resolve(&a->heap, off - a->heap_begin, &b.heap);
             b.usable = b.heap.bytes;
         } else {
-            /* Arena blocks are cut to exactly the granules asked for (take,
-             * the bump and in-place resizes all do), redzone included: no
-             * need to look the size up in the end bitmap again. */
-            b.usable = (carve_u32)((bytes + 2u * CARVE_GRANULE - 1u) &
-                                   ~(carve_u64)(CARVE_GRANULE - 1u));
+            /* The request or resize that made the block left its usable
+             * size in the handle: no need to look it up again. */
+            b.usable = a->granted;
         }
         carve_redzone_write(a, (CARVE_GLOBAL carve_u8 *)p,
                             carve_alloc_redzone_at(&b, (carve_u32)bytes),
@@ -480,7 +477,8 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
 {
     carve_u32 why = CARVE_FAIL_NONE;
     CARVE_GLOBAL void *p;
-    if (a->options == 0u && bytes < a->large_bytes) {
+    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
+        bytes < a->large_bytes) {
         p = carve_core_try_malloc(a, bytes, align, &why);
         if (p == 0 && why != CARVE_FAIL_NONE)
             return carve_alloc_failed(a, bytes, why, call, site);
@@ -512,7 +510,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
                                   CARVE_CALL_CALLOC, site);
     bytes = count * size;
     w = (CARVE_GLOBAL carve_u32 *)carve_alloc_request(
-        a, bytes, CARVE_GRANULE, CARVE_CALL_CALLOC, site);
+        a, bytes, CARVE_DEFAULT_ALIGN, CARVE_CALL_CALLOC, site);
     if (w == 0)
         return 0;
     /* Whole words up to the payload's end; the redzone's canary starts in
@@ -548,7 +546,8 @@ CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
     carve_u32 kind;
     if (p == 0 || a->state == 0)
         return;
-    if (a->options == 0u && !carve_alloc_in_heap(a, p)) {
+    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
+        !carve_alloc_in_heap(a, p)) {
         kind = carve_core_free(a, p);
         if (kind != CARVE_MISUSE_NONE)
             carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);
@@ -562,7 +561,6 @@ CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
 CARVE_INLINE int carve_alloc_resize(carve_arena *a, const carve_alloc_block *b,
                                     carve_u64 bytes, carve_u64 need)
 {
-    carve_u32 m;
     if (a->heap_end != 0u && bytes >= a->large_bytes && !b->in_heap)
         return 0; /* large now: it belongs in the heap */
     if (b->in_heap) {
@@ -574,9 +572,7 @@ CARVE_INLINE int carve_alloc_resize(carve_arena *a, const carve_alloc_block *b,
         }
         return 1;
     }
-    m = carve_core_granules_for(need);
-    return m != 0u && m <= a->granules &&
-           carve_core_resize_in_place(a, b->g, b->n, m);
+    return carve_core_resize_in_place(a, &b->core, need);
 }
 
 /* carve_realloc(a, p, bytes) at `site`: C semantics. realloc(NULL, n)
@@ -594,7 +590,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
     if (a->state == 0)
         return 0;
     if (p == 0)
-        return carve_alloc_malloc_slow(a, bytes, CARVE_GRANULE,
+        return carve_alloc_malloc_slow(a, bytes, CARVE_DEFAULT_ALIGN,
                                        CARVE_CALL_REALLOC, site);
     if (!carve_alloc_resolve(a, p, CARVE_CALL_REALLOC, site, &b))
         return 0;
@@ -611,12 +607,13 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
     need = bytes + ((a->options & CARVE_OPTION_CHECKS) ? CARVE_GRANULE : 0u);
     if (carve_alloc_resize(a, &b, bytes, need))
         return carve_alloc_finish(a, p, bytes, CARVE_CALL_REALLOC, site);
-    q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(a, bytes, CARVE_GRANULE,
-                                                   site, &why);
+    q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(a, bytes,
+                                                   CARVE_DEFAULT_ALIGN, site,
+                                                   &why);
     if (q == 0)
         return carve_alloc_failed(a, bytes, why, CARVE_CALL_REALLOC, site);
-    /* Whole words: both blocks are granule-aligned and at least keep
-     * bytes rounded up to a granule long. */
+    /* Whole words: both blocks are 8-byte aligned and at least keep
+     * bytes rounded up to 8 long. */
     keep = ((b.requested < bytes ? b.requested : bytes) + 3u) >> 2;
     for (i = 0u; i < keep; ++i)
         ((CARVE_GLOBAL carve_u32 *)q)[i] =

@@ -108,6 +108,10 @@
 #define CARVE_OPTION_CHECKS 1u        /* redzones after every block */
 #define CARVE_OPTION_HEAP_FALLBACK 2u /* a full arena borrows from the heap */
 #define CARVE_OPTION_EVENTS 4u        /* the event log is on */
+#define CARVE_OPTION_RUNS 8u          /* small requests are served from runs
+                                         (see "run classes") */
+/* Options that leave the allocation fast paths as they are. */
+#define CARVE_OPTION_FAST_PATH CARVE_OPTION_RUNS
 
 /*
  * The header at offset 0 of a carved buffer. Written by the host, read by
@@ -155,15 +159,19 @@ typedef struct carve_set_header {
  * One entry of the state table: statistics plus the allocator's metadata.
  * All-zero is a valid empty arena, so a reset is a memset of the table and
  * never touches arena bytes. The entry is followed in memory by
- * class_bits[class_words], heads[class_count], start_bits[bitmap_words] and
+ * class_bits[class_words], heads[class_count], run_heads[run classes (see
+ * carve_core_run_classes)], start_bits[bitmap_words] and
  * end_bits[bitmap_words].
  */
 typedef struct carve_arena_state {
     carve_u32 bump;           /* granules handed out from the bottom */
     carve_u32 bump_peak;      /* highest bump: the footprint high-water */
-    carve_u32 live_granules;  /* granules in live blocks */
+    carve_u32 live_granules;  /* granules of live blocks: a slot counts its
+                                 size rounded up to granules, so that runs
+                                 leave the figure what the requests alone
+                                 make it */
     carve_u32 live_peak;      /* high-water of live_granules */
-    carve_u32 live_blocks;
+    carve_u32 live_blocks;    /* live blocks, small ones in runs included */
     carve_u32 alloc_count;    /* successful allocations in the arena */
     carve_u32 free_count;     /* successful frees in the arena */
     carve_u32 failed_count;   /* requests that returned NULL */
@@ -261,6 +269,8 @@ typedef struct carve_arena {
     CARVE_GLOBAL carve_arena_state *state; /* 0 when the open was refused */
     CARVE_GLOBAL carve_u32 *class_bits;
     CARVE_GLOBAL carve_u32 *heads; /* per class: first free granule + 1, 0 = empty */
+    CARVE_GLOBAL carve_u32 *run_heads; /* per run class: a run with a free
+                                          slot (granule + 1), 0 = none */
     CARVE_GLOBAL carve_u32 *start_bits;
     CARVE_GLOBAL carve_u32 *end_bits;
     CARVE_GLOBAL carve_u8 *payload;
@@ -269,6 +279,10 @@ typedef struct carve_arena {
     carve_u32 class_words;
     carve_u32 bitmap_words;
     carve_u32 index;
+    carve_u32 run_classes; /* run classes this arena's size allows */
+    carve_u32 run_bytes;   /* requests this small go to runs; 0: none do */
+    carve_u32 granted;     /* usable bytes of the block the latest
+                              successful request got */
     /* Read once from the header at open, for the fast paths: */
     carve_u32 options;     /* CARVE_OPTION_* */
     carve_u32 large_bytes; /* requests this large go to the heap; with no
@@ -312,15 +326,106 @@ CARVE_INLINE carve_u32 carve_core_class_count(carve_u32 granules)
     return carve_core_class_of(granules) + 1u;
 }
 
+/* ---- run classes ----------------------------------------------------------
+ *
+ * A request of at most 256 bytes is served from a run: a live block of the
+ * arena that holds up to 32 slots of one size class, 16, 24, 32, ..., 256
+ * bytes, after a one-granule header. Slots are aligned to 16 bytes when
+ * their size is a multiple of 16, to 8 otherwise: enough for any object of
+ * that size (an object's size is a multiple of its alignment). The header
+ * holds [tag, free mask, next + 1, prev + 1]: the tag is
+ * CARVE_RUN_TAG << 24 | class << 16 | slots << 8 | slots ever handed out,
+ * the mask has a bit set for each free slot, and the links chain the runs
+ * of a class that have a free slot, from run_heads[class].
+ *
+ * In the bitmaps a run is its start bit and an end bit on every one of its
+ * granules. A plain live block has no end bit before its last granule, so
+ * a granule with an end bit, no start bit and an end bit on the granule
+ * before it lies in a run's slots, and a one-granule block followed by such
+ * a granule is a run's header: three bit tests tell them apart. To every
+ * other part of the arena a run is a live block.
+ *
+ * A run takes at most an eighth of the arena (32 slots, fewer in a small
+ * arena; an arena too small for 4 slots of a class serves that class from
+ * granules), so what runs can hold back is bounded. A run whose last slot
+ * is freed goes back to the arena, except the run at the head of its
+ * class's list, which stays for the next request (so that an alloc/free
+ * pair does not build and tear down a run each time); a request the arena
+ * cannot serve first gives those back.
+ */
+#define CARVE_RUN_TAG 0x52u /* 'R' */
+#define CARVE_RUN_MAX_CLASSES 31u
+#define CARVE_RUN_MAX_SLOTS 32u
+#define CARVE_RUN_MAX_BYTES 256u
+/* Granules of the largest run: a header and 32 slots of 256 bytes. */
+#define CARVE_RUN_MAX_GRANULES \
+    (1u + CARVE_RUN_MAX_SLOTS * CARVE_RUN_MAX_BYTES / CARVE_GRANULE)
+
+/* The run class of a request of 1 to 256 bytes. */
+CARVE_HOT carve_u32 carve_core_run_class(carve_u32 bytes)
+{
+    return bytes <= 16u ? 0u : ((bytes + 7u) >> 3) - 2u;
+}
+
+/* Bytes of a slot of run class c. */
+CARVE_HOT carve_u32 carve_core_run_size(carve_u32 c)
+{
+    return (c + 2u) << 3;
+}
+
+/* Run classes an arena of `granules` granules has with `options`: none
+ * without CARVE_OPTION_RUNS, else those whose 4 slots fit an eighth of
+ * it. */
+CARVE_INLINE carve_u32 carve_core_run_classes(carve_u32 granules,
+                                              carve_u32 options)
+{
+    carve_u32 n = granules >> 4;
+    if (n < 2u || !(options & CARVE_OPTION_RUNS))
+        return 0u;
+    return n - 1u < CARVE_RUN_MAX_CLASSES ? n - 1u : CARVE_RUN_MAX_CLASSES;
+}
+
+/* Slots of a run of class c in an arena of `granules` granules. */
+CARVE_INLINE carve_u32 carve_core_run_slots(carve_u32 granules, carve_u32 c)
+{
+    carve_u32 n = (granules << 1) / carve_core_run_size(c);
+    return n < CARVE_RUN_MAX_SLOTS ? n : CARVE_RUN_MAX_SLOTS;
+}
+
+/* Granules of a run of class c with `slots` slots, header included. */
+CARVE_INLINE carve_u32 carve_core_run_granules(carve_u32 c, carve_u32 slots)
+{
+    return 1u + ((slots * carve_core_run_size(c) + CARVE_GRANULE - 1u) >>
+                 CARVE_GRANULE_SHIFT);
+}
+
+/* The free mask of an empty run of `slots` slots. */
+CARVE_HOT carve_u32 carve_core_run_full(carve_u32 slots)
+{
+    return slots >= 32u ? 0xffffffffu : (1u << slots) - 1u;
+}
+
+/* ceil(2^16 / k) for k = sz / 8: slot = (offset / 8 * recip[k]) >> 16 is
+ * exact for offsets below 8 KiB, the largest run's slots (the error stays
+ * under 1/64, less than the 1/k a wrong floor needs). A division per free
+ * is what this saves: tens of cycles on CPUs and GPUs alike. */
+CARVE_CONSTANT carve_u32 carve_core_run_recip[33] = {
+    0u,     0u,     32768u, 21846u, 16384u, 13108u, 10923u, 9363u, 8192u,
+    7282u,  6554u,  5958u,  5462u,  5042u,  4682u,  4370u,  4096u, 3856u,
+    3641u,  3450u,  3277u,  3121u,  2979u,  2850u,  2731u,  2622u, 2521u,
+    2428u,  2341u,  2260u,  2185u,  2115u,  2048u};
+
 /* Bytes of one state-table entry for an arena of `granules` granules,
  * rounded to 16. (Rounding to a cache line would double the metadata of
  * small arenas; neighbouring work-items mostly run on one thread of a CPU
  * device anyway, and on GPUs a tight stride coalesces better.) */
-CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules)
+CARVE_INLINE carve_u32 carve_core_state_stride(carve_u32 granules,
+                                               carve_u32 options)
 {
     carve_u32 classes = carve_core_class_count(granules);
     carve_u32 words = CARVE_STATE_FIXED_WORDS + ((classes + 31u) >> 5) +
-                      classes + 2u * ((granules + 31u) >> 5);
+                      classes + carve_core_run_classes(granules, options) +
+                      2u * ((granules + 31u) >> 5);
     return ((words * 4u) + 15u) & ~15u;
 }
 
@@ -363,6 +468,22 @@ CARVE_HOT carve_u32 carve_core_next_bit(CARVE_GLOBAL const carve_u32 *bits,
     return i < limit ? i : CARVE_NO_CLASS;
 }
 
+/* Last set bit at index <= from and >= floor, or CARVE_NO_CLASS. Reads
+ * (from - floor) / 32 + 1 words at most. */
+CARVE_HOT carve_u32 carve_core_prev_bit(CARVE_GLOBAL const carve_u32 *bits,
+                                           carve_u32 from, carve_u32 floor)
+{
+    carve_u32 w = from >> 5, stop = floor >> 5, v, i;
+    v = bits[w] & (0xffffffffu >> (31u - (from & 31u)));
+    while (v == 0u) {
+        if (w == stop)
+            return CARVE_NO_CLASS;
+        v = bits[--w];
+    }
+    i = (w << 5) + 31u - CARVE_CLZ32(v);
+    return i >= floor ? i : CARVE_NO_CLASS;
+}
+
 /* ---- opening an arena -------------------------------------------------- */
 
 /* A handle on arena `index` of the set at `base`, with no side effect; the
@@ -378,6 +499,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.state = 0;
     a.class_bits = 0;
     a.heads = 0;
+    a.run_heads = 0;
     a.start_bits = 0;
     a.end_bits = 0;
     a.payload = 0;
@@ -386,6 +508,9 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.class_words = 0u;
     a.bitmap_words = 0u;
     a.index = index;
+    a.run_classes = 0u;
+    a.run_bytes = 0u;
+    a.granted = 0u;
     a.options = 0u;
     a.large_bytes = 0xffffffffu;
     a.heap_begin = 0u;
@@ -412,9 +537,17 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     }
     a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
     a.heads = a.class_bits + a.class_words;
-    a.start_bits = a.heads + a.class_count;
+    a.run_classes = carve_core_run_classes(a.granules, a.options);
+    a.run_heads = a.heads + a.class_count;
+    a.start_bits = a.run_heads + a.run_classes;
     a.end_bits = a.start_bits + a.bitmap_words;
     a.payload = base + h->arenas_offset + (carve_u64)index * h->arena_stride;
+    /* Slots are aligned from the payload's address: with a payload below
+     * 16-byte alignment (a device that aligns buffers less) they would not
+     * be, so every request is served from granules, which align from the
+     * address. */
+    if (a.run_classes != 0u && ((carve_uptr)a.payload & 15u) == 0u)
+        a.run_bytes = carve_core_run_size(a.run_classes - 1u);
     return a;
 }
 
@@ -571,21 +704,40 @@ CARVE_INLINE int carve_core_refuse(const carve_arena *a, carve_u32 why)
     return 0;
 }
 
-/* Marks [g, g + n) live and returns its address. */
-CARVE_HOT CARVE_GLOBAL void *carve_core_make_live(const carve_arena *a,
-                                                     carve_u32 g, carve_u32 n)
+/* Marks the arena corrupt; returns 0. Out of line: only damage pays. */
+CARVE_COLD carve_u32 carve_core_corrupt_found(const carve_arena *a)
+{
+    carve_core_mark_corrupt(a);
+    return 0u;
+}
+
+/* Marks [g, g + n) live in the bitmaps. */
+CARVE_HOT void carve_core_mark_live(const carve_arena *a, carve_u32 g,
+                                       carve_u32 n)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
     carve_core_set_bit(a->start_bits, g);
     carve_core_set_bit(a->end_bits, g + n - 1u);
-    s->live_granules += n;
-    s->live_blocks += 1u;
-    s->alloc_count += 1u;
-    if (s->live_granules > s->live_peak)
-        s->live_peak = s->live_granules;
     if (s->bump > s->bump_peak)
         s->bump_peak = s->bump;
-    return (CARVE_GLOBAL void *)carve_core_words(a, g);
+}
+
+/* Granules a block of `bytes` usable bytes counts in live_granules. */
+CARVE_HOT carve_u32 carve_core_counted(carve_u32 bytes)
+{
+    return (bytes + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT;
+}
+
+/* Counts a block of `bytes` usable bytes handed out. */
+CARVE_HOT void carve_core_count_alloc(carve_arena *a, carve_u32 bytes)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    s->live_blocks += 1u;
+    s->alloc_count += 1u;
+    s->live_granules += carve_core_counted(bytes);
+    if (s->live_granules > s->live_peak)
+        s->live_peak = s->live_granules;
+    a->granted = bytes;
 }
 
 /* Granules to skip from g so that the block starts at an address aligned to
@@ -599,10 +751,11 @@ CARVE_HOT carve_u32 carve_core_align_pad(const carve_arena *a, carve_u32 g,
 }
 
 /* Carves n granules aligned to `ag` granules out of the free block [g, g+m),
- * already unlinked; the slack before and after goes back to the lists. */
-CARVE_HOT CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
-                                                carve_u32 g, carve_u32 m,
-                                                carve_u32 n, carve_u32 ag)
+ * already unlinked; the slack before and after goes back to the lists.
+ * Returns the first granule of the part marked live. */
+CARVE_HOT carve_u32 carve_core_take(const carve_arena *a, carve_u32 g,
+                                       carve_u32 m, carve_u32 n,
+                                       carve_u32 ag)
 {
     carve_u32 pad = carve_core_align_pad(a, g, ag);
     carve_u32 rest = m - pad - n;
@@ -611,7 +764,8 @@ CARVE_HOT CARVE_GLOBAL void *carve_core_take(const carve_arena *a,
         carve_core_push_free(a, g, pad);
     if (rest != 0u)
         carve_core_push_free(a, g + pad + n, rest);
-    return carve_core_make_live(a, g + pad, n);
+    carve_core_mark_live(a, g + pad, n);
+    return g + pad;
 }
 
 /* Granules needed for `bytes`, or 0 when it cannot fit any arena. */
@@ -623,17 +777,304 @@ CARVE_HOT carve_u32 carve_core_granules_for(carve_u64 bytes)
     return (carve_u32)n;
 }
 
+/* n granules aligned to `ag` granules, from the free lists or else from the
+ * wilderness, marked live (not yet counted as a block): returns the first
+ * granule + 1, or 0 with *why (OUT_OF_MEMORY, or CORRUPT after marking the
+ * arena). */
+CARVE_HOT carve_u32 carve_core_granules_take(const carve_arena *a,
+                                                carve_u32 n, carve_u32 ag,
+                                                carve_u32 *why)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    carve_u32 need = n + ag - 1u, c, g, m;
+    /* The class holding `need` may have a block that fits; look at its head
+     * first, then at the classes where every block fits. */
+    *why = CARVE_FAIL_CORRUPT;
+    c = need <= a->granules ? carve_core_class_of(need) : a->class_count;
+    if (c < a->class_count && a->heads[c] != 0u) {
+        g = a->heads[c] - 1u;
+        m = carve_core_free_size(a, g);
+        if (m == 0u)
+            return carve_core_corrupt_found(a);
+        if (m >= need) {
+            if (!carve_core_unlink(a, g, m))
+                return 0u;
+            return carve_core_take(a, g, m, n, ag) + 1u;
+        }
+    }
+    /* Every block of a higher class fits (a non-empty class c whose head
+     * did not fit cannot be exact, so searching from c + 1 loses nothing). */
+    c = carve_core_next_bit(a->class_bits, c + 1u, a->class_count);
+    if (c != CARVE_NO_CLASS) {
+        g = a->heads[c] - 1u;
+        m = carve_core_free_size(a, g);
+        if (m < need || !carve_core_unlink(a, g, m))
+            return carve_core_corrupt_found(a);
+        return carve_core_take(a, g, m, n, ag) + 1u;
+    }
+    *why = CARVE_FAIL_OUT_OF_MEMORY;
+    g = s->bump;
+    m = carve_core_align_pad(a, g, ag);
+    if (n > a->granules - g || m > a->granules - g - n)
+        return 0u;
+    s->bump = g + m + n;
+    if (m != 0u)
+        carve_core_push_free(a, g, m);
+    *why = CARVE_FAIL_NONE;
+    carve_core_mark_live(a, g + m, n);
+    return g + m + 1u;
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+/* A block found from a pointer: a plain block of n granules at g, or slot
+ * `slot` of the run whose header is at g (n == 0). */
+typedef struct carve_core_block {
+    carve_u32 g;
+    carve_u32 n;
+    carve_u32 slot;
+    carve_u32 bytes; /* usable bytes */
+} carve_core_block;
+
+CARVE_HOT carve_u32 carve_core_run_tag(carve_u32 c, carve_u32 slots,
+                                          carve_u32 used)
+{
+    return (CARVE_RUN_TAG << 24) | (c << 16) | (slots << 8) | used;
+}
+
+/* Slots of the run whose tag this is; 0 when the tag is not a run's. */
+CARVE_HOT carve_u32 carve_core_run_tag_slots(carve_u32 tag, carve_u32 c)
+{
+    carve_u32 slots = (tag >> 8) & 0xffu;
+    if ((tag >> 16) != ((CARVE_RUN_TAG << 8) | c) || slots - 1u >= 32u ||
+        (tag & 0xffu) > slots)
+        return 0u;
+    return slots;
+}
+
+/* Sets or clears bits [from, from + count) of a bitmap, a word at a time:
+ * a run of 256-byte slots spans 513 granules. */
+CARVE_INLINE void carve_core_set_bits(CARVE_GLOBAL carve_u32 *bits,
+                                      carve_u32 from, carve_u32 count, int on)
+{
+    carve_u32 end = from + count, w, lo, hi, mask;
+    while (from < end) {
+        w = from >> 5;
+        lo = from & 31u;
+        hi = (end - (w << 5)) < 32u ? end - (w << 5) : 32u;
+        mask = (hi == 32u ? 0xffffffffu : (1u << hi) - 1u) &
+               (0xffffffffu << lo);
+        if (on)
+            bits[w] |= mask;
+        else
+            bits[w] &= ~mask;
+        from = (w + 1u) << 5;
+    }
+}
+
+/* Puts the run at s on the head of class c's list. */
+CARVE_HOT void carve_core_run_push(const carve_arena *a, carve_u32 s,
+                                      carve_u32 c)
+{
+    carve_u32 head = a->run_heads[c];
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s);
+    w[2] = head;
+    w[3] = 0u;
+    if (head != 0u)
+        carve_core_words(a, head - 1u)[3] = s + 1u;
+    a->run_heads[c] = s + 1u;
+}
+
+/* Takes the run at s off class c's list; 0 (the arena marked corrupt) if
+ * its links are out of range. */
+CARVE_HOT int carve_core_run_unlink(const carve_arena *a, carve_u32 s,
+                                       carve_u32 c)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s);
+    carve_u32 next = w[2], prev = w[3];
+    if (!carve_core_link_ok(a, next) || !carve_core_link_ok(a, prev) ||
+        (prev == 0u && a->run_heads[c] != s + 1u)) {
+        carve_core_mark_corrupt(a);
+        return 0;
+    }
+    if (prev != 0u)
+        carve_core_words(a, prev - 1u)[2] = next;
+    else
+        a->run_heads[c] = next;
+    if (next != 0u)
+        carve_core_words(a, next - 1u)[3] = prev;
+    w[2] = 0u;
+    w[3] = 0u;
+    return 1;
+}
+
+/* Gives the run [s, s + n), already off its list, back to the arena. */
+CARVE_INLINE void carve_core_run_release(const carve_arena *a, carve_u32 s,
+                                         carve_u32 n)
+{
+    carve_core_clear_bit(a->start_bits, s);
+    carve_core_set_bits(a->end_bits, s, n, 0);
+    carve_core_release_range(a, s, n);
+}
+
+/* The next free slot of the run at s (class c, slot size sz): the lowest,
+ * so that the slots ever handed out are always the first `used`. */
+CARVE_HOT CARVE_GLOBAL void *carve_core_run_take(carve_arena *a,
+                                                    carve_u32 s, carve_u32 c,
+                                                    carve_u32 sz,
+                                                    carve_u32 *why)
+{
+    CARVE_GLOBAL carve_arena_state *st = a->state;
+    CARVE_GLOBAL carve_u32 *w;
+    carve_u32 tag, mask, rest, i;
+    *why = CARVE_FAIL_CORRUPT;
+    if (s >= st->bump) {
+        carve_core_corrupt_found(a);
+        return 0;
+    }
+    w = carve_core_words(a, s);
+    tag = w[0];
+    mask = w[1];
+    i = CARVE_CTZ32(mask);
+    /* A damaged header could send the slot anywhere: it must be one of
+     * the run's slots and lie below bump. */
+    if (mask == 0u || i >= carve_core_run_tag_slots(tag, c) ||
+        s + 1u + (((i + 1u) * sz + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT) >
+            st->bump) {
+        carve_core_corrupt_found(a);
+        return 0;
+    }
+    rest = mask & (mask - 1u);
+    w[1] = rest;
+    if (i >= (tag & 0xffu))
+        w[0] = (tag & ~0xffu) | (i + 1u);
+    if (rest == 0u && !carve_core_run_unlink(a, s, c))
+        return 0;
+    carve_core_count_alloc(a, sz);
+    *why = CARVE_FAIL_NONE;
+    return (CARVE_GLOBAL void *)(a->payload +
+                                 ((carve_u64)(s + 1u) << CARVE_GRANULE_SHIFT) +
+                                 i * sz);
+}
+
+/* A new run of class c, put on its list, and its first slot; 0 with *why
+ * when the arena has no room for it. */
+CARVE_COLD CARVE_GLOBAL void *carve_core_run_start(carve_arena *a,
+                                                     carve_u32 c, carve_u32 sz,
+                                                     carve_u32 *why)
+{
+    carve_u32 slots = carve_core_run_slots(a->granules, c);
+    carve_u32 n = carve_core_run_granules(c, slots), s;
+    CARVE_GLOBAL carve_u32 *w;
+    s = carve_core_granules_take(a, n, 1u, why);
+    if (s == 0u)
+        return 0;
+    s -= 1u;
+    carve_core_set_bits(a->end_bits, s, n - 1u, 1);
+    w = carve_core_words(a, s);
+    w[0] = carve_core_run_tag(c, slots, 0u);
+    w[1] = carve_core_run_full(slots);
+    carve_core_run_push(a, s, c);
+    return carve_core_run_take(a, s, c, sz, why);
+}
+
+/* Gives back the empty runs that wait at the heads of their lists (the only
+ * empty runs there are); returns whether there was one. */
+CARVE_COLD int carve_core_run_reclaim(const carve_arena *a)
+{
+    carve_u32 c, s, slots, found = 0u;
+    CARVE_GLOBAL carve_u32 *w;
+    for (c = 0u; c < a->run_classes; ++c) {
+        if (a->run_heads[c] == 0u)
+            continue;
+        s = a->run_heads[c] - 1u;
+        if (s >= a->state->bump)
+            return (int)carve_core_corrupt_found(a);
+        w = carve_core_words(a, s);
+        slots = carve_core_run_tag_slots(w[0], c);
+        if (slots == 0u)
+            return (int)carve_core_corrupt_found(a);
+        if (w[1] != carve_core_run_full(slots))
+            continue;
+        if (!carve_core_run_unlink(a, s, c))
+            return 0;
+        carve_core_run_release(a, s, carve_core_run_granules(c, slots));
+        found = 1u;
+    }
+    return (int)found;
+}
+
+/* A full run regains a slot: it goes back on its list, at the head, and an
+ * empty run that was the head goes back to the arena (only a head may wait
+ * empty). */
+CARVE_COLD void carve_core_run_back(const carve_arena *a, carve_u32 s,
+                                      carve_u32 c)
+{
+    carve_u32 head = a->run_heads[c], slots;
+    CARVE_GLOBAL carve_u32 *w;
+    if (head != 0u) {
+        if (head > a->state->bump) {
+            carve_core_mark_corrupt(a);
+            return;
+        }
+        w = carve_core_words(a, head - 1u);
+        slots = carve_core_run_tag_slots(w[0], c);
+        if (slots == 0u) {
+            carve_core_mark_corrupt(a);
+            return;
+        }
+        if (w[1] == carve_core_run_full(slots)) {
+            if (!carve_core_run_unlink(a, head - 1u, c))
+                return;
+            carve_core_run_release(a, head - 1u,
+                                   carve_core_run_granules(c, slots));
+        }
+    }
+    carve_core_run_push(a, s, c);
+}
+
+/* An empty run that is not the head of its list goes back to the arena. */
+CARVE_COLD void carve_core_run_retire(const carve_arena *a, carve_u32 s,
+                                        carve_u32 c, carve_u32 slots)
+{
+    if (carve_core_run_unlink(a, s, c))
+        carve_core_run_release(a, s, carve_core_run_granules(c, slots));
+}
+
+/* Frees slot b->slot of the run at b->g (found by carve_core_find). */
+CARVE_HOT void carve_core_run_give(const carve_arena *a,
+                                      const carve_core_block *b)
+{
+    CARVE_GLOBAL carve_arena_state *st = a->state;
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, b->g);
+    carve_u32 tag = w[0], mask = w[1], c = (tag >> 16) & 0xffu;
+    carve_u32 now = mask | (1u << b->slot);
+    w[1] = now;
+    st->live_granules -= carve_core_counted(b->bytes);
+    st->live_blocks -= 1u;
+    st->free_count += 1u;
+    if (mask == 0u)
+        carve_core_run_back(a, b->g, c);
+    else if (now == carve_core_run_full((tag >> 8) & 0xffu) &&
+             a->run_heads[c] != b->g + 1u)
+        carve_core_run_retire(a, b->g, c, (tag >> 8) & 0xffu);
+}
+
+/* ---- requests, continued ------------------------------------------------------ */
+
 /* Allocates like carve_core_malloc_aligned but counts no failure: returns
  * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
  * in zero_requests), so a caller with somewhere else to look (the shared
- * heap) decides whether the request failed. */
+ * heap) decides whether the request failed. On success a->granted holds
+ * the block's usable bytes. */
 CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
                                                       carve_u64 bytes,
                                                       carve_u32 align,
                                                       carve_u32 *why)
 {
-    carve_u32 n, ag, need, c, g, m;
+    carve_u32 n, ag, c, sz, head, g;
     CARVE_GLOBAL carve_arena_state *s = a->state;
+    CARVE_GLOBAL void *p;
     *why = CARVE_FAIL_NONE;
     if (s == 0) {
         *why = CARVE_FAIL_NO_ARENA;
@@ -650,53 +1091,38 @@ CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
     *why = CARVE_FAIL_BAD_ALIGNMENT;
     if (align == 0u || (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
         return 0;
+    if (bytes <= a->run_bytes) {
+        c = carve_core_run_class((carve_u32)bytes);
+        sz = carve_core_run_size(c);
+        /* An 8-byte-aligned class serves 16-byte alignment from the next
+         * class up; more than 16 comes from granules. */
+        if (align > CARVE_GRANULE - (sz & 8u)) {
+            c += 1u;
+            sz += 8u;
+        }
+        if (align <= CARVE_GRANULE && c < a->run_classes) {
+            head = a->run_heads[c];
+            p = head != 0u ? carve_core_run_take(a, head - 1u, c, sz, why)
+                           : carve_core_run_start(a, c, sz, why);
+            /* With no room for a new run, the request itself may still
+             * fit in granules. */
+            if (p != 0 || *why == CARVE_FAIL_CORRUPT)
+                return p;
+        }
+    }
     *why = CARVE_FAIL_TOO_LARGE;
     n = carve_core_granules_for(bytes);
     if (n == 0u || n > a->granules)
         return 0;
     ag = align > CARVE_GRANULE ? align >> CARVE_GRANULE_SHIFT : 1u;
-    need = n + ag - 1u;
-
-    /* The class holding `need` may have a block that fits; look at its head
-     * first, then at the classes where every block fits. */
-    *why = CARVE_FAIL_CORRUPT;
-    c = need <= a->granules ? carve_core_class_of(need) : a->class_count;
-    if (c < a->class_count && a->heads[c] != 0u) {
-        g = a->heads[c] - 1u;
-        m = carve_core_free_size(a, g);
-        if (m == 0u) {
-            carve_core_mark_corrupt(a);
-            return 0;
-        }
-        if (m >= need) {
-            if (!carve_core_unlink(a, g, m))
-                return 0;
-            return carve_core_take(a, g, m, n, ag);
-        }
-    }
-    /* Every block of a higher class fits (a non-empty class c whose head
-     * did not fit cannot be exact, so searching from c + 1 loses nothing). */
-    c = carve_core_next_bit(a->class_bits, c + 1u, a->class_count);
-    if (c != CARVE_NO_CLASS) {
-        g = a->heads[c] - 1u;
-        m = carve_core_free_size(a, g);
-        if (m < need || !carve_core_unlink(a, g, m)) {
-            carve_core_mark_corrupt(a);
-            return 0;
-        }
-        return carve_core_take(a, g, m, n, ag);
-    }
-
-    *why = CARVE_FAIL_OUT_OF_MEMORY;
-    g = s->bump;
-    m = carve_core_align_pad(a, g, ag);
-    if (n > a->granules - g || m > a->granules - g - n)
+    g = carve_core_granules_take(a, n, ag, why);
+    if (g == 0u && *why == CARVE_FAIL_OUT_OF_MEMORY &&
+        carve_core_run_reclaim(a))
+        g = carve_core_granules_take(a, n, ag, why);
+    if (g == 0u)
         return 0;
-    s->bump = g + m + n;
-    if (m != 0u)
-        carve_core_push_free(a, g, m);
-    *why = CARVE_FAIL_NONE;
-    return carve_core_make_live(a, g + m, n);
+    carve_core_count_alloc(a, n << CARVE_GRANULE_SHIFT);
+    return (CARVE_GLOBAL void *)carve_core_words(a, g - 1u);
 }
 
 CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
@@ -782,45 +1208,120 @@ CARVE_COLD carve_u32 carve_core_refuse_pointer(const carve_arena *a,
                                   (off & (CARVE_GRANULE - 1u)) == 0u));
 }
 
-/* Marks the arena corrupt; returns 0. */
-CARVE_COLD carve_u32 carve_core_corrupt_found(const carve_arena *a)
+/* Records a refusal of a known kind; returns 0. */
+CARVE_COLD carve_u32 carve_core_refuse_as(const carve_arena *a,
+                                            carve_u32 why)
 {
-    carve_core_mark_corrupt(a);
-    return 0u;
+    return (carve_u32)carve_core_refuse(a, why);
 }
 
-/* Resolves a pointer from free/realloc to the live block it starts; returns
- * its size in granules and its first granule, or 0 after recording why the
- * pointer was refused. */
-CARVE_HOT carve_u32 carve_core_live_block(const carve_arena *a,
-                                             CARVE_GLOBAL void *p,
-                                             carve_u32 *first)
+/* Why `rel` bytes into the slots of a run (slot size sz) is not a live
+ * slot's start: past the slots or a slot never handed out, a free slot, or
+ * inside a live one. */
+CARVE_COLD carve_u32 carve_core_refuse_slot(const carve_arena *a,
+                                              carve_u32 rel, carve_u32 sz,
+                                              carve_u32 tag, carve_u32 mask)
 {
+    carve_u32 i = rel / sz;
+    if (i >= ((tag >> 8) & 0xffu) || i >= (tag & 0xffu))
+        return carve_core_refuse_as(a, CARVE_MISUSE_NOT_LIVE);
+    if ((mask >> i) & 1u)
+        return carve_core_refuse_as(a, CARVE_MISUSE_FREED);
+    return carve_core_refuse_as(a, CARVE_MISUSE_INTERIOR);
+}
+
+/* Resolves p, which lies in granule g of a run's slots (g has an end bit,
+ * no start bit, and an end bit before it), to its slot. */
+CARVE_HOT carve_u32 carve_core_find_slot(const carve_arena *a, carve_u32 off,
+                                            carve_u32 g, carve_core_block *b)
+{
+    carve_u32 s = carve_core_prev_bit(
+        a->start_bits, g,
+        g > CARVE_RUN_MAX_GRANULES ? g - CARVE_RUN_MAX_GRANULES : 0u);
+    carve_u32 tag, c, sz, rel, i, mask, n;
+    CARVE_GLOBAL carve_u32 *w;
+    if (s == CARVE_NO_CLASS)
+        return carve_core_corrupt_found(a);
+    w = carve_core_words(a, s);
+    tag = w[0];
+    mask = w[1];
+    c = (tag >> 16) & 0xffu;
+    n = carve_core_run_tag_slots(tag, c);
+    if (c >= a->run_classes || n == 0u)
+        return carve_core_corrupt_found(a);
+    /* The header's extent must be the run's in the bitmaps: the granule
+     * after it starts a block or is free, so a header overwritten with
+     * another class or count is found before it sizes a slot. */
+    n = s + carve_core_run_granules(c, n);
+    if (g >= n || n > a->state->bump ||
+        (n < a->state->bump && carve_core_bit(a->end_bits, n) &&
+         !carve_core_bit(a->start_bits, n)))
+        return carve_core_corrupt_found(a);
+    sz = carve_core_run_size(c);
+    rel = off - ((s + 1u) << CARVE_GRANULE_SHIFT);
+    i = ((rel >> 3) * carve_core_run_recip[c + 2u]) >> 16;
+    if (i * sz != rel || i >= ((tag >> 8) & 0xffu) || ((mask >> i) & 1u))
+        return carve_core_refuse_slot(a, rel, sz, tag, mask);
+    b->g = s;
+    b->n = 0u;
+    b->slot = i;
+    b->bytes = sz;
+    return sz;
+}
+
+/* Resolves a pointer from free/realloc to the live block it starts: fills
+ * *b and returns its usable bytes, or 0 after recording why the pointer
+ * was refused. */
+CARVE_HOT carve_u32 carve_core_find(const carve_arena *a,
+                                       CARVE_GLOBAL void *p,
+                                       carve_core_block *b)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
     carve_u32 g = (carve_u32)(off >> CARVE_GRANULE_SHIFT), e;
     /* An address below the payload wraps around to a huge offset. */
     if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT) ||
-        (off & (CARVE_GRANULE - 1u)) != 0u || g >= a->state->bump ||
-        !carve_core_bit(a->start_bits, g))
+        g >= s->bump)
         return carve_core_refuse_pointer(a, p);
-    e = carve_core_next_bit(a->end_bits, g, a->state->bump);
+    if (!carve_core_bit(a->start_bits, g)) {
+        if (a->run_bytes != 0u && g != 0u && carve_core_bit(a->end_bits, g) &&
+            carve_core_bit(a->end_bits, g - 1u))
+            return carve_core_find_slot(a, (carve_u32)off, g, b);
+        return carve_core_refuse_pointer(a, p);
+    }
+    if ((off & (CARVE_GRANULE - 1u)) != 0u)
+        return carve_core_refuse_pointer(a, p);
+    e = carve_core_next_bit(a->end_bits, g, s->bump);
     if (e == CARVE_NO_CLASS)
         return carve_core_corrupt_found(a);
-    *first = g;
-    return e - g + 1u;
+    /* A one-granule block followed by slots is a run's header, never
+     * handed out. */
+    if (e == g && a->run_bytes != 0u && g + 1u < s->bump &&
+        carve_core_bit(a->end_bits, g + 1u) &&
+        !carve_core_bit(a->start_bits, g + 1u))
+        return carve_core_refuse_as(a, CARVE_MISUSE_NOT_LIVE);
+    b->g = g;
+    b->n = e - g + 1u;
+    b->slot = 0u;
+    b->bytes = b->n << CARVE_GRANULE_SHIFT;
+    return b->bytes;
 }
 
-/* Ends the live block [g, g + n) and returns its granules to the arena. */
-CARVE_HOT void carve_core_retire(const carve_arena *a, carve_u32 g,
-                                    carve_u32 n)
+/* Ends the live block b and returns its memory to the arena. */
+CARVE_HOT void carve_core_retire(const carve_arena *a,
+                                    const carve_core_block *b)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
-    carve_core_clear_bit(a->start_bits, g);
-    carve_core_clear_bit(a->end_bits, g + n - 1u);
-    s->live_granules -= n;
+    if (b->n == 0u) {
+        carve_core_run_give(a, b);
+        return;
+    }
+    carve_core_clear_bit(a->start_bits, b->g);
+    carve_core_clear_bit(a->end_bits, b->g + b->n - 1u);
+    s->live_granules -= b->n;
     s->live_blocks -= 1u;
     s->free_count += 1u;
-    carve_core_release_range(a, g, n);
+    carve_core_release_range(a, b->g, b->n);
 }
 
 /* Frees p; returns CARVE_MISUSE_NONE, or why p was refused (counted in the
@@ -828,22 +1329,25 @@ CARVE_HOT void carve_core_retire(const carve_arena *a, carve_u32 g,
  * ignores every free). */
 CARVE_HOT carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
 {
-    carve_u32 g = 0u, n;
+    carve_core_block b = {0u, 0u, 0u, 0u};
     if (p == 0 || a->state == 0)
         return CARVE_MISUSE_NONE;
     if (a->state->flags & CARVE_ARENA_CORRUPT)
         return CARVE_MISUSE_CORRUPT;
-    n = carve_core_live_block(a, p, &g);
-    if (n == 0u)
+    if (carve_core_find(a, p, &b) == 0u)
         return a->state->last_misuse;
-    carve_core_retire(a, g, n);
+    carve_core_retire(a, &b);
     return CARVE_MISUSE_NONE;
 }
+
+/* The alignment carve_malloc asks for: 8, which a slot of a size that is
+ * not a multiple of 16 gives and every other block exceeds. */
+#define CARVE_DEFAULT_ALIGN 8u
 
 CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc(carve_arena *a,
                                                   carve_u64 bytes)
 {
-    return carve_core_malloc_aligned(a, bytes, CARVE_GRANULE);
+    return carve_core_malloc_aligned(a, bytes, CARVE_DEFAULT_ALIGN);
 }
 
 CARVE_INLINE CARVE_GLOBAL void *carve_core_calloc(carve_arena *a,
@@ -851,7 +1355,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_calloc(carve_arena *a,
                                                   carve_u64 size)
 {
     CARVE_GLOBAL carve_u32 *w;
-    carve_u32 i, words;
+    carve_u64 i, words;
     if (a->state == 0)
         return 0;
     if (size != 0u && count > CARVE_U64_MAX / size)
@@ -859,8 +1363,8 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_calloc(carve_arena *a,
     w = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, count * size);
     if (w == 0)
         return 0;
-    words = ((carve_u32)((count * size + CARVE_GRANULE - 1u) >>
-                         CARVE_GRANULE_SHIFT)) << 2;
+    /* The whole block, in words: its usable bytes are a multiple of 8. */
+    words = a->granted >> 2;
     for (i = 0u; i < words; ++i)
         w[i] = 0u;
     return (CARVE_GLOBAL void *)w;
@@ -900,29 +1404,45 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
     return 1;
 }
 
-/* Makes the live block [g, g + n) m granules long without moving it:
- * shrinking always works, growing when free space follows. */
-CARVE_INLINE int carve_core_resize_in_place(const carve_arena *a, carve_u32 g,
-                                            carve_u32 n, carve_u32 m)
+/* Makes the live block b hold `bytes` without moving it: a slot when they
+ * fit it; a plain block by shrinking, or growing when free space follows.
+ * On success a->granted holds the usable bytes. */
+CARVE_INLINE int carve_core_resize_in_place(carve_arena *a,
+                                            const carve_core_block *b,
+                                            carve_u64 bytes)
 {
-    if (m < n) {
-        carve_core_clear_bit(a->end_bits, g + n - 1u);
-        carve_core_set_bit(a->end_bits, g + m - 1u);
-        a->state->live_granules -= n - m;
-        carve_core_release_range(a, g + m, n - m);
+    carve_u32 m;
+    if (b->n == 0u) {
+        /* Only within the slot's granules: live_granules then stays what
+         * the request alone makes it, and a block shrunk further moves to a
+         * smaller class. */
+        a->granted = b->bytes;
+        return bytes <= b->bytes &&
+               carve_core_granules_for(bytes) == carve_core_counted(b->bytes);
+    }
+    m = carve_core_granules_for(bytes);
+    if (m == 0u || m > a->granules)
+        return 0;
+    a->granted = m << CARVE_GRANULE_SHIFT;
+    if (m < b->n) {
+        carve_core_clear_bit(a->end_bits, b->g + b->n - 1u);
+        carve_core_set_bit(a->end_bits, b->g + m - 1u);
+        a->state->live_granules -= b->n - m;
+        carve_core_release_range(a, b->g + m, b->n - m);
         return 1;
     }
-    return m == n || carve_core_grow_in_place(a, g, n, m);
+    return m == b->n || carve_core_grow_in_place(a, b->g, b->n, m);
 }
 
 /* C semantics: realloc(NULL, n) allocates; realloc(p, 0) frees p and returns
- * NULL; on failure p stays valid and untouched. A moved block keeps the
- * default 16-byte alignment. A refused p returns NULL and is recorded. */
+ * NULL; on failure p stays valid and untouched. A refused p returns NULL
+ * and is recorded. */
 CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
                                                    CARVE_GLOBAL void *p,
                                                    carve_u64 bytes)
 {
-    carve_u32 g = 0u, n, m, i;
+    carve_core_block b = {0u, 0u, 0u, 0u};
+    carve_u32 i, m, words;
     CARVE_GLOBAL carve_u32 *src, *dst;
     if (a->state == 0)
         return 0;
@@ -930,28 +1450,30 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
         return carve_core_malloc(a, bytes);
     if (a->state->flags & CARVE_ARENA_CORRUPT)
         return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
-    n = carve_core_live_block(a, p, &g);
-    if (n == 0u)
+    if (carve_core_find(a, p, &b) == 0u)
         return 0;
     a->state->realloc_count += 1u;
     if (bytes == 0u) {
-        carve_core_retire(a, g, n);
+        carve_core_retire(a, &b);
         return 0;
     }
     m = carve_core_granules_for(bytes);
     if (m == 0u || m > a->granules)
         return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
-    if (carve_core_resize_in_place(a, g, n, m))
+    if (carve_core_resize_in_place(a, &b, bytes))
         return p;
     dst = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, bytes);
     if (dst == 0)
         return 0;
+    /* A slot also moves to shrink, into a smaller class: copy what both
+     * hold, in whole words (every block is a multiple of 8 bytes). */
     src = (CARVE_GLOBAL carve_u32 *)p;
-    for (i = 0u; i < (n << 2); ++i)
+    words = bytes < b.bytes ? (carve_u32)((bytes + 3u) >> 2) : b.bytes >> 2;
+    for (i = 0u; i < words; ++i)
         dst[i] = src[i];
     /* A move counts as one allocation and one free, which keeps
      * live_blocks == alloc_count - free_count. */
-    carve_core_retire(a, g, n);
+    carve_core_retire(a, &b);
     return (CARVE_GLOBAL void *)dst;
 }
 
@@ -959,10 +1481,10 @@ CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
 CARVE_INLINE carve_u64 carve_core_usable_size(carve_arena *a,
                                               CARVE_GLOBAL void *p)
 {
-    carve_u32 g = 0u;
+    carve_core_block b = {0u, 0u, 0u, 0u};
     if (p == 0 || a->state == 0)
         return 0u;
-    return (carve_u64)carve_core_live_block(a, p, &g) << CARVE_GRANULE_SHIFT;
+    return carve_core_find(a, p, &b);
 }
 
 /* Offset of p from the carved buffer's base: what to store in shared data
@@ -1006,6 +1528,9 @@ CARVE_INLINE void carve_core_set_root(const carve_arena *a,
 #define CARVE_CHECK_CLASS_BITS 8u    /* class bit disagrees with its list */
 #define CARVE_CHECK_STATS 9u         /* statistics disagree with the walk */
 #define CARVE_CHECK_CORRUPT_FLAG 10u /* the arena flagged itself corrupt */
+#define CARVE_CHECK_RUN 11u          /* a run's header or bits inconsistent */
+#define CARVE_CHECK_RUN_LIST 12u     /* a run list wrong: links, a full run
+                                        listed, an empty one not at its head */
 
 typedef struct carve_core_report {
     carve_u32 broken;  /* CARVE_CHECK_* of the first broken invariant */
@@ -1017,22 +1542,62 @@ typedef struct carve_core_report {
     carve_u32 largest_free; /* granules, wilderness included */
 } carve_core_report;
 
-/* Size in granules of the block starting at g < bump and whether it is live;
- * 0 if no valid block starts there. Cost: one bitmap word per 32 granules
- * of the block. */
+/* What carve_core_block_at found. */
+#define CARVE_BLOCK_FREE 0
+#define CARVE_BLOCK_LIVE 1
+#define CARVE_BLOCK_RUN 2
+
+/* Granules of the run whose header is at s (start and end bit at s, and
+ * an end bit at s + 1 with no start bit), if its header and bits agree:
+ * a tag of this arena's class sizes, a mask of its slots only with every
+ * slot never handed out free, an end bit on each granule and no start bit
+ * after the header. 0 otherwise. */
+CARVE_INLINE carve_u32 carve_core_run_at(const carve_arena *a, carve_u32 s)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s);
+    carve_u32 tag = w[0], mask = w[1], c = (tag >> 16) & 0xffu, slots, n;
+    carve_u32 i, used = tag & 0xffu, full;
+    if (c >= a->run_classes)
+        return 0u;
+    slots = carve_core_run_tag_slots(tag, c);
+    if (slots == 0u || slots != carve_core_run_slots(a->granules, c))
+        return 0u;
+    n = carve_core_run_granules(c, slots);
+    full = carve_core_run_full(slots);
+    if (n > a->state->bump - s || (mask & ~full) != 0u ||
+        (~mask & full & ~carve_core_run_full(used)) != 0u)
+        return 0u;
+    for (i = s; i < s + n; ++i)
+        if (!carve_core_bit(a->end_bits, i))
+            return 0u;
+    if (carve_core_next_bit(a->start_bits, s + 1u, s + n) != CARVE_NO_CLASS)
+        return 0u;
+    return n;
+}
+
+/* Size in granules of the block starting at g < bump and what it is
+ * (*kind: CARVE_BLOCK_*); 0 if no valid block starts there. Cost: one
+ * bitmap word per 32 granules of the block. */
 CARVE_INLINE carve_u32 carve_core_block_at(const carve_arena *a, carve_u32 g,
-                                           int *live)
+                                           int *kind)
 {
     carve_u32 e, n;
     if (carve_core_bit(a->start_bits, g)) {
-        *live = 1;
+        *kind = CARVE_BLOCK_LIVE;
         e = carve_core_next_bit(a->end_bits, g, a->state->bump);
-        if (e == CARVE_NO_CLASS ||
-            carve_core_next_bit(a->start_bits, g + 1u, e + 1u) != CARVE_NO_CLASS)
+        if (e == CARVE_NO_CLASS)
+            return 0u;
+        if (e == g && g + 1u < a->state->bump &&
+            carve_core_bit(a->end_bits, g + 1u) &&
+            !carve_core_bit(a->start_bits, g + 1u)) {
+            *kind = CARVE_BLOCK_RUN;
+            return carve_core_run_at(a, g);
+        }
+        if (carve_core_next_bit(a->start_bits, g + 1u, e + 1u) != CARVE_NO_CLASS)
             return 0u;
         return e - g + 1u;
     }
-    *live = 0;
+    *kind = CARVE_BLOCK_FREE;
     n = carve_core_free_size(a, g);
     if (n == 0u ||
         carve_core_next_bit(a->start_bits, g, g + n) != CARVE_NO_CLASS ||
@@ -1041,16 +1606,155 @@ CARVE_INLINE carve_u32 carve_core_block_at(const carve_arena *a, carve_u32 g,
     return n;
 }
 
+/* Live slots of the run at s (checked by carve_core_run_at). */
+CARVE_INLINE carve_u32 carve_core_run_live(const carve_arena *a, carve_u32 s)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s);
+    return CARVE_POPCOUNT32(~w[1] &
+                            carve_core_run_full((w[0] >> 8) & 0xffu));
+}
+
+/* Byte offset from the payload of the block b. */
+CARVE_INLINE carve_u32 carve_core_block_offset(const carve_core_block *b)
+{
+    if (b->n != 0u)
+        return b->g << CARVE_GRANULE_SHIFT;
+    return ((b->g + 1u) << CARVE_GRANULE_SHIFT) + b->slot * b->bytes;
+}
+
+/* The walk of an arena's live blocks, plain blocks and runs' live slots in
+ * address order: the one walker that the host's checks, reports and block
+ * accessors share. */
+typedef struct carve_core_walk {
+    carve_u32 g;    /* the block or run being looked at */
+    carve_u32 slot; /* in a run: the next slot to look at */
+} carve_core_walk;
+
+CARVE_INLINE carve_core_walk carve_core_walk_start(void)
+{
+    carve_core_walk w;
+    w.g = 0u;
+    w.slot = 0u;
+    return w;
+}
+
+/* The next live block after the walk's position, in *b: 1, or 0 at the
+ * end of the arena or where no valid block starts (carve_core_check, run
+ * first, says what is wrong there). O(blocks + bump / 32) for a whole
+ * walk. */
+CARVE_INLINE int carve_core_walk_next(const carve_arena *a,
+                                      carve_core_walk *w, carve_core_block *b)
+{
+    carve_u32 n, live, slots;
+    CARVE_GLOBAL carve_u32 *words;
+    int kind = 0;
+    while (w->g < a->state->bump) {
+        n = carve_core_block_at(a, w->g, &kind);
+        if (n == 0u)
+            return 0;
+        if (kind == CARVE_BLOCK_LIVE) {
+            b->g = w->g;
+            b->n = n;
+            b->slot = 0u;
+            b->bytes = n << CARVE_GRANULE_SHIFT;
+            w->g += n;
+            return 1;
+        }
+        if (kind == CARVE_BLOCK_RUN) {
+            words = carve_core_words(a, w->g);
+            slots = (words[0] >> 8) & 0xffu;
+            live = ~words[1] & carve_core_run_full(slots) &
+                   ~carve_core_run_full(w->slot);
+            if (live != 0u) {
+                b->g = w->g;
+                b->n = 0u;
+                b->slot = CARVE_CTZ32(live);
+                b->bytes = carve_core_run_size((words[0] >> 16) & 0xffu);
+                w->slot = b->slot + 1u;
+                return 1;
+            }
+        }
+        w->g += n;
+        w->slot = 0u;
+    }
+    return 0;
+}
+
+/* The live block (plain, or a run's live slot) that holds byte `off` of
+ * the payload, in *b: 1, or 0 when no live block holds it. Reads the start
+ * bitmap back from off: O(off / 512) words; for the host, not kernels. */
+CARVE_INLINE int carve_core_block_holding(const carve_arena *a, carve_u32 off,
+                                          carve_core_block *b)
+{
+    carve_u32 g = off >> CARVE_GRANULE_SHIFT, s, n, rel, i;
+    CARVE_GLOBAL carve_u32 *words;
+    int kind = 0;
+    if (a->state->bump > a->granules || g >= a->state->bump)
+        return 0;
+    s = carve_core_prev_bit(a->start_bits, g, 0u);
+    if (s == CARVE_NO_CLASS)
+        return 0;
+    n = carve_core_block_at(a, s, &kind);
+    if (n == 0u || g >= s + n || kind == CARVE_BLOCK_FREE)
+        return 0;
+    b->g = s;
+    if (kind == CARVE_BLOCK_LIVE) {
+        b->n = n;
+        b->slot = 0u;
+        b->bytes = n << CARVE_GRANULE_SHIFT;
+        return 1;
+    }
+    if (g == s)
+        return 0; /* the run's header */
+    words = carve_core_words(a, s);
+    b->n = 0u;
+    b->bytes = carve_core_run_size((words[0] >> 16) & 0xffu);
+    rel = off - ((s + 1u) << CARVE_GRANULE_SHIFT);
+    i = rel / b->bytes;
+    b->slot = i;
+    return i < (words[0] & 0xffu) && ((words[1] >> i) & 1u) == 0u;
+}
+
+/* Whether the run at s (checked) sits right on its class's list: listed
+ * exactly when it has a free slot, linked both ways to runs of its class
+ * that have one, and empty only at the head. */
+CARVE_INLINE int carve_core_run_links_hold(const carve_arena *a, carve_u32 s)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s), *o;
+    carve_u32 c = (w[0] >> 16) & 0xffu, i, link;
+    carve_u32 full = carve_core_run_full((w[0] >> 8) & 0xffu);
+    int at_head = a->run_heads[c] == s + 1u, kind = 0;
+    if (w[1] == 0u)
+        return !at_head && w[2] == 0u && w[3] == 0u;
+    if (w[1] == full && !at_head)
+        return 0;
+    if (at_head != (w[3] == 0u))
+        return 0;
+    for (i = 2u; i < 4u; ++i) {
+        link = w[i];
+        if (link == 0u)
+            continue;
+        if (link > a->state->bump ||
+            carve_core_block_at(a, link - 1u, &kind) == 0u ||
+            kind != CARVE_BLOCK_RUN)
+            return 0;
+        o = carve_core_words(a, link - 1u);
+        if (((o[0] >> 16) & 0xffu) != c || o[1] == 0u || o[5u - i] != s + 1u)
+            return 0;
+    }
+    return 1;
+}
+
 /* Whether granule f (a link target) starts a free block of the tiling:
  * free blocks always follow a live block (or granule 0) by invariant I3. */
 CARVE_INLINE int carve_core_is_free_start(const carve_arena *a, carve_u32 f)
 {
-    int live = 0;
+    int kind = 0;
     if (f >= a->state->bump || carve_core_bit(a->start_bits, f))
         return 0;
     if (f > 0u && !carve_core_bit(a->end_bits, f - 1u))
         return 0;
-    return carve_core_block_at(a, f, &live) != 0u && !live;
+    return carve_core_block_at(a, f, &kind) != 0u && kind == CARVE_BLOCK_FREE;
 }
 
 CARVE_INLINE carve_u32 carve_core_check_fail(carve_core_report *r,
@@ -1111,8 +1815,8 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
                                         carve_core_report *r)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
-    carve_u32 g, n, listed, bad = 0u;
-    int live = 0, prev_free = 0;
+    carve_u32 g, n, listed, bad = 0u, c, link, runs_open = 0u, runs_listed = 0u;
+    int kind = 0, prev_free = 0;
     r->broken = CARVE_CHECK_OK;
     r->granule = 0u;
     r->live_blocks = r->live_granules = 0u;
@@ -1129,10 +1833,24 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
     if (g != CARVE_NO_CLASS)
         return carve_core_check_fail(r, CARVE_CHECK_STALE_BITS, g);
     for (g = 0u; g < s->bump; g += n) {
-        n = carve_core_block_at(a, g, &live);
+        n = carve_core_block_at(a, g, &kind);
         if (n == 0u)
-            return carve_core_check_fail(r, CARVE_CHECK_TILING, g);
-        if (live) {
+            return carve_core_check_fail(
+                r, kind == CARVE_BLOCK_RUN ? CARVE_CHECK_RUN : CARVE_CHECK_TILING,
+                g);
+        if (kind == CARVE_BLOCK_RUN) {
+            if (!carve_core_run_links_hold(a, g))
+                return carve_core_check_fail(r, CARVE_CHECK_RUN_LIST, g);
+            r->live_blocks += carve_core_run_live(a, g);
+            r->live_granules += carve_core_run_live(a, g) *
+                                carve_core_counted(carve_core_run_size(
+                                    (carve_core_words(a, g)[0] >> 16) & 0xffu));
+            if (carve_core_words(a, g)[1] != 0u)
+                runs_open += 1u;
+            prev_free = 0;
+            continue;
+        }
+        if (kind == CARVE_BLOCK_LIVE) {
             r->live_blocks += 1u;
             r->live_granules += n;
             prev_free = 0;
@@ -1155,6 +1873,21 @@ CARVE_INLINE carve_u32 carve_core_check(const carve_arena *a,
         return carve_core_check_fail(r, CARVE_CHECK_CLASS_BITS, bad);
     if (listed != r->free_blocks)
         return carve_core_check_fail(r, CARVE_CHECK_LIST_COUNT, 0u);
+    /* Every listed run was checked in the walk; a list that reaches more
+     * runs than have a free slot has a cycle or a stray link. */
+    for (c = 0u; c < a->run_classes; ++c) {
+        for (link = a->run_heads[c]; link != 0u;
+             link = carve_core_words(a, link - 1u)[2]) {
+            if (link > s->bump || ++runs_listed > runs_open ||
+                carve_core_block_at(a, link - 1u, &kind) == 0u ||
+                kind != CARVE_BLOCK_RUN ||
+                ((carve_core_words(a, link - 1u)[0] >> 16) & 0xffu) != c)
+                return carve_core_check_fail(r, CARVE_CHECK_RUN_LIST,
+                                             link - 1u);
+        }
+    }
+    if (runs_listed != runs_open)
+        return carve_core_check_fail(r, CARVE_CHECK_RUN_LIST, 0u);
     if (r->live_blocks != s->live_blocks ||
         r->live_granules != s->live_granules ||
         s->live_blocks != s->alloc_count - s->free_count ||

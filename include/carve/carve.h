@@ -114,6 +114,12 @@ typedef struct carve_plan_params {
                                                  and by the host */
 #define CARVE_PLAN_HEAP_FALLBACK CARVE_OPTION_HEAP_FALLBACK /* a full arena
                                                  borrows from the heap */
+/* Requests of up to 256 bytes come from runs: slabs of 32 slots of one
+ * size (16, 24, ..., 256 B) inside the arena, aligned for any object of
+ * their size. Faster alloc/free and tighter packing of small blocks; a
+ * run is at most an eighth of the arena, and peak footprints count runs
+ * whole (see docs/performance.md). */
+#define CARVE_PLAN_SMALL_RUNS CARVE_OPTION_RUNS
 
 /* The device properties a plan is checked against. */
 typedef struct carve_device_limits {

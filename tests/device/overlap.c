@@ -14,7 +14,7 @@
  *
  * The seed is argv[1] or CARVE_TEST_SEED, else a fixed default; it is
  * printed so that a failure can be replayed. CARVE_QUICK=1 runs 1/20 of
- * the steps.
+ * the steps; CARVE_TEST_RUNS=1 plans with CARVE_PLAN_SMALL_RUNS.
  */
 #include "device_support.h"
 
@@ -112,6 +112,18 @@ static uint64_t granules_of(uint64_t bytes)
     return (bytes + CARVE_GRANULE - 1) / CARVE_GRANULE * CARVE_GRANULE;
 }
 
+static int small_runs; /* CARVE_TEST_RUNS=1: the plan has runs */
+
+/* Bytes a block of `bytes` owns at least: whole granules, or with runs
+ * its size rounded to 8 (a slot; at least 16). */
+static uint64_t extent_of(uint64_t bytes)
+{
+    if (!small_runs)
+        return granules_of(bytes);
+    bytes = (bytes + 7) / 8 * 8;
+    return bytes < 16 ? 16 : bytes;
+}
+
 static int by_start(const void *a, const void *b)
 {
     const extent *x = a, *y = b;
@@ -142,9 +154,9 @@ static void check_arena(const carve_set *set, uint32_t id, extent *all,
         const unsigned char *p = carve_set_pointer(set, offset, size);
         EXPECT(tag >> 16 == id);
         EXPECT(offset >= lo && (uint64_t)offset + size <= hi);
-        EXPECT(offset % CARVE_GRANULE == 0);
+        EXPECT(offset % (small_runs ? 8 : CARVE_GRANULE) == 0);
         EXPECT(p != NULL && dev_mismatches(p, size, tag) == 0);
-        all[(*count)++] = (extent){offset, offset + granules_of(size), id};
+        all[(*count)++] = (extent){offset, offset + extent_of(size), id};
         in_use += granules_of(size);
     }
     EXPECT(st.live_blocks == rec[0] + 1);
@@ -161,7 +173,17 @@ int main(int argc, char **argv)
     const uint32_t steps = carve_test_quick() ? STEPS / 20 : STEPS;
     const size_t global[2] = {WIDTH, HEIGHT};
     carve_test_cl cl = carve_test_open_cl();
-    carve_plan plan = dev_plan(&cl, 2, global, ARENA_BYTES);
+    carve_plan plan;
+    carve_plan_params params;
+    const char *runs = getenv("CARVE_TEST_RUNS");
+    small_runs = runs != NULL && strcmp(runs, "1") == 0;
+    memset(&params, 0, sizeof params);
+    params.work_dim = 2;
+    params.global_size[0] = global[0];
+    params.global_size[1] = global[1];
+    params.arena_bytes = ARENA_BYTES;
+    params.options = small_runs ? CARVE_PLAN_SMALL_RUNS : 0;
+    REQUIRE_OK(carve_plan_compute(&params, &cl.limits, &plan));
     extent *all = dev_xmalloc(sizeof *all * ITEMS * (SLOTS + 1));
     size_t count = 0, i, overlaps = 0;
     cl_program program;

@@ -27,7 +27,7 @@ int main(void)
     h->class_words = 1;
     h->bitmap_words = 1;
     h->state_offset = 128;
-    h->state_stride = carve_core_state_stride(16);
+    h->state_stride = carve_core_state_stride(16, 0u);
     h->arenas_offset = 1024;
     h->arena_stride = 256;
     h->total_bytes = 1024 + 256;

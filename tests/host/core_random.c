@@ -192,21 +192,45 @@ static void expect_shadow_matches(carve_arena *a, const shadow *s)
     uint64_t granules = 0;
     size_t i;
     for (i = 0; i < s->count; ++i) {
-        granules += carve_core_usable_size(a, s->blocks[i].p) / CARVE_GRANULE;
+        granules += (carve_core_usable_size(a, s->blocks[i].p) +
+                     CARVE_GRANULE - 1) / CARVE_GRANULE;
         EXPECT(carve_core_usable_size(a, s->blocks[i].p) >= s->blocks[i].bytes);
     }
     EXPECT(a->state->live_blocks == s->count);
     EXPECT(a->state->live_granules == granules);
 }
 
-static void run_config(const config *c, uint64_t operations)
+/* Runs in the arena now. */
+static uint64_t count_runs(const carve_arena *a)
 {
-    core_fixture f = fixture_make(2, c->arena_bytes, 0);
-    carve_arena a = fixture_open(&f, 0);
+    uint32_t g, n;
+    uint64_t runs = 0;
+    int kind = 0;
+    for (g = 0; g < a->state->bump; g += n) {
+        n = carve_core_block_at(a, g, &kind);
+        if (n == 0)
+            break;
+        runs += kind == CARVE_BLOCK_RUN;
+    }
+    return runs;
+}
+
+static void run_config(const config *c, uint64_t operations, uint32_t options)
+{
+    carve_plan_params params;
+    core_fixture f;
+    carve_arena a;
     shadow s;
     uint64_t op;
     size_t i;
     int failures_before = carve_test_failures;
+    uint64_t runs_seen = 0;
+    memset(&params, 0, sizeof params);
+    params.arena_count = 2;
+    params.arena_bytes = c->arena_bytes;
+    params.options = options;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
     memset(&s, 0, sizeof s);
     for (op = 0; op < operations && carve_test_failures == failures_before;
          ++op) {
@@ -224,17 +248,28 @@ static void run_config(const config *c, uint64_t operations)
             for (i = 0; i < s.count; ++i)
                 EXPECT(block_intact(&s.blocks[i]));
             expect_shadow_matches(&a, &s);
+            runs_seen += count_runs(&a);
         }
     }
+    /* With runs on, small requests must have been served from them. */
+    EXPECT((options & CARVE_PLAN_SMALL_RUNS) == 0 || a.run_classes == 0 ||
+           runs_seen > 0);
     if (carve_test_failures != failures_before)
-        fprintf(stderr, "  (config %u bytes, failed at operation %" PRIu64 ")\n",
-                c->arena_bytes, op);
+        fprintf(stderr,
+                "  (config %u bytes, options %#x, failed at operation %" PRIu64
+                ")\n",
+                c->arena_bytes, (unsigned)options, op);
     /* Free everything: the arena must return to empty. */
     while (s.count > 0) {
         carve_core_free(&a, s.blocks[s.count - 1].p);
         --s.count;
     }
-    EXPECT(a.state->bump == 0 && a.state->live_blocks == 0);
+    /* Empty runs may wait at the heads of their lists; once they are
+     * given back, nothing is left. */
+    EXPECT(a.state->live_blocks == 0 && a.state->live_granules == 0);
+    EXPECT_INVARIANTS(&a);
+    carve_core_run_reclaim(&a);
+    EXPECT(a.state->bump == 0);
     EXPECT(a.state->misuse_count == 0);
     EXPECT_INVARIANTS(&a);
     free(s.blocks);
@@ -246,6 +281,7 @@ int main(int argc, char **argv)
     static const config configs[] = {
         {128, 64},      {256, 300},      {1024, 1024},
         {4096, 2048},   {65536, 16384},  {1u << 20, 1u << 18},
+        {4096, 300},    {65536, 256},
     };
     uint64_t seed = carve_test_seed(argc, argv, 0x5eed0fca7e5ull);
     uint64_t operations = argc > 2 ? strtoull(argv[2], NULL, 0) : 20000;
@@ -254,7 +290,10 @@ int main(int argc, char **argv)
            " operations per config\n",
            seed, operations);
     rng.state = seed ? seed : 1;
-    for (i = 0; i < sizeof configs / sizeof configs[0]; ++i)
-        run_config(&configs[i], operations);
+    /* Every config with the granule allocator alone, then with runs. */
+    for (i = 0; i < sizeof configs / sizeof configs[0]; ++i) {
+        run_config(&configs[i], operations, 0);
+        run_config(&configs[i], operations, CARVE_PLAN_SMALL_RUNS);
+    }
     return carve_test_finish("core_random");
 }

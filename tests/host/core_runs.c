@@ -1,0 +1,195 @@
+/*
+ * core_runs.c - small blocks served from runs (CARVE_PLAN_SMALL_RUNS): slot
+ * reuse, alignment by size, refusals, giving runs back, damage found, and
+ * the host's walkers, with the full invariant check after each step.
+ */
+#include "core_fixture.h"
+
+static core_fixture runs_fixture(uint64_t arenas, uint64_t bytes)
+{
+    carve_plan_params p;
+    memset(&p, 0, sizeof p);
+    p.arena_count = arenas;
+    p.arena_bytes = bytes;
+    p.options = CARVE_PLAN_SMALL_RUNS;
+    return fixture_make_params(&p);
+}
+
+/* The reciprocals find every slot of every class exactly. */
+static void test_slot_reciprocals(void)
+{
+    uint32_t c, i, sz;
+    for (c = 0; c < CARVE_RUN_MAX_CLASSES; ++c) {
+        sz = carve_core_run_size(c);
+        for (i = 0; i * sz < 8192; ++i)
+            EXPECT((((i * sz) >> 3) * carve_core_run_recip[c + 2]) >> 16 == i);
+    }
+    EXPECT(carve_core_run_class(1) == 0 && carve_core_run_class(16) == 0);
+    EXPECT(carve_core_run_class(17) == 1 && carve_core_run_size(1) == 24);
+    EXPECT(carve_core_run_size(carve_core_run_class(256)) == 256);
+}
+
+static void test_slots_and_reuse(void)
+{
+    core_fixture f = runs_fixture(2, 64 * 1024);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p[40];
+    unsigned char *q;
+    uint32_t i;
+    EXPECT(a.run_bytes == CARVE_RUN_MAX_BYTES);
+    /* 24-byte blocks: 8-aligned, packed 24 bytes apart after the header. */
+    for (i = 0; i < 40; ++i) {
+        p[i] = carve_core_malloc(&a, 24);
+        EXPECT(p[i] != NULL && ((uintptr_t)p[i] & 7) == 0);
+        EXPECT_INVARIANTS(&a);
+    }
+    EXPECT(p[0] == a.payload + CARVE_GRANULE && p[1] == p[0] + 24);
+    EXPECT(carve_core_usable_size(&a, p[5]) == 24);
+    EXPECT(a.state->live_blocks == 40 && a.state->live_granules == 80);
+    /* The lowest free slot is the next one handed out. */
+    EXPECT(carve_core_free(&a, p[7]) == CARVE_MISUSE_NONE);
+    EXPECT(carve_core_free(&a, p[3]) == CARVE_MISUSE_NONE);
+    q = carve_core_malloc(&a, 20);
+    EXPECT(q == p[3]);
+    EXPECT_INVARIANTS(&a);
+    /* Asking for 16-byte alignment takes the next class up. */
+    q = carve_core_malloc_aligned(&a, 24, 16);
+    EXPECT(q != NULL && ((uintptr_t)q & 15) == 0 &&
+           carve_core_usable_size(&a, q) == 32);
+    /* More than 16 comes from granules, aligned from the address. */
+    q = carve_core_malloc_aligned(&a, 24, 64);
+    EXPECT(q != NULL && ((uintptr_t)q & 63) == 0 &&
+           carve_core_usable_size(&a, q) == 32);
+    EXPECT_INVARIANTS(&a);
+    fixture_free(&f);
+}
+
+static void test_refusals(void)
+{
+    core_fixture f = runs_fixture(2, 64 * 1024);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p = carve_core_malloc(&a, 40);
+    unsigned char *q = carve_core_malloc(&a, 40);
+    EXPECT(p != NULL && q == p + 40);
+    EXPECT(carve_core_free(&a, p + 8) == CARVE_MISUSE_INTERIOR);
+    EXPECT(carve_core_free(&a, p + 80) == CARVE_MISUSE_NOT_LIVE);
+    EXPECT(carve_core_free(&a, p - CARVE_GRANULE) == CARVE_MISUSE_NOT_LIVE);
+    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_NONE);
+    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_FREED);
+    EXPECT(carve_core_realloc(&a, p, 10) == NULL);
+    EXPECT(a.state->misuse_count == 5 && a.state->live_blocks == 1);
+    EXPECT_INVARIANTS(&a);
+    fixture_free(&f);
+}
+
+/* Runs are given back when their last slot goes, but the head of a class
+ * waits for the next request; a request that needs the room takes it. */
+static void test_runs_given_back(void)
+{
+    core_fixture f = runs_fixture(2, 4096);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p[64];
+    unsigned char *big;
+    uint32_t i, n = 0, slots = carve_core_run_slots(a.granules, 0);
+    EXPECT(slots == 32);
+    for (i = 0; i < slots + 1; ++i)
+        p[n++] = carve_core_malloc(&a, 16); /* two runs */
+    EXPECT(p[n - 1] != NULL);
+    for (i = 0; i < n; ++i) {
+        EXPECT(carve_core_free(&a, p[i]) == CARVE_MISUSE_NONE);
+        EXPECT_INVARIANTS(&a);
+    }
+    /* One empty run waits; the other went back to the arena. */
+    EXPECT(a.state->live_granules == 0 && a.state->bump != 0);
+    EXPECT(a.state->bump <= carve_core_run_granules(0, slots) * 2);
+    /* The whole arena: the waiting run must be given back for it. */
+    big = carve_core_malloc(&a, 4096);
+    EXPECT(big == a.payload);
+    EXPECT_INVARIANTS(&a);
+    EXPECT(carve_core_free(&a, big) == CARVE_MISUSE_NONE);
+    EXPECT(a.state->bump == 0);
+    fixture_free(&f);
+}
+
+/* Fill to exhaustion: small sizes pack to 95% and more. */
+static void test_utilisation(void)
+{
+    static const uint32_t sizes[] = {16, 24, 40, 48, 64, 100, 200, 256};
+    uint32_t i;
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; ++i) {
+        core_fixture f = runs_fixture(1, 64 * 1024);
+        carve_arena a = fixture_open(&f, 0);
+        uint64_t held = 0;
+        while (carve_core_malloc(&a, sizes[i]) != NULL)
+            held += sizes[i];
+        EXPECT_INVARIANTS(&a);
+        if (held * 100 < 95ull * 64 * 1024) {
+            fprintf(stderr, "%u-byte blocks fill %.1f%% of the arena\n",
+                    (unsigned)sizes[i], 100.0 * (double)held / (64 * 1024));
+            ++carve_test_failures;
+        }
+        fixture_free(&f);
+    }
+}
+
+/* A damaged run header is found, never followed. */
+static void test_damage(void)
+{
+    core_fixture f = runs_fixture(2, 4096); /* runs of 48 B: 10 slots */
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *p = carve_core_malloc(&a, 48);
+    carve_core_report r;
+    uint32_t *header = (uint32_t *)(void *)a.payload;
+    uint32_t tag = header[0];
+    header[0] = tag ^ 0x10000u; /* another class */
+    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_RUN);
+    header[0] = tag;
+    header[1] = 0xffffffffu; /* slots past the run's free */
+    EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_RUN);
+    header[0] = tag ^ 0x10000u;
+    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_CORRUPT);
+    EXPECT(a.state->flags & CARVE_ARENA_CORRUPT);
+    EXPECT(carve_core_malloc(&a, 48) == NULL);
+    fixture_free(&f);
+}
+
+/* The one walker visits each live slot; the block accessor finds them. */
+static void test_walkers(void)
+{
+    core_fixture f = runs_fixture(2, 64 * 1024);
+    carve_arena a = fixture_open(&f, 0);
+    unsigned char *small = carve_core_malloc(&a, 24);
+    unsigned char *gone = carve_core_malloc(&a, 24);
+    unsigned char *kept = carve_core_malloc(&a, 24);
+    unsigned char *plain = carve_core_malloc(&a, 1000);
+    carve_core_walk w = carve_core_walk_start();
+    carve_core_block b;
+    uint32_t payload = (uint32_t)(a.payload - f.image), seen = 0;
+    EXPECT(carve_core_free(&a, gone) == CARVE_MISUSE_NONE);
+    while (carve_core_walk_next(&a, &w, &b)) {
+        unsigned char *at = a.payload + carve_core_block_offset(&b);
+        EXPECT(at == small || at == kept || at == plain);
+        EXPECT(b.bytes == (at == plain ? 1008u : 24u));
+        ++seen;
+    }
+    EXPECT(seen == 3);
+    EXPECT(carve_layout_block(f.image, 0, payload + 16, 24) == small);
+    EXPECT(carve_layout_block(f.image, 0, payload + 16, 25) == NULL);
+    EXPECT(carve_layout_block(f.image, 0, payload + 16 + 24, 8) == NULL);
+    EXPECT(carve_layout_block(f.image, 0, payload, 8) == NULL);
+    EXPECT(carve_layout_block(f.image, 0, payload + 16 + 48 + 4, 20) ==
+           kept + 4);
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    test_slot_reciprocals();
+    test_slots_and_reuse();
+    test_refusals();
+    test_runs_given_back();
+    test_utilisation();
+    test_damage();
+    test_walkers();
+    return carve_test_finish("core_runs");
+}
