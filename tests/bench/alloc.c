@@ -591,7 +591,7 @@ static void host_pairs_open(host_pairs *out, const pairs_job *job,
     h.run.sums = dev_xmalloc((size_t)job->items * 4u);
     if (allocator == HOST_CARVE &&
         (h.run.carve_image =
-             host_carve_image(job->items, job->arena_bytes, 0)) ==
+             host_carve_image(job->items, job->arena_bytes, 0, 0)) ==
             NULL)
         bench_fail("no host image for the carve core");
     *out = h;

@@ -52,7 +52,7 @@ const char *host_allocator_origin(host_allocator allocator)
     Dl_info info;
     void *(*fn)(size_t) = malloc;
     void *address;
-    if (allocator == HOST_CARVE)
+    if (allocator == HOST_CARVE || allocator == HOST_CARVE_RUNS)
         return "kernels/carve_core.h, built for the host";
     if (allocator == HOST_CARVE_HEAP)
         return "kernels/carve_heap.h, built for the host";
@@ -86,7 +86,7 @@ int host_allocator_ready(host_allocator allocator, const char **why)
 }
 
 void *host_carve_image(uint32_t items, uint32_t arena_bytes,
-                       uint64_t heap_bytes)
+                       uint64_t heap_bytes, uint32_t options)
 {
     /* Limits of a host "device": nothing but carve's own ones apply. */
     carve_device_limits limits = {UINT64_MAX, UINT64_MAX, 4096};
@@ -98,6 +98,7 @@ void *host_carve_image(uint32_t items, uint32_t arena_bytes,
     params.arena_count = items;
     params.arena_bytes = arena_bytes;
     params.heap_bytes = heap_bytes;
+    params.options = options;
     if (heap_bytes != 0)
         params.large_request_bytes = 1; /* every request to the heap */
     status = carve_plan_compute(&params, &limits, &plan);
@@ -140,6 +141,7 @@ static void *item_malloc(const host_pairs_job *job, carve_arena *arena,
     case HOST_MIMALLOC:
         return mimalloc_malloc(size);
     case HOST_CARVE:
+    case HOST_CARVE_RUNS:
         return carve_core_malloc(arena, size);
     case HOST_CARVE_HEAP:
         return carve_alloc_malloc(arena, size, CARVE_GRANULE, 0);
@@ -155,6 +157,7 @@ static void item_free(const host_pairs_job *job, carve_arena *arena, void *p)
         mimalloc_free(p);
         break;
     case HOST_CARVE:
+    case HOST_CARVE_RUNS:
         carve_core_free(arena, p);
         break;
     case HOST_CARVE_HEAP:

@@ -25,13 +25,15 @@ typedef enum host_allocator {
     HOST_GLIBC = 0,
     HOST_MIMALLOC = 1,
     HOST_CARVE = 2,
-    HOST_CARVE_HEAP = 3
+    HOST_CARVE_HEAP = 3,
+    HOST_CARVE_RUNS = 4 /* HOST_CARVE with CARVE_PLAN_SMALL_RUNS */
 } host_allocator;
 
 /* Whether the allocator works in a carved image (host_carve_image). */
 static inline int host_allocator_carves(host_allocator allocator)
 {
-    return allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP;
+    return allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP ||
+           allocator == HOST_CARVE_RUNS;
 }
 
 /* Whether `allocator` can run here. If not, *why says why (static text).
@@ -61,7 +63,7 @@ typedef struct host_pairs_job {
  * request, for HOST_CARVE_HEAP (page-aligned; release with free()). NULL
  * after printing why, if the plan fails or memory runs out. */
 void *host_carve_image(uint32_t items, uint32_t arena_bytes,
-                       uint64_t heap_bytes);
+                       uint64_t heap_bytes, uint32_t options);
 
 /* Runs the job on its threads; returns the seconds from the first
  * thread's start to the last one's end (for HOST_CARVE including

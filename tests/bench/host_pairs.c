@@ -8,7 +8,8 @@
  *     ALLOCATOR  carve (kernels/carve_core.h built for the host), glibc,
  *                mimalloc, or carve-heap (every block from carve's shared
  *                heap, kernels/carve_heap.h: compare THREADS 1 and 2 for
- *                what contention on its atomics costs)
+ *                what contention on its atomics costs), or carve-runs
+ *                (carve with CARVE_PLAN_SMALL_RUNS)
  *     SIZE       bytes per block, 0 for the mixed sizes
  *   e.g. valgrind --tool=callgrind bench_host_pairs carve 16 4096 8 1
  *
@@ -33,9 +34,9 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 static int parse_allocator(const char *name, host_allocator *out)
 {
     static const char *const names[] = {"glibc", "mimalloc", "carve",
-                                        "carve-heap"};
+                                        "carve-heap", "carve-runs"};
     int i;
-    for (i = 0; i < 4; ++i) {
+    for (i = 0; i < 5; ++i) {
         if (strcmp(name, names[i]) == 0) {
             *out = (host_allocator)i;
             return 1;
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
     int carved;
     memset(&job, 0, sizeof job);
     if (argc < 5 || argc > 6 || !parse_allocator(argv[1], &job.allocator)) {
-        fprintf(stderr, "usage: %s carve|carve-heap|glibc|mimalloc SIZE "
+        fprintf(stderr, "usage: %s carve|carve-runs|carve-heap|glibc|mimalloc SIZE "
                         "ITEMS ROUNDS [THREADS]\n",
                 argv[0]);
         return 2;
@@ -127,10 +128,16 @@ int main(int argc, char **argv)
     /* The heap holds one batch per thread at a time; a size class may
      * leave most of a page unused, so it gets room to spare. */
     if (job.allocator == HOST_CARVE)
-        job.carve_image = host_carve_image(job.items, batch_bytes, 0);
+        job.carve_image = host_carve_image(job.items, batch_bytes, 0, 0);
+    else if (job.allocator == HOST_CARVE_RUNS)
+        /* A run takes at most an eighth of its arena: an arena of one
+         * batch would leave runs out, so these get 16 KiB. */
+        job.carve_image = host_carve_image(
+            job.items, batch_bytes > 16384u ? batch_bytes : 16384u, 0,
+            CARVE_PLAN_SMALL_RUNS);
     else if (job.allocator == HOST_CARVE_HEAP)
         job.carve_image = host_carve_image(
-            job.items, 64, (uint64_t)batch_bytes * 64u + (16u << 20));
+            job.items, 64, (uint64_t)batch_bytes * 64u + (16u << 20), 0);
     if (job.sums == NULL || (carved && job.carve_image == NULL))
         bench_fail("out of host memory");
     /* The first run pays for first touches of fresh pages; time the
