@@ -51,6 +51,7 @@ typedef struct front_model {
     uint32_t errors;  /* records the error log must have seen */
     uint32_t events;  /* records the event log must have seen */
     int checks;
+    int runs; /* CARVE_PLAN_SMALL_RUNS */
 } front_model;
 
 static const carve_set_header *header(const front_model *m)
@@ -108,6 +109,10 @@ static void adopt(front_model *m, uint32_t k, uint8_t *p, uint64_t bytes,
                   uint32_t align)
 {
     uint32_t want = align > CARVE_GRANULE ? align : CARVE_GRANULE, i;
+    /* With runs a block is aligned for any object of its size: 8 when it
+     * rounds to an odd multiple of 8, unless 16 was asked for. */
+    if (m->runs && align < CARVE_GRANULE && ((bytes + 7) / 8) % 2 == 1)
+        want = 8;
     uint64_t usable = carve_alloc_usable_size(&m->arenas[k], p, 1);
     FUZZ_REQUIRE(in_heap(m, p) || in_arena(m, p, k),
                  "block %p neither in arena %u nor in the heap", (void *)p, k);
@@ -163,7 +168,7 @@ static void check_allocation(front_model *m, uint32_t k, uint8_t *p,
 static void op_malloc(void *model, fuzz_input *in)
 {
     front_model *m = model;
-    uint32_t k = fuzz_u8(in) % ARENAS, align = 16;
+    uint32_t k = fuzz_u8(in) % ARENAS, align = CARVE_DEFAULT_ALIGN;
     uint64_t bytes = fuzz_size(in, 3 * m->plan.arena_bytes + 20000);
     const carve_arena_state *s = m->arenas[k].state;
     uint32_t zero = s->zero_requests, failed = s->failed_count;
@@ -194,7 +199,7 @@ static void op_calloc(void *model, fuzz_input *in)
         FUZZ_REQUIRE(fuzz_tag_mismatch(p, (size_t)(count * size), 0) ==
                          count * size,
                      "calloc memory not zero");
-    check_allocation(m, k, p, count * size, 16, zero, failed);
+    check_allocation(m, k, p, count * size, CARVE_DEFAULT_ALIGN, zero, failed);
 }
 
 static void op_free(void *model, fuzz_input *in)
@@ -250,7 +255,7 @@ static void op_realloc(void *model, fuzz_input *in)
     /* moved: one event for the old block, one for the new */
     m->events += p == old.p ? 1 : 2;
     m->live[i] = m->live[--m->live_count];
-    adopt(m, k, p, bytes, 16);
+    adopt(m, k, p, bytes, CARVE_DEFAULT_ALIGN);
 }
 
 /* A free or realloc of a pointer that is no live block's start (interior,
@@ -369,12 +374,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.heap_page_bytes = 2048u << (config & 1u);
     p.large_request_bytes = config & 2u ? 1u + fuzz_u16(&in) % 2048u : 0u;
     p.options = (config & 4u ? CARVE_PLAN_CHECKS : 0u) |
-                (config & 8u ? CARVE_PLAN_HEAP_FALLBACK : 0u);
+                (config & 8u ? CARVE_PLAN_HEAP_FALLBACK : 0u) |
+                (config & 32u ? CARVE_PLAN_SMALL_RUNS : 0u);
     p.event_log_records = config & 16u ? 4096u : 0u;
     p.error_log_records = 64;
     if (carve_plan_compute(&p, &limits, &m.plan) != CARVE_SUCCESS)
         return 0;
     m.checks = (p.options & CARVE_PLAN_CHECKS) != 0;
+    m.runs = (p.options & CARVE_PLAN_SMALL_RUNS) != 0;
     m.image = aligned_alloc(4096, (size_t)((m.plan.total_bytes + 4095) & ~4095ull));
     FUZZ_REQUIRE(m.image != NULL, "out of memory");
     /* Garbage where the allocator must never look before writing. */
