@@ -627,25 +627,38 @@ CARVE_HOT void carve_core_push_free(const carve_arena *a, carve_u32 g,
     carve_core_set_bit(a->class_bits, c);
 }
 
+/* Takes the element at g off the doubly-linked list whose first element
+ * (+ 1) is *head; its next link is word `at` of its first granule, its prev
+ * link word at + 1 (free blocks and runs keep them in different words).
+ * Returns 0 and marks the arena corrupt if its links are out of range. */
+CARVE_HOT int carve_core_list_remove(const carve_arena *a,
+                                        CARVE_GLOBAL carve_u32 *head,
+                                        carve_u32 g, carve_u32 at)
+{
+    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
+    carve_u32 next = w[at], prev = w[at + 1u];
+    if (!carve_core_link_ok(a, next) || !carve_core_link_ok(a, prev) ||
+        (prev == 0u && *head != g + 1u)) {
+        carve_core_mark_corrupt(a);
+        return 0;
+    }
+    if (prev != 0u)
+        carve_core_words(a, prev - 1u)[at] = next;
+    else
+        *head = next;
+    if (next != 0u)
+        carve_core_words(a, next - 1u)[at + 1u] = prev;
+    return 1;
+}
+
 /* Takes the free block at g (of size n) off its list. Returns 0 and marks
  * the arena corrupt if its links are out of range. */
 CARVE_HOT int carve_core_unlink(const carve_arena *a, carve_u32 g,
                                    carve_u32 n)
 {
-    CARVE_GLOBAL carve_u32 *w = carve_core_words(a, g);
-    carve_u32 next = w[1], prev = w[2];
     carve_u32 c = carve_core_class_of(n);
-    if (!carve_core_link_ok(a, next) || !carve_core_link_ok(a, prev) ||
-        (prev == 0u && a->heads[c] != g + 1u)) {
-        carve_core_mark_corrupt(a);
+    if (!carve_core_list_remove(a, &a->heads[c], g, 1u))
         return 0;
-    }
-    if (prev != 0u)
-        carve_core_words(a, prev - 1u)[1] = next;
-    else
-        a->heads[c] = next;
-    if (next != 0u)
-        carve_core_words(a, next - 1u)[2] = prev;
     if (a->heads[c] == 0u)
         carve_core_clear_bit(a->class_bits, c);
     return 1;
@@ -891,18 +904,8 @@ CARVE_HOT int carve_core_run_unlink(const carve_arena *a, carve_u32 s,
                                        carve_u32 c)
 {
     CARVE_GLOBAL carve_u32 *w = carve_core_words(a, s);
-    carve_u32 next = w[2], prev = w[3];
-    if (!carve_core_link_ok(a, next) || !carve_core_link_ok(a, prev) ||
-        (prev == 0u && a->run_heads[c] != s + 1u)) {
-        carve_core_mark_corrupt(a);
+    if (!carve_core_list_remove(a, &a->run_heads[c], s, 2u))
         return 0;
-    }
-    if (prev != 0u)
-        carve_core_words(a, prev - 1u)[2] = next;
-    else
-        a->run_heads[c] = next;
-    if (next != 0u)
-        carve_core_words(a, next - 1u)[3] = prev;
     w[2] = 0u;
     w[3] = 0u;
     return 1;
