@@ -142,7 +142,8 @@ static void *item_malloc(const host_pairs_job *job, carve_arena *arena,
         return mimalloc_malloc(size);
     case HOST_CARVE:
     case HOST_CARVE_RUNS:
-        return carve_core_malloc(arena, size);
+        /* What carve_malloc runs in a kernel. */
+        return carve_alloc_malloc(arena, size, CARVE_DEFAULT_ALIGN, 0);
     case HOST_CARVE_HEAP:
         return carve_alloc_malloc(arena, size, CARVE_GRANULE, 0);
     default:
@@ -158,8 +159,6 @@ static void item_free(const host_pairs_job *job, carve_arena *arena, void *p)
         break;
     case HOST_CARVE:
     case HOST_CARVE_RUNS:
-        carve_core_free(arena, p);
-        break;
     case HOST_CARVE_HEAP:
         carve_alloc_free(arena, p, 0);
         break;
