@@ -572,6 +572,18 @@ CARVE_INLINE void carve_core_close(carve_arena *a)
         a->state->flags |= CARVE_ARENA_CLOSED;
 }
 
+/* The first end bit at or after granule g < bump: the last granule of the
+ * block that starts at g. Most blocks end in the word they start in, so
+ * one load and a count of trailing zeros find it. A result at or above
+ * bump (CARVE_NO_CLASS included) means the bitmaps are damaged. */
+CARVE_HOT carve_u32 carve_core_end_at(const carve_arena *a, carve_u32 g,
+                                         carve_u32 bump)
+{
+    carve_u32 ends = a->end_bits[g >> 5] >> (g & 31u);
+    return ends != 0u ? g + CARVE_CTZ32(ends)
+                      : carve_core_next_bit(a->end_bits, g, bump);
+}
+
 /* ---- free blocks: header [size, next+1, prev+1], footer ~size ----------- */
 
 CARVE_HOT CARVE_GLOBAL carve_u32 *carve_core_words(const carve_arena *a,
@@ -728,11 +740,17 @@ CARVE_COLD carve_u32 carve_core_corrupt_found(const carve_arena *a)
 CARVE_HOT void carve_core_mark_live(const carve_arena *a, carve_u32 g,
                                        carve_u32 n)
 {
-    CARVE_GLOBAL carve_arena_state *s = a->state;
     carve_core_set_bit(a->start_bits, g);
     carve_core_set_bit(a->end_bits, g + n - 1u);
-    if (s->bump > s->bump_peak)
-        s->bump_peak = s->bump;
+}
+
+/* Moves bump up to `to`, keeping its high-water mark. */
+CARVE_HOT void carve_core_raise_bump(const carve_arena *a, carve_u32 to)
+{
+    CARVE_GLOBAL carve_arena_state *s = a->state;
+    s->bump = to;
+    if (to > s->bump_peak)
+        s->bump_peak = to;
 }
 
 /* Granules a block of `bytes` usable bytes counts in live_granules. */
@@ -798,39 +816,46 @@ CARVE_HOT carve_u32 carve_core_granules_take(const carve_arena *a,
                                                 carve_u32 n, carve_u32 ag,
                                                 carve_u32 *why)
 {
-    CARVE_GLOBAL carve_arena_state *s = a->state;
-    carve_u32 need = n + ag - 1u, c, g, m;
-    /* The class holding `need` may have a block that fits; look at its head
-     * first, then at the classes where every block fits. */
+    carve_u32 need = n + ag - 1u, c, g, m, w;
     *why = CARVE_FAIL_CORRUPT;
     c = need <= a->granules ? carve_core_class_of(need) : a->class_count;
-    if (c < a->class_count && a->heads[c] != 0u) {
-        g = a->heads[c] - 1u;
-        m = carve_core_free_size(a, g);
-        if (m == 0u)
-            return carve_core_corrupt_found(a);
-        if (m >= need) {
-            if (!carve_core_unlink(a, g, m))
-                return 0u;
+    /* One word of the class bitmap tells whether a free block may fit:
+     * mostly none does, and the request goes to the wilderness. */
+    w = c >> 5;
+    if (c < a->class_count &&
+        ((a->class_bits[w] & (0xffffffffu << (c & 31u))) != 0u ||
+         w + 1u < a->class_words)) {
+        /* The class holding `need` may have a block that fits; look at
+         * its head first, then at the classes where every block fits. */
+        if (a->heads[c] != 0u) {
+            g = a->heads[c] - 1u;
+            m = carve_core_free_size(a, g);
+            if (m == 0u)
+                return carve_core_corrupt_found(a);
+            if (m >= need) {
+                if (!carve_core_unlink(a, g, m))
+                    return 0u;
+                return carve_core_take(a, g, m, n, ag) + 1u;
+            }
+        }
+        /* Every block of a higher class fits (a non-empty class c whose
+         * head did not fit cannot be exact, so searching from c + 1 loses
+         * nothing). */
+        c = carve_core_next_bit(a->class_bits, c + 1u, a->class_count);
+        if (c != CARVE_NO_CLASS) {
+            g = a->heads[c] - 1u;
+            m = carve_core_free_size(a, g);
+            if (m < need || !carve_core_unlink(a, g, m))
+                return carve_core_corrupt_found(a);
             return carve_core_take(a, g, m, n, ag) + 1u;
         }
     }
-    /* Every block of a higher class fits (a non-empty class c whose head
-     * did not fit cannot be exact, so searching from c + 1 loses nothing). */
-    c = carve_core_next_bit(a->class_bits, c + 1u, a->class_count);
-    if (c != CARVE_NO_CLASS) {
-        g = a->heads[c] - 1u;
-        m = carve_core_free_size(a, g);
-        if (m < need || !carve_core_unlink(a, g, m))
-            return carve_core_corrupt_found(a);
-        return carve_core_take(a, g, m, n, ag) + 1u;
-    }
     *why = CARVE_FAIL_OUT_OF_MEMORY;
-    g = s->bump;
+    g = a->state->bump;
     m = carve_core_align_pad(a, g, ag);
     if (n > a->granules - g || m > a->granules - g - n)
         return 0u;
-    s->bump = g + m + n;
+    carve_core_raise_bump(a, g + m + n);
     if (m != 0u)
         carve_core_push_free(a, g, m);
     *why = CARVE_FAIL_NONE;
@@ -1279,12 +1304,11 @@ CARVE_HOT carve_u32 carve_core_find(const carve_arena *a,
                                        CARVE_GLOBAL void *p,
                                        carve_core_block *b)
 {
-    CARVE_GLOBAL carve_arena_state *s = a->state;
     carve_uptr off = (carve_uptr)p - (carve_uptr)a->payload;
     carve_u32 g = (carve_u32)(off >> CARVE_GRANULE_SHIFT), e;
+    carve_u32 bump = a->state->bump;
     /* An address below the payload wraps around to a huge offset. */
-    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT) ||
-        g >= s->bump)
+    if (off >= ((carve_uptr)a->granules << CARVE_GRANULE_SHIFT) || g >= bump)
         return carve_core_refuse_pointer(a, p);
     if (!carve_core_bit(a->start_bits, g)) {
         if (a->run_bytes != 0u && g != 0u && carve_core_bit(a->end_bits, g) &&
@@ -1294,12 +1318,12 @@ CARVE_HOT carve_u32 carve_core_find(const carve_arena *a,
     }
     if ((off & (CARVE_GRANULE - 1u)) != 0u)
         return carve_core_refuse_pointer(a, p);
-    e = carve_core_next_bit(a->end_bits, g, s->bump);
-    if (e == CARVE_NO_CLASS)
+    e = carve_core_end_at(a, g, bump);
+    if (e >= bump)
         return carve_core_corrupt_found(a);
     /* A one-granule block followed by slots is a run's header, never
      * handed out. */
-    if (e == g && a->run_bytes != 0u && g + 1u < s->bump &&
+    if (e == g && a->run_bytes != 0u && g + 1u < bump &&
         carve_core_bit(a->end_bits, g + 1u) &&
         !carve_core_bit(a->start_bits, g + 1u))
         return carve_core_refuse_as(a, CARVE_MISUSE_NOT_LIVE);
@@ -1383,7 +1407,7 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
     if (hi == s->bump) {
         if (m > a->granules - g)
             return 0;
-        s->bump = g + m;
+        carve_core_raise_bump(a, g + m);
     } else {
         if (carve_core_bit(a->start_bits, hi))
             return 0;
@@ -1402,8 +1426,6 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
     s->live_granules += m - n;
     if (s->live_granules > s->live_peak)
         s->live_peak = s->live_granules;
-    if (s->bump > s->bump_peak)
-        s->bump_peak = s->bump;
     return 1;
 }
 

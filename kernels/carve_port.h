@@ -100,8 +100,13 @@ static inline uint32_t carve_port_cas(uint32_t *p, uint32_t expected,
 
 #endif
 
-/* Index of the lowest set bit; x must not be 0. OpenCL C 1.2 has no ctz. */
+/* Index of the lowest set bit; x must not be 0. OpenCL C 1.2 has no ctz;
+ * the host's compilers have one instruction for it. */
+#if !defined(__OPENCL_C_VERSION__) && (defined(__GNUC__) || defined(__clang__))
+#define CARVE_CTZ32(x) ((carve_u32)__builtin_ctz((unsigned)(x)))
+#else
 #define CARVE_CTZ32(x) (31u - CARVE_CLZ32((x) & (0u - (x))))
+#endif
 
 /* Set bits of a 32-bit word, without popcount (OpenCL C 1.2 has none). */
 #define CARVE_POPCOUNT32(x) carve_port_popcount((carve_u32)(x))
