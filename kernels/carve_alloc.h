@@ -503,6 +503,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
 {
     CARVE_GLOBAL carve_u32 *w;
     carve_u64 bytes, i, words;
+    carve_heap_block hb;
     if (a->state == 0)
         return 0;
     if (size != 0u && count > CARVE_U64_MAX / size)
@@ -513,6 +514,17 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
         a, bytes, CARVE_DEFAULT_ALIGN, CARVE_CALL_CALLOC, site);
     if (w == 0)
         return 0;
+    /* Without checks the caller may use the whole block, as
+     * carve_usable_size says: all of it is zeroed. With checks, only the
+     * bytes asked for: the redzone's canary follows them. */
+    if (!(a->options & CARVE_OPTION_CHECKS)) {
+        bytes = a->granted;
+        if (carve_alloc_in_heap(a, w)) {
+            carve_heap_resolve(&a->heap,
+                               carve_alloc_offset(a, w) - a->heap_begin, &hb);
+            bytes = hb.bytes;
+        }
+    }
     /* Whole words up to the payload's end; the redzone's canary starts in
      * the last granule, so with checks the tail bytes are zeroed one by
      * one. */

@@ -1090,7 +1090,7 @@ CARVE_HOT void carve_core_run_give(const carve_arena *a,
 
 /* ---- requests, continued ------------------------------------------------------ */
 
-/* Allocates like carve_core_malloc_aligned but counts no failure: returns
+/* Allocates `bytes` aligned to `align` but counts no failure: returns
  * 0 with *why set (CARVE_FAIL_NONE for a 0-byte request, which is counted
  * in zero_requests), so a caller with somewhere else to look (the shared
  * heap) decides whether the request failed. On success a->granted holds
@@ -1151,17 +1151,6 @@ CARVE_HOT CARVE_GLOBAL void *carve_core_try_malloc(carve_arena *a,
         return 0;
     carve_core_count_alloc(a, n << CARVE_GRANULE_SHIFT);
     return (CARVE_GLOBAL void *)carve_core_words(a, g - 1u);
-}
-
-CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc_aligned(carve_arena *a,
-                                                          carve_u64 bytes,
-                                                          carve_u32 align)
-{
-    carve_u32 why = CARVE_FAIL_NONE;
-    CARVE_GLOBAL void *p = carve_core_try_malloc(a, bytes, align, &why);
-    if (p == 0 && why != CARVE_FAIL_NONE)
-        carve_core_fail(a, why, bytes);
-    return p;
 }
 
 /* Whether granule g (not a block start) lies inside a live block: the next
@@ -1371,32 +1360,6 @@ CARVE_HOT carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
  * not a multiple of 16 gives and every other block exceeds. */
 #define CARVE_DEFAULT_ALIGN 8u
 
-CARVE_INLINE CARVE_GLOBAL void *carve_core_malloc(carve_arena *a,
-                                                  carve_u64 bytes)
-{
-    return carve_core_malloc_aligned(a, bytes, CARVE_DEFAULT_ALIGN);
-}
-
-CARVE_INLINE CARVE_GLOBAL void *carve_core_calloc(carve_arena *a,
-                                                  carve_u64 count,
-                                                  carve_u64 size)
-{
-    CARVE_GLOBAL carve_u32 *w;
-    carve_u64 i, words;
-    if (a->state == 0)
-        return 0;
-    if (size != 0u && count > CARVE_U64_MAX / size)
-        return carve_core_fail(a, CARVE_FAIL_OVERFLOW, 0xffffffffu);
-    w = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, count * size);
-    if (w == 0)
-        return 0;
-    /* The whole block, in words: its usable bytes are a multiple of 8. */
-    words = a->granted >> 2;
-    for (i = 0u; i < words; ++i)
-        w[i] = 0u;
-    return (CARVE_GLOBAL void *)w;
-}
-
 /* Grows the live block [g, g + n) in place to m granules when the free block
  * or wilderness after it has room; returns 1 on success. */
 CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
@@ -1457,59 +1420,6 @@ CARVE_INLINE int carve_core_resize_in_place(carve_arena *a,
         return 1;
     }
     return m == b->n || carve_core_grow_in_place(a, b->g, b->n, m);
-}
-
-/* C semantics: realloc(NULL, n) allocates; realloc(p, 0) frees p and returns
- * NULL; on failure p stays valid and untouched. A refused p returns NULL
- * and is recorded. */
-CARVE_INLINE CARVE_GLOBAL void *carve_core_realloc(carve_arena *a,
-                                                   CARVE_GLOBAL void *p,
-                                                   carve_u64 bytes)
-{
-    carve_core_block b = {0u, 0u, 0u, 0u};
-    carve_u32 i, m, words;
-    CARVE_GLOBAL carve_u32 *src, *dst;
-    if (a->state == 0)
-        return 0;
-    if (p == 0)
-        return carve_core_malloc(a, bytes);
-    if (a->state->flags & CARVE_ARENA_CORRUPT)
-        return carve_core_fail(a, CARVE_FAIL_CORRUPT, bytes);
-    if (carve_core_find(a, p, &b) == 0u)
-        return 0;
-    a->state->realloc_count += 1u;
-    if (bytes == 0u) {
-        carve_core_retire(a, &b);
-        return 0;
-    }
-    m = carve_core_granules_for(bytes);
-    if (m == 0u || m > a->granules)
-        return carve_core_fail(a, CARVE_FAIL_TOO_LARGE, bytes);
-    if (carve_core_resize_in_place(a, &b, bytes))
-        return p;
-    dst = (CARVE_GLOBAL carve_u32 *)carve_core_malloc(a, bytes);
-    if (dst == 0)
-        return 0;
-    /* A slot also moves to shrink, into a smaller class: copy what both
-     * hold, in whole words (every block is a multiple of 8 bytes). */
-    src = (CARVE_GLOBAL carve_u32 *)p;
-    words = bytes < b.bytes ? (carve_u32)((bytes + 3u) >> 2) : b.bytes >> 2;
-    for (i = 0u; i < words; ++i)
-        dst[i] = src[i];
-    /* A move counts as one allocation and one free, which keeps
-     * live_blocks == alloc_count - free_count. */
-    carve_core_retire(a, &b);
-    return (CARVE_GLOBAL void *)dst;
-}
-
-/* Usable bytes of the live block p, or 0 (recorded) if p is not one. */
-CARVE_INLINE carve_u64 carve_core_usable_size(carve_arena *a,
-                                              CARVE_GLOBAL void *p)
-{
-    carve_core_block b = {0u, 0u, 0u, 0u};
-    if (p == 0 || a->state == 0)
-        return 0u;
-    return carve_core_find(a, p, &b);
 }
 
 /* Offset of p from the carved buffer's base: what to store in shared data

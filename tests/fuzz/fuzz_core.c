@@ -1,6 +1,7 @@
 /*
  * fuzz_core.c - libFuzzer target for the arena allocator core
- * (kernels/carve_core.h, the code kernels run), compiled as host C.
+ * (kernels/carve_core.h) through the calls kernels make (carve_malloc,
+ * carve_free... of kernels/carve_calls.h), compiled as host C.
  *
  * An input lays out a set of two arenas in host memory (arena bytes start
  * as garbage the input picks: the allocator must never rely on them), opens
@@ -25,6 +26,8 @@
 #include "fuzz_input.h"
 
 #include <carve/carve.h>
+
+#include "free_refused.h"
 
 #define MAX_GRANULES 2048u /* per arena: 32 KiB */
 #define MAX_LIVE MAX_GRANULES
@@ -98,9 +101,9 @@ static void adopt(core_model *m, uint8_t *p, uint64_t bytes, uint32_t align)
                  (unsigned long long)usable);
     FUZZ_REQUIRE((uintptr_t)p % want == 0, "block %p not aligned to %u",
                  (void *)p, want);
-    FUZZ_REQUIRE(carve_core_usable_size(&m->arena, p) == usable,
+    FUZZ_REQUIRE(carve_usable_size(&m->arena, p) == usable,
                  "usable size %llu for %llu bytes",
-                 (unsigned long long)carve_core_usable_size(&m->arena, p),
+                 (unsigned long long)carve_usable_size(&m->arena, p),
                  (unsigned long long)bytes);
     for (i = 0; i < m->live_count; ++i) {
         const core_block *b = &m->live[i];
@@ -191,10 +194,10 @@ static void misuse(core_model *m, uint8_t *x, uint32_t selector)
         return; /* a legal call: not this operation's business */
     if (selector & 1u) {
         uint64_t bytes = 1 + selector % 200u;
-        FUZZ_REQUIRE(carve_core_realloc(&m->arena, x, bytes) == NULL,
+        FUZZ_REQUIRE(carve_realloc(&m->arena, x, bytes) == NULL,
                      "realloc accepted misused pointer %p", (void *)x);
     } else {
-        uint32_t refused = carve_core_free(&m->arena, x);
+        uint32_t refused = free_refused(&m->arena, x);
         FUZZ_REQUIRE(refused == why, "free of %p refused as %u, expected %u",
                      (void *)x, refused, why);
     }
@@ -219,7 +222,7 @@ static void op_malloc(void *model, fuzz_input *in)
 {
     core_model *m = model;
     uint64_t bytes = fuzz_size(in, max_request(m));
-    check_allocation(m, carve_core_malloc(&m->arena, bytes), bytes,
+    check_allocation(m, carve_malloc(&m->arena, bytes), bytes,
                      CARVE_GRANULE);
 }
 
@@ -230,7 +233,7 @@ static void op_malloc_aligned(void *model, fuzz_input *in)
     uint32_t code = fuzz_u8(in);
     /* mostly powers of two from 1 to 256, sometimes anything */
     uint32_t align = code < 224 ? 1u << (code % 9u) : code - 224u;
-    check_allocation(m, carve_core_malloc_aligned(&m->arena, bytes, align),
+    check_allocation(m, carve_malloc_aligned(&m->arena, bytes, align),
                      bytes, align);
 }
 
@@ -239,7 +242,7 @@ static void op_calloc(void *model, fuzz_input *in)
     core_model *m = model;
     uint64_t count = fuzz_u8(in) % 17u;
     uint64_t size = fuzz_size(in, max_request(m) / 4);
-    uint8_t *p = carve_core_calloc(&m->arena, count, size);
+    uint8_t *p = carve_calloc(&m->arena, count, size);
     if (p != NULL)
         FUZZ_REQUIRE(fuzz_tag_mismatch(p, (size_t)(count * size), 0) ==
                          count * size,
@@ -253,7 +256,7 @@ static void op_calloc_overflow(void *model, fuzz_input *in)
     uint32_t shift = fuzz_u8(in) % 32u;
     uint64_t count = UINT64_MAX >> shift;
     uint64_t size = ((uint64_t)2 << shift) + fuzz_u8(in); /* count * size > 2^64 */
-    FUZZ_REQUIRE(carve_core_calloc(&m->arena, count, size) == NULL,
+    FUZZ_REQUIRE(carve_calloc(&m->arena, count, size) == NULL,
                  "calloc of an overflowing product");
     expect_failure(m, CARVE_FAIL_OVERFLOW);
 }
@@ -265,12 +268,12 @@ static void op_realloc(void *model, fuzz_input *in)
     uint64_t bytes = fuzz_size(in, max_request(m)), keep;
     uint8_t *q;
     if (b == NULL) { /* realloc(NULL, n) is malloc(n) */
-        check_allocation(m, carve_core_realloc(&m->arena, NULL, bytes), bytes,
+        check_allocation(m, carve_realloc(&m->arena, NULL, bytes), bytes,
                          CARVE_GRANULE);
         return;
     }
     old = *b;
-    q = carve_core_realloc(&m->arena, old.p, bytes);
+    q = carve_realloc(&m->arena, old.p, bytes);
     m->reallocs += 1;
     if (bytes == 0) { /* frees */
         FUZZ_REQUIRE(q == NULL, "realloc to 0 bytes returned a block");
@@ -295,7 +298,7 @@ static void op_free(void *model, fuzz_input *in)
 {
     core_model *m = model;
     core_block *b = pick_live(m, in);
-    uint32_t refused = carve_core_free(&m->arena, b ? b->p : NULL);
+    uint32_t refused = free_refused(&m->arena, b ? b->p : NULL);
     FUZZ_REQUIRE(refused == CARVE_MISUSE_NONE, "free of a live block refused "
                  "as %u", refused); /* free(NULL) does nothing */
     if (b != NULL)
@@ -369,6 +372,22 @@ static void expect_counters(const core_model *m)
                  "realloc_count %u, expected %u", s->realloc_count, m->reallocs);
 }
 
+/* Refusals are recorded in the error log as kernels record them: one
+ * record each (while there is room), counted in the header. The model
+ * takes those writes as expected. */
+static void expect_error_log(const core_model *m)
+{
+    carve_set_header *h = (carve_set_header *)m->image;
+    size_t kept = m->misuse < m->plan.error_capacity ? m->misuse
+                                                      : m->plan.error_capacity;
+    FUZZ_REQUIRE(h->error_count == m->misuse, "%u errors logged, expected %u",
+                 h->error_count, m->misuse);
+    memcpy(m->pristine + offsetof(carve_set_header, error_count),
+           &h->error_count, sizeof h->error_count);
+    memcpy(m->pristine + m->plan.error_offset, m->image + m->plan.error_offset,
+           kept * sizeof(carve_error_record));
+}
+
 static void expect_untouched_outside(const core_model *m)
 {
     size_t state0 = m->plan.state_offset, payload0 = m->plan.arenas_offset;
@@ -404,6 +423,7 @@ static void after_op(void *model, const char *op)
                  op, r.live_blocks, r.live_granules, m->live_count,
                  (unsigned long long)granules);
     expect_counters(m);
+    expect_error_log(m);
     expect_untouched_outside(m);
 }
 

@@ -1,9 +1,10 @@
 /*
- * core_c99.c - the allocator core must stay in the common subset of C99 and
- * OpenCL C: this file builds it as strict ISO C99 (-std=c99 -pedantic, see
- * CMakeLists.txt) and runs a few calls, independently of the library.
+ * core_c99.c - the allocator (core, heap and the calls kernels make) must
+ * stay in the common subset of C99 and OpenCL C: this file builds it as
+ * strict ISO C99 (-std=c99 -pedantic, see CMakeLists.txt) and runs a few
+ * calls, independently of the library.
  */
-#include "carve_core.h"
+#include "carve_calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,10 @@ int main(void)
     h->arena_stride = 256;
     h->total_bytes = 1024 + 256;
     a = carve_core_open(image, 0);
-    p = carve_core_malloc(&a, 40);
-    p = carve_core_realloc(&a, p, 100);
-    carve_core_free(&a, carve_core_calloc(&a, 2, 8));
-    carve_core_free(&a, p);
+    p = carve_malloc(&a, 40);
+    p = carve_realloc(&a, p, 100);
+    carve_free(&a, carve_calloc(&a, 2, 8));
+    carve_free(&a, p);
     if (carve_core_check(&a, &r) != CARVE_CHECK_OK || a.state->bump != 0) {
         fprintf(stderr, "core_c99: invariant %u broken\n", r.broken);
         return 1;

@@ -7,6 +7,10 @@
 
 #include "carve_test.h"
 
+/* carve_malloc, carve_free...: the calls kernels make, site and all. */
+#include "carve_calls.h"
+#include "free_refused.h"
+
 typedef struct core_fixture {
     carve_plan plan;
     unsigned char *image;

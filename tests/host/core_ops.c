@@ -33,15 +33,15 @@ static void test_malloc_basics(void)
 {
     core_fixture f = fixture_make(2, 1024, 0);
     carve_arena a = fixture_open(&f, 0);
-    unsigned char *p = carve_core_malloc(&a, 1);
-    unsigned char *q = carve_core_malloc(&a, 17);
+    unsigned char *p = carve_malloc(&a, 1);
+    unsigned char *q = carve_malloc(&a, 17);
     EXPECT(p == a.payload);
     EXPECT(q == a.payload + G); /* 1 byte takes exactly one granule */
     EXPECT(((uintptr_t)q % 16) == 0);
     EXPECT(state_of(&a)->live_blocks == 2);
     EXPECT(state_of(&a)->live_granules == 3);
     EXPECT(state_of(&a)->alloc_count == 2);
-    EXPECT(carve_core_usable_size(&a, q) == 32);
+    EXPECT(carve_usable_size(&a, q) == 32);
     EXPECT(state_of(&a)->flags & CARVE_ARENA_OPENED);
     EXPECT_INVARIANTS(&a);
     carve_core_close(&a);
@@ -54,18 +54,18 @@ static void test_failures_are_recorded(void)
     core_fixture f = fixture_make(1, 256, 0);
     carve_arena a = fixture_open(&f, 0);
     carve_arena_state *s = state_of(&a);
-    EXPECT(carve_core_malloc(&a, 0) == NULL);
+    EXPECT(carve_malloc(&a, 0) == NULL);
     EXPECT(s->failed_count == 0 && s->zero_requests == 1); /* not a failure */
-    EXPECT(carve_core_malloc(&a, 257) == NULL);
+    EXPECT(carve_malloc(&a, 257) == NULL);
     EXPECT(s->last_failure == CARVE_FAIL_TOO_LARGE && s->largest_failed == 257);
-    EXPECT(carve_core_malloc(&a, UINT64_MAX) == NULL);
+    EXPECT(carve_malloc(&a, UINT64_MAX) == NULL);
     EXPECT(s->last_failure == CARVE_FAIL_TOO_LARGE);
     EXPECT(s->largest_failed == UINT32_MAX); /* clamped, not wrapped */
-    EXPECT(carve_core_malloc_aligned(&a, 16, 3) == NULL);
+    EXPECT(carve_malloc_aligned(&a, 16, 3) == NULL);
     EXPECT(s->last_failure == CARVE_FAIL_BAD_ALIGNMENT);
-    EXPECT(carve_core_malloc_aligned(&a, 16, 256) == NULL);
-    EXPECT(carve_core_malloc_aligned(&a, 16, 0) == NULL);
-    EXPECT(carve_core_calloc(&a, UINT64_MAX / 2, 3) == NULL);
+    EXPECT(carve_malloc_aligned(&a, 16, 256) == NULL);
+    EXPECT(carve_malloc_aligned(&a, 16, 0) == NULL);
+    EXPECT(carve_calloc(&a, UINT64_MAX / 2, 3) == NULL);
     EXPECT(s->last_failure == CARVE_FAIL_OVERFLOW);
     EXPECT(s->failed_count == 6);
     EXPECT(s->alloc_count == 0 && s->bump == 0);
@@ -80,7 +80,7 @@ static void test_exhaustion_uses_every_byte(void)
     core_fixture f = fixture_make(1, 4096, 0);
     carve_arena a = fixture_open(&f, 0);
     uint32_t count = 0;
-    while (carve_core_malloc(&a, 16) != NULL)
+    while (carve_malloc(&a, 16) != NULL)
         ++count;
     EXPECT(count == 4096 / 16);
     EXPECT(state_of(&a)->last_failure == CARVE_FAIL_OUT_OF_MEMORY);
@@ -102,11 +102,11 @@ static void test_free_returns_everything(void)
                                  24, 25, 26, 27, 28, 32, 33, 34, 35, 36};
     int i;
     for (i = 0; i < N; ++i) {
-        blocks[i] = carve_core_malloc(&a, 16 + 16 * (uint64_t)(i % 5));
+        blocks[i] = carve_malloc(&a, 16 + 16 * (uint64_t)(i % 5));
         EXPECT(blocks[i] != NULL);
     }
     for (i = 0; i < N; ++i) {
-        carve_core_free(&a, blocks[order[i]]);
+        carve_free(&a, blocks[order[i]]);
         EXPECT_INVARIANTS(&a);
     }
     EXPECT(state_of(&a)->bump == 0); /* everything merged back */
@@ -124,20 +124,20 @@ static void test_coalescing_and_reuse(void)
     unsigned char *p[5];
     int i;
     for (i = 0; i < 5; ++i)
-        p[i] = carve_core_malloc(&a, 32);
-    carve_core_free(&a, p[1]);
-    carve_core_free(&a, p[3]);
+        p[i] = carve_malloc(&a, 32);
+    carve_free(&a, p[1]);
+    carve_free(&a, p[3]);
     carve_core_check(&a, &r);
     EXPECT(r.broken == 0 && r.free_blocks == 2 && r.free_granules == 4);
-    carve_core_free(&a, p[2]); /* joins both neighbours into one block */
+    carve_free(&a, p[2]); /* joins both neighbours into one block */
     carve_core_check(&a, &r);
     EXPECT(r.broken == 0 && r.free_blocks == 1 && r.free_granules == 6);
     /* The exact size comes back from the free block, first fit at its start. */
-    EXPECT(carve_core_malloc(&a, 96) == p[1]);
+    EXPECT(carve_malloc(&a, 96) == p[1]);
     carve_core_check(&a, &r);
     EXPECT(r.broken == 0 && r.free_blocks == 0);
     /* Freeing the top block returns it to the wilderness. */
-    carve_core_free(&a, p[4]);
+    carve_free(&a, p[4]);
     EXPECT(state_of(&a)->bump == granule_of(&a, p[4]));
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
@@ -149,26 +149,26 @@ static void test_free_null_and_misuse(void)
     carve_arena a = fixture_open(&f, 0);
     carve_arena b = fixture_open(&f, 1);
     carve_arena_state *s = state_of(&a);
-    unsigned char *p = carve_core_malloc(&a, 64);
-    unsigned char *other = carve_core_malloc(&b, 16);
+    unsigned char *p = carve_malloc(&a, 64);
+    unsigned char *other = carve_malloc(&b, 16);
     carve_arena_state before = *s;
-    carve_core_free(&a, NULL);
+    carve_free(&a, NULL);
     EXPECT(memcmp(&before, s, sizeof before) == 0);
-    carve_core_free(&a, p + 4);
+    carve_free(&a, p + 4);
     EXPECT(s->misuse_count == 1 && s->last_misuse == CARVE_MISUSE_INTERIOR);
-    carve_core_free(&a, p + 16); /* a granule inside the block */
+    carve_free(&a, p + 16); /* a granule inside the block */
     EXPECT(s->last_misuse == CARVE_MISUSE_INTERIOR);
-    carve_core_free(&a, other); /* another work-item's block */
+    carve_free(&a, other); /* another work-item's block */
     EXPECT(s->last_misuse == CARVE_MISUSE_OTHER_ARENA);
-    carve_core_free(&a, a.payload - 16); /* the state table or padding */
+    carve_free(&a, a.payload - 16); /* the state table or padding */
     EXPECT(s->last_misuse == CARVE_MISUSE_FOREIGN);
-    carve_core_free(&a, p + 256); /* never handed out */
+    carve_free(&a, p + 256); /* never handed out */
     EXPECT(s->last_misuse == CARVE_MISUSE_NOT_LIVE);
-    carve_core_free(&a, p);
-    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_FREED); /* double free */
+    carve_free(&a, p);
+    EXPECT(free_refused(&a, p) == CARVE_MISUSE_FREED); /* double free */
     EXPECT(s->last_misuse == CARVE_MISUSE_FREED);
     EXPECT(s->misuse_count == 6 && s->free_count == 1);
-    EXPECT(carve_core_realloc(&a, p, 32) == NULL);
+    EXPECT(carve_realloc(&a, p, 32) == NULL);
     EXPECT(s->misuse_count == 7);
     EXPECT(state_of(&b)->live_blocks == 1); /* b untouched */
     EXPECT_INVARIANTS(&a);
@@ -181,15 +181,15 @@ static void test_alignment(void)
     core_fixture f = fixture_make(1, 8192, 0);
     carve_arena a = fixture_open(&f, 0);
     uint32_t align;
-    unsigned char *small = carve_core_malloc(&a, 16);
+    unsigned char *small = carve_malloc(&a, 16);
     EXPECT(small != NULL);
     for (align = 16; align <= CARVE_MAX_ALIGN; align *= 2) {
-        unsigned char *p = carve_core_malloc_aligned(&a, 40, align);
+        unsigned char *p = carve_malloc_aligned(&a, 40, align);
         EXPECT(p != NULL && ((uintptr_t)p % align) == 0);
         EXPECT_INVARIANTS(&a);
     }
     /* Padding became free blocks; freeing the small block must merge. */
-    carve_core_free(&a, small);
+    carve_free(&a, small);
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
 }
@@ -198,13 +198,13 @@ static void test_calloc_zeroes(void)
 {
     core_fixture f = fixture_make(1, 1024, 0);
     carve_arena a = fixture_open(&f, 0);
-    unsigned char *p = carve_core_calloc(&a, 10, 7); /* 70 -> 80 bytes */
+    unsigned char *p = carve_calloc(&a, 10, 7); /* 70 -> 80 bytes */
     int i, dirty = 0;
     EXPECT(p != NULL);
     for (i = 0; i < 80; ++i) /* the whole granules, over 0xA5 garbage */
         dirty |= p[i];
     EXPECT(dirty == 0);
-    EXPECT(carve_core_calloc(&a, 0, 5) == NULL);
+    EXPECT(carve_calloc(&a, 0, 5) == NULL);
     EXPECT(state_of(&a)->zero_requests == 1 && state_of(&a)->failed_count == 0);
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
@@ -221,37 +221,37 @@ static void test_realloc(void)
     carve_arena a = fixture_open(&f, 0);
     carve_arena_state *s = state_of(&a);
     unsigned char *p, *q, *blocker, *moved;
-    p = carve_core_realloc(&a, NULL, 32); /* realloc(NULL) allocates */
+    p = carve_realloc(&a, NULL, 32); /* realloc(NULL) allocates */
     EXPECT(p != NULL && s->alloc_count == 1);
     fill(p, 32, 0x11);
-    q = carve_core_realloc(&a, p, 100); /* top block: grows in place */
+    q = carve_realloc(&a, p, 100); /* top block: grows in place */
     EXPECT(q == p && carve_test_holds(q, 32, 0x11));
-    EXPECT(carve_core_usable_size(&a, q) == 112);
+    EXPECT(carve_usable_size(&a, q) == 112);
     EXPECT_INVARIANTS(&a);
-    q = carve_core_realloc(&a, q, 20); /* shrink keeps the head */
+    q = carve_realloc(&a, q, 20); /* shrink keeps the head */
     EXPECT(q == p && carve_test_holds(q, 20, 0x11) && s->bump == 2);
     EXPECT_INVARIANTS(&a);
-    blocker = carve_core_malloc(&a, 16);
+    blocker = carve_malloc(&a, 16);
     fill(blocker, 16, 0x22);
-    moved = carve_core_realloc(&a, q, 200); /* blocked: must move */
+    moved = carve_realloc(&a, q, 200); /* blocked: must move */
     EXPECT(moved != NULL && moved != q && carve_test_holds(moved, 20, 0x11));
     EXPECT(carve_test_holds(blocker, 16, 0x22));
     EXPECT_INVARIANTS(&a);
     /* The move freed q's two granules before `blocker`; a 16-byte block
      * reuses the first of them. */
-    p = carve_core_malloc(&a, 16);
+    p = carve_malloc(&a, 16);
     EXPECT(p == q);
     fill(p, 16, 0x33);
-    EXPECT(carve_core_realloc(&a, p, 10000) == NULL); /* too big */
+    EXPECT(carve_realloc(&a, p, 10000) == NULL); /* too big */
     EXPECT(s->last_failure == CARVE_FAIL_TOO_LARGE && carve_test_holds(p, 16, 0x33));
-    EXPECT(carve_core_realloc(&a, p, 2000) == NULL); /* no room */
+    EXPECT(carve_realloc(&a, p, 2000) == NULL); /* no room */
     EXPECT(s->last_failure == CARVE_FAIL_OUT_OF_MEMORY && carve_test_holds(p, 16, 0x33));
-    carve_core_free(&a, blocker); /* the granule after p... */
+    carve_free(&a, blocker); /* the granule after p... */
     EXPECT_INVARIANTS(&a);
-    q = carve_core_realloc(&a, p, 32); /* ...lets p grow in place */
+    q = carve_realloc(&a, p, 32); /* ...lets p grow in place */
     EXPECT(q == p && carve_test_holds(q, 16, 0x33));
     EXPECT_INVARIANTS(&a);
-    EXPECT(carve_core_realloc(&a, q, 0) == NULL); /* frees */
+    EXPECT(carve_realloc(&a, q, 0) == NULL); /* frees */
     EXPECT(s->live_blocks == 1); /* only `moved` is left */
     EXPECT(s->realloc_count == 7); /* NULL-realloc is a malloc; misuse not */
     EXPECT_INVARIANTS(&a);
@@ -269,17 +269,17 @@ static void test_corruption_is_contained(void)
     unsigned char *neighbour = b.payload;
     unsigned char snapshot[1024];
     memcpy(snapshot, neighbour, sizeof snapshot);
-    p = carve_core_malloc(&a, 64);
-    q = carve_core_malloc(&a, 64);
-    r = carve_core_malloc(&a, 64);
+    p = carve_malloc(&a, 64);
+    q = carve_malloc(&a, 64);
+    r = carve_malloc(&a, 64);
     (void)r;
-    carve_core_free(&a, q);
+    carve_free(&a, q);
     memset(q, 0x7f, 64); /* use after free: header and footer destroyed */
-    EXPECT(carve_core_malloc(&a, 64) == NULL);
+    EXPECT(carve_malloc(&a, 64) == NULL);
     EXPECT(state_of(&a)->last_failure == CARVE_FAIL_CORRUPT);
     EXPECT(state_of(&a)->flags & CARVE_ARENA_CORRUPT);
-    carve_core_free(&a, p); /* refused quietly: the arena is quarantined */
-    EXPECT(carve_core_malloc(&a, 16) == NULL);
+    carve_free(&a, p); /* refused quietly: the arena is quarantined */
+    EXPECT(carve_malloc(&a, 16) == NULL);
     EXPECT(memcmp(snapshot, neighbour, sizeof snapshot) == 0);
     {
         carve_core_report rep;
@@ -294,13 +294,13 @@ static void test_bad_open(void)
     carve_arena bad = carve_core_open(f.image, 3);
     carve_summary summary;
     EXPECT(bad.state == NULL);
-    EXPECT(carve_core_malloc(&bad, 16) == NULL);
-    carve_core_free(&bad, f.image + f.plan.arenas_offset); /* no effect */
+    EXPECT(carve_malloc(&bad, 16) == NULL);
+    carve_free(&bad, f.image + f.plan.arenas_offset); /* no effect */
     REQUIRE_OK(carve_layout_summary(f.image, &summary));
     EXPECT(summary.open_failures == 1);
     EXPECT(summary.arenas_opened == 0);
     bad = carve_core_open(NULL, 0);
-    EXPECT(bad.state == NULL && carve_core_malloc(&bad, 1) == NULL);
+    EXPECT(bad.state == NULL && carve_malloc(&bad, 1) == NULL);
     fixture_free(&f);
 }
 
@@ -308,7 +308,7 @@ static void test_offsets(void)
 {
     core_fixture f = fixture_make(2, 512, 0);
     carve_arena a = fixture_open(&f, 1);
-    unsigned char *p = carve_core_malloc(&a, 48);
+    unsigned char *p = carve_malloc(&a, 48);
     uint32_t off = carve_core_offset(&a, p);
     EXPECT(off == f.plan.arenas_offset + f.plan.arena_bytes);
     EXPECT(carve_core_pointer(&a, off) == p);

@@ -116,7 +116,7 @@ static void do_malloc(carve_arena *a, shadow *s, const config *c)
     unsigned char *p;
     if (carve_test_below(&rng, 8) == 0)
         align = 16u << carve_test_below(&rng, 4); /* 16..128 */
-    p = carve_core_malloc_aligned(a, bytes, align);
+    p = carve_malloc_aligned(a, bytes, align);
     if (p == NULL) {
         expect_justified_null(a, bytes, align);
         return;
@@ -129,7 +129,7 @@ static void do_calloc(carve_arena *a, shadow *s, const config *c)
 {
     uint64_t count = 1 + carve_test_below(&rng, 8);
     uint64_t size = 1 + carve_test_below(&rng, c->max_request / 8 + 1);
-    unsigned char *p = carve_core_calloc(a, count, size);
+    unsigned char *p = carve_calloc(a, count, size);
     uint64_t i;
     if (p == NULL) {
         expect_justified_null(a, count * size, 16);
@@ -150,7 +150,7 @@ static void do_free(carve_arena *a, shadow *s)
         return;
     i = (size_t)carve_test_below(&rng, s->count);
     EXPECT(block_intact(&s->blocks[i]));
-    carve_core_free(a, s->blocks[i].p);
+    carve_free(a, s->blocks[i].p);
     shadow_remove(s, i);
 }
 
@@ -165,7 +165,7 @@ static void do_realloc(carve_arena *a, shadow *s, const config *c)
     i = (size_t)carve_test_below(&rng, s->count);
     old = s->blocks[i];
     bytes = random_size(c);
-    p = carve_core_realloc(a, old.p, bytes);
+    p = carve_realloc(a, old.p, bytes);
     if (bytes == 0) { /* realloc(p, 0) frees */
         EXPECT(p == NULL);
         shadow_remove(s, i);
@@ -192,9 +192,9 @@ static void expect_shadow_matches(carve_arena *a, const shadow *s)
     uint64_t granules = 0;
     size_t i;
     for (i = 0; i < s->count; ++i) {
-        granules += (carve_core_usable_size(a, s->blocks[i].p) +
+        granules += (carve_usable_size(a, s->blocks[i].p) +
                      CARVE_GRANULE - 1) / CARVE_GRANULE;
-        EXPECT(carve_core_usable_size(a, s->blocks[i].p) >= s->blocks[i].bytes);
+        EXPECT(carve_usable_size(a, s->blocks[i].p) >= s->blocks[i].bytes);
     }
     EXPECT(a->state->live_blocks == s->count);
     EXPECT(a->state->live_granules == granules);
@@ -261,7 +261,7 @@ static void run_config(const config *c, uint64_t operations, uint32_t options)
                 c->arena_bytes, (unsigned)options, op);
     /* Free everything: the arena must return to empty. */
     while (s.count > 0) {
-        carve_core_free(&a, s.blocks[s.count - 1].p);
+        carve_free(&a, s.blocks[s.count - 1].p);
         --s.count;
     }
     /* Empty runs may wait at the heads of their lists; once they are

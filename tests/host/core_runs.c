@@ -39,27 +39,27 @@ static void test_slots_and_reuse(void)
     EXPECT(a.run_bytes == CARVE_RUN_MAX_BYTES);
     /* 24-byte blocks: 8-aligned, packed 24 bytes apart after the header. */
     for (i = 0; i < 40; ++i) {
-        p[i] = carve_core_malloc(&a, 24);
+        p[i] = carve_malloc(&a, 24);
         EXPECT(p[i] != NULL && ((uintptr_t)p[i] & 7) == 0);
         EXPECT_INVARIANTS(&a);
     }
     EXPECT(p[0] == a.payload + CARVE_GRANULE && p[1] == p[0] + 24);
-    EXPECT(carve_core_usable_size(&a, p[5]) == 24);
+    EXPECT(carve_usable_size(&a, p[5]) == 24);
     EXPECT(a.state->live_blocks == 40 && a.state->live_granules == 80);
     /* The lowest free slot is the next one handed out. */
-    EXPECT(carve_core_free(&a, p[7]) == CARVE_MISUSE_NONE);
-    EXPECT(carve_core_free(&a, p[3]) == CARVE_MISUSE_NONE);
-    q = carve_core_malloc(&a, 20);
+    EXPECT(free_refused(&a, p[7]) == CARVE_MISUSE_NONE);
+    EXPECT(free_refused(&a, p[3]) == CARVE_MISUSE_NONE);
+    q = carve_malloc(&a, 20);
     EXPECT(q == p[3]);
     EXPECT_INVARIANTS(&a);
     /* Asking for 16-byte alignment takes the next class up. */
-    q = carve_core_malloc_aligned(&a, 24, 16);
+    q = carve_malloc_aligned(&a, 24, 16);
     EXPECT(q != NULL && ((uintptr_t)q & 15) == 0 &&
-           carve_core_usable_size(&a, q) == 32);
+           carve_usable_size(&a, q) == 32);
     /* More than 16 comes from granules, aligned from the address. */
-    q = carve_core_malloc_aligned(&a, 24, 64);
+    q = carve_malloc_aligned(&a, 24, 64);
     EXPECT(q != NULL && ((uintptr_t)q & 63) == 0 &&
-           carve_core_usable_size(&a, q) == 32);
+           carve_usable_size(&a, q) == 32);
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
 }
@@ -68,15 +68,15 @@ static void test_refusals(void)
 {
     core_fixture f = runs_fixture(2, 64 * 1024);
     carve_arena a = fixture_open(&f, 0);
-    unsigned char *p = carve_core_malloc(&a, 40);
-    unsigned char *q = carve_core_malloc(&a, 40);
+    unsigned char *p = carve_malloc(&a, 40);
+    unsigned char *q = carve_malloc(&a, 40);
     EXPECT(p != NULL && q == p + 40);
-    EXPECT(carve_core_free(&a, p + 8) == CARVE_MISUSE_INTERIOR);
-    EXPECT(carve_core_free(&a, p + 80) == CARVE_MISUSE_NOT_LIVE);
-    EXPECT(carve_core_free(&a, p - CARVE_GRANULE) == CARVE_MISUSE_NOT_LIVE);
-    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_NONE);
-    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_FREED);
-    EXPECT(carve_core_realloc(&a, p, 10) == NULL);
+    EXPECT(free_refused(&a, p + 8) == CARVE_MISUSE_INTERIOR);
+    EXPECT(free_refused(&a, p + 80) == CARVE_MISUSE_NOT_LIVE);
+    EXPECT(free_refused(&a, p - CARVE_GRANULE) == CARVE_MISUSE_NOT_LIVE);
+    EXPECT(free_refused(&a, p) == CARVE_MISUSE_NONE);
+    EXPECT(free_refused(&a, p) == CARVE_MISUSE_FREED);
+    EXPECT(carve_realloc(&a, p, 10) == NULL);
     EXPECT(a.state->misuse_count == 5 && a.state->live_blocks == 1);
     EXPECT_INVARIANTS(&a);
     fixture_free(&f);
@@ -93,20 +93,20 @@ static void test_runs_given_back(void)
     uint32_t i, n = 0, slots = carve_core_run_slots(a.granules, 0);
     EXPECT(slots == 32);
     for (i = 0; i < slots + 1; ++i)
-        p[n++] = carve_core_malloc(&a, 16); /* two runs */
+        p[n++] = carve_malloc(&a, 16); /* two runs */
     EXPECT(p[n - 1] != NULL);
     for (i = 0; i < n; ++i) {
-        EXPECT(carve_core_free(&a, p[i]) == CARVE_MISUSE_NONE);
+        EXPECT(free_refused(&a, p[i]) == CARVE_MISUSE_NONE);
         EXPECT_INVARIANTS(&a);
     }
     /* One empty run waits; the other went back to the arena. */
     EXPECT(a.state->live_granules == 0 && a.state->bump != 0);
     EXPECT(a.state->bump <= carve_core_run_granules(0, slots) * 2);
     /* The whole arena: the waiting run must be given back for it. */
-    big = carve_core_malloc(&a, 4096);
+    big = carve_malloc(&a, 4096);
     EXPECT(big == a.payload);
     EXPECT_INVARIANTS(&a);
-    EXPECT(carve_core_free(&a, big) == CARVE_MISUSE_NONE);
+    EXPECT(free_refused(&a, big) == CARVE_MISUSE_NONE);
     EXPECT(a.state->bump == 0);
     fixture_free(&f);
 }
@@ -120,7 +120,7 @@ static void test_utilisation(void)
         core_fixture f = runs_fixture(1, 64 * 1024);
         carve_arena a = fixture_open(&f, 0);
         uint64_t held = 0;
-        while (carve_core_malloc(&a, sizes[i]) != NULL)
+        while (carve_malloc(&a, sizes[i]) != NULL)
             held += sizes[i];
         EXPECT_INVARIANTS(&a);
         if (held * 100 < 95ull * 64 * 1024) {
@@ -137,7 +137,7 @@ static void test_damage(void)
 {
     core_fixture f = runs_fixture(2, 4096); /* runs of 48 B: 10 slots */
     carve_arena a = fixture_open(&f, 0);
-    unsigned char *p = carve_core_malloc(&a, 48);
+    unsigned char *p = carve_malloc(&a, 48);
     carve_core_report r;
     uint32_t *header = (uint32_t *)(void *)a.payload;
     uint32_t tag = header[0];
@@ -147,9 +147,9 @@ static void test_damage(void)
     header[1] = 0xffffffffu; /* slots past the run's free */
     EXPECT(carve_core_check(&a, &r) == CARVE_CHECK_RUN);
     header[0] = tag ^ 0x10000u;
-    EXPECT(carve_core_free(&a, p) == CARVE_MISUSE_CORRUPT);
+    EXPECT(free_refused(&a, p) == CARVE_MISUSE_CORRUPT);
     EXPECT(a.state->flags & CARVE_ARENA_CORRUPT);
-    EXPECT(carve_core_malloc(&a, 48) == NULL);
+    EXPECT(carve_malloc(&a, 48) == NULL);
     fixture_free(&f);
 }
 
@@ -158,14 +158,14 @@ static void test_walkers(void)
 {
     core_fixture f = runs_fixture(2, 64 * 1024);
     carve_arena a = fixture_open(&f, 0);
-    unsigned char *small = carve_core_malloc(&a, 24);
-    unsigned char *gone = carve_core_malloc(&a, 24);
-    unsigned char *kept = carve_core_malloc(&a, 24);
-    unsigned char *plain = carve_core_malloc(&a, 1000);
+    unsigned char *small = carve_malloc(&a, 24);
+    unsigned char *gone = carve_malloc(&a, 24);
+    unsigned char *kept = carve_malloc(&a, 24);
+    unsigned char *plain = carve_malloc(&a, 1000);
     carve_core_walk w = carve_core_walk_start();
     carve_core_block b;
     uint32_t payload = (uint32_t)(a.payload - f.image), seen = 0;
-    EXPECT(carve_core_free(&a, gone) == CARVE_MISUSE_NONE);
+    EXPECT(free_refused(&a, gone) == CARVE_MISUSE_NONE);
     while (carve_core_walk_next(&a, &w, &b)) {
         unsigned char *at = a.payload + carve_core_block_offset(&b);
         EXPECT(at == small || at == kept || at == plain);

@@ -66,7 +66,7 @@ static void test_reset_keeps_arena_bytes(void)
     uint32_t i;
     for (i = 0; i < 3; ++i) {
         carve_arena a = carve_core_open(f.image, i);
-        void *p = carve_core_malloc(&a, 100 + i);
+        void *p = carve_malloc(&a, 100 + i);
         memset(p, (int)i + 1, 100 + i);
     }
     memcpy(copy, arenas, (size_t)f.plan.arenas_bytes);
@@ -86,11 +86,11 @@ static void test_stats_and_summary(void)
     carve_arena a = carve_core_open(f.image, 1);
     carve_arena_stats s;
     carve_summary sum;
-    void *p = carve_core_malloc(&a, 100);
-    void *q = carve_core_malloc(&a, 300);
-    carve_core_free(&a, p);
-    carve_core_malloc(&a, 5000);
-    carve_core_free(&a, (unsigned char *)q + 1);
+    void *p = carve_malloc(&a, 100);
+    void *q = carve_malloc(&a, 300);
+    carve_free(&a, p);
+    carve_malloc(&a, 5000);
+    carve_free(&a, (unsigned char *)q + 1);
     carve_core_set_root(&a, q);
     carve_core_close(&a);
     REQUIRE_OK(carve_layout_arena_stats(f.image, 1, &s));
@@ -117,9 +117,9 @@ static void test_check_finds_planted_damage(void)
     core_fixture f = fixture_make(5, 1024, 0);
     carve_arena a = carve_core_open(f.image, 3);
     uint32_t bad = 99, broken = 0;
-    void *p = carve_core_malloc(&a, 64);
-    carve_core_malloc(&a, 64);
-    carve_core_free(&a, p);
+    void *p = carve_malloc(&a, 64);
+    carve_malloc(&a, 64);
+    carve_free(&a, p);
     EXPECT_STATUS(carve_layout_check(f.image, &bad, &broken), CARVE_SUCCESS);
     /* A stale start bit above bump. */
     carve_core_set_bit(a.start_bits, a.state->bump + 3);
@@ -152,12 +152,12 @@ static void test_block_lookup(void)
     core_fixture f = fixture_make(2, 1024, 0);
     carve_arena a = carve_core_open(f.image, 0);
     carve_arena b = carve_core_open(f.image, 1);
-    unsigned char *p = carve_core_malloc(&a, 100); /* 7 granules */
-    unsigned char *gone = carve_core_malloc(&a, 16);
-    unsigned char *q = carve_core_malloc(&a, 16);
-    unsigned char *other = carve_core_malloc(&b, 16);
+    unsigned char *p = carve_malloc(&a, 100); /* 7 granules */
+    unsigned char *gone = carve_malloc(&a, 16);
+    unsigned char *q = carve_malloc(&a, 16);
+    unsigned char *other = carve_malloc(&b, 16);
     uint32_t off = carve_core_offset(&a, p);
-    carve_core_free(&a, gone);
+    carve_free(&a, gone);
     EXPECT(carve_layout_block(f.image, 0, off, 100) == p);
     EXPECT(carve_layout_block(f.image, 0, off + 40, 60) == p + 40);
     EXPECT(carve_layout_block(f.image, 0, off + 40, 73) == NULL); /* past */
