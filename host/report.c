@@ -161,31 +161,13 @@ static void walk_arena(walk *w, uint32_t i)
     }
 }
 
-/* The live slots of a small page. */
-static void walk_small_page(walk *w, const carve_heap *hp, uint32_t page,
-                            uint32_t state)
-{
-    uint32_t c = (state >> 24) - 1u, slots = carve_heap_slots(hp, c), s;
-    uint32_t slot_bytes = carve_heap_class_granules(c) * CARVE_GRANULE;
-    const carve_u32 *bits = carve_heap_state(hp, page) + 1;
-    for (s = 0; s < slots; ++s) {
-        block_facts facts;
-        if (!((bits[s >> 5] >> (s & 31u)) & 1u))
-            continue;
-        facts.site = CARVE_SITE_UNKNOWN;
-        facts.owner = CARVE_WORK_ITEM_UNKNOWN;
-        facts.bytes = slot_bytes;
-        visit_block(w, hp->offset + page * hp->page_bytes + s * slot_bytes,
-                    slot_bytes - CARVE_GRANULE, 0, facts);
-    }
-}
-
 /* Checks the heap and walks its live blocks. */
 static void walk_heap(walk *w)
 {
     carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)w->base);
     carve_heap_report check;
-    uint32_t page = 0;
+    carve_heap_walk cursor = carve_heap_walk_start();
+    carve_heap_block b;
     if (carve_heap_check(&hp, &check) != CARVE_HEAP_CHECK_OK) {
         w->report->heap_broken = check.broken;
         host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
@@ -193,36 +175,34 @@ static void walk_heap(walk *w)
                    CARVE_SITE_UNKNOWN, check.broken);
         return;
     }
-    while (page < hp.page_count) {
-        const carve_u32 *entry = carve_heap_state(&hp, page);
-        uint32_t state = entry[0], k;
-        if (state == 0) {
-            page += 1;
-        } else if ((state & CARVE_HEAP_KIND_MASK) == CARVE_HEAP_LARGE) {
-            /* The first page's words: requested bytes, site, owner. */
-            block_facts facts;
-            uint64_t rz = ((uint64_t)entry[1] + CARVE_GRANULE - 1) &
-                          ~(uint64_t)(CARVE_GRANULE - 1);
-            k = state & CARVE_HEAP_COUNT_MASK;
-            /* carve_heap_check does not read the size word; a damaged one
-             * must not send the redzone check past the block. */
-            if (rz + CARVE_GRANULE > (uint64_t)k * hp.page_bytes) {
-                w->report->heap_broken = CARVE_HEAP_CHECK_RUN;
-                host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
-                           hp.offset + page * hp.page_bytes, entry[1],
-                           CARVE_SITE_UNKNOWN, CARVE_HEAP_CHECK_RUN);
-                return;
-            }
-            facts.bytes = entry[1];
-            facts.site = entry[2];
-            facts.owner = entry[3];
-            visit_block(w, hp.offset + page * hp.page_bytes, (uint32_t)rz, 1,
+    while (carve_heap_walk_next(&hp, &cursor, &b)) {
+        const carve_u32 *entry = carve_heap_state(&hp, b.page);
+        block_facts facts;
+        uint64_t rz;
+        if (!b.large) {
+            facts.site = CARVE_SITE_UNKNOWN;
+            facts.owner = CARVE_WORK_ITEM_UNKNOWN;
+            facts.bytes = b.bytes;
+            visit_block(w, hp.offset + b.offset, b.bytes - CARVE_GRANULE, 0,
                         facts);
-            page += k;
-        } else {
-            walk_small_page(w, &hp, page, state);
-            page += 1;
+            continue;
         }
+        /* The first page's words: requested bytes, site, owner. */
+        rz = ((uint64_t)entry[1] + CARVE_GRANULE - 1) &
+             ~(uint64_t)(CARVE_GRANULE - 1);
+        /* carve_heap_check does not read the size word; a damaged one
+         * must not send the redzone check past the block. */
+        if (rz + CARVE_GRANULE > b.bytes) {
+            w->report->heap_broken = CARVE_HEAP_CHECK_RUN;
+            host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
+                       hp.offset + b.offset, entry[1], CARVE_SITE_UNKNOWN,
+                       CARVE_HEAP_CHECK_RUN);
+            return;
+        }
+        facts.bytes = entry[1];
+        facts.site = entry[2];
+        facts.owner = entry[3];
+        visit_block(w, hp.offset + b.offset, (uint32_t)rz, 1, facts);
     }
 }
 

@@ -150,6 +150,58 @@ CARVE_INLINE int carve_heap_has_room(const carve_heap *hp, carve_u32 state,
            (state & CARVE_HEAP_COUNT_MASK) < carve_heap_slots(hp, c);
 }
 
+/* What a page's state word says: the one decoding of page states that
+ * resolving a pointer, the host's walk and the check all use. */
+#define CARVE_HEAP_PAGE_FREE 0u
+#define CARVE_HEAP_PAGE_SMALL 1u     /* slots of one class */
+#define CARVE_HEAP_PAGE_LARGE 2u     /* the first page of a large block */
+#define CARVE_HEAP_PAGE_CONTINUED 3u /* a later page of a large block */
+#define CARVE_HEAP_PAGE_CLAIMED 4u   /* being claimed or given back */
+#define CARVE_HEAP_PAGE_BAD 5u       /* a small class this heap lacks */
+
+typedef struct carve_heap_page {
+    carve_u32 kind;       /* CARVE_HEAP_PAGE_* */
+    carve_u32 count;      /* small: slots reserved; large: its pages;
+                             continued: pages back to the first */
+    carve_u32 cls;        /* small: the class */
+    carve_u32 slots;      /* small: slots the page holds */
+    carve_u32 slot_bytes; /* small: bytes of a slot */
+} carve_heap_page;
+
+CARVE_INLINE carve_heap_page carve_heap_decode(const carve_heap *hp,
+                                               carve_u32 state)
+{
+    carve_heap_page pg;
+    carve_u32 kind = state & CARVE_HEAP_KIND_MASK;
+    pg.count = state & CARVE_HEAP_COUNT_MASK;
+    pg.cls = pg.slots = pg.slot_bytes = 0u;
+    if (state == 0u) {
+        pg.kind = CARVE_HEAP_PAGE_FREE;
+    } else if (kind == CARVE_HEAP_LARGE) {
+        pg.kind = CARVE_HEAP_PAGE_LARGE;
+    } else if (kind == CARVE_HEAP_CONTINUED) {
+        pg.kind = CARVE_HEAP_PAGE_CONTINUED;
+    } else if (kind == CARVE_HEAP_CLAIMED) {
+        pg.kind = CARVE_HEAP_PAGE_CLAIMED;
+    } else if ((kind >> 24) - 1u >= hp->class_count) {
+        pg.kind = CARVE_HEAP_PAGE_BAD;
+    } else {
+        pg.kind = CARVE_HEAP_PAGE_SMALL;
+        pg.cls = (kind >> 24) - 1u;
+        pg.slots = carve_heap_slots(hp, pg.cls);
+        pg.slot_bytes = carve_heap_class_granules(pg.cls) << CARVE_GRANULE_SHIFT;
+    }
+    return pg;
+}
+
+/* Whether slot `slot` of a small page is live, from its bitmap (read
+ * plainly: for a quiescent heap, or a slot the caller owns). */
+CARVE_INLINE int carve_heap_slot_live(const carve_heap *hp, carve_u32 page,
+                                      carve_u32 slot)
+{
+    return (carve_heap_state(hp, page)[1u + (slot >> 5)] >> (slot & 31u)) & 1u;
+}
+
 /* ---- hints --------------------------------------------------------------- */
 
 /* Makes bit `page` of `map` say `want(state)`, re-reading the state after
@@ -542,38 +594,37 @@ CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
                                           carve_heap_block *b)
 {
     carve_u32 page = off >> hp->page_shift, within = off & (hp->page_bytes - 1u);
-    carve_u32 s = carve_heap_load(carve_heap_state(hp, page)), kind, slot_bytes;
+    carve_u32 s = carve_heap_load(carve_heap_state(hp, page));
+    carve_heap_page pg = carve_heap_decode(hp, s);
     /* Every field is set even when the pointer is refused: callers read
      * b->bytes on paths a compiler cannot tell are never taken then. */
     b->large = b->cls = b->slot = b->bytes = b->offset = 0u;
     b->page = page;
     b->state = s;
-    kind = s & CARVE_HEAP_KIND_MASK;
-    if (s == 0u)
+    switch (pg.kind) {
+    case CARVE_HEAP_PAGE_FREE:
         return CARVE_MISUSE_FREED;
-    if (kind == CARVE_HEAP_CONTINUED || kind == CARVE_HEAP_CLAIMED)
-        return CARVE_MISUSE_INTERIOR;
-    if (kind == CARVE_HEAP_LARGE) {
+    case CARVE_HEAP_PAGE_LARGE:
         if (within != 0u)
             return CARVE_MISUSE_INTERIOR;
         b->large = 1u;
-        b->cls = 0u;
-        b->slot = 0u;
-        b->bytes = (s & CARVE_HEAP_COUNT_MASK) * hp->page_bytes;
+        b->bytes = pg.count * hp->page_bytes;
         b->offset = page * hp->page_bytes;
         return CARVE_MISUSE_NONE;
-    }
-    b->large = 0u;
-    b->cls = (kind >> 24) - 1u;
-    if (b->cls >= hp->class_count)
+    case CARVE_HEAP_PAGE_SMALL:
+        break;
+    case CARVE_HEAP_PAGE_BAD:
         return CARVE_MISUSE_CORRUPT;
-    slot_bytes = carve_heap_class_granules(b->cls) << CARVE_GRANULE_SHIFT;
-    b->slot = carve_heap_slot_of(b->cls, within >> CARVE_GRANULE_SHIFT);
-    b->bytes = slot_bytes;
-    b->offset = (page << hp->page_shift) + b->slot * slot_bytes;
-    if (b->slot >= carve_heap_slots(hp, b->cls))
+    default: /* continued, claimed */
+        return CARVE_MISUSE_INTERIOR;
+    }
+    b->cls = pg.cls;
+    b->slot = carve_heap_slot_of(pg.cls, within >> CARVE_GRANULE_SHIFT);
+    b->bytes = pg.slot_bytes;
+    b->offset = (page << hp->page_shift) + b->slot * pg.slot_bytes;
+    if (b->slot >= pg.slots)
         return CARVE_MISUSE_NOT_LIVE; /* the unused tail of a page */
-    if (within != b->slot * slot_bytes)
+    if (within != b->slot * pg.slot_bytes)
         return CARVE_MISUSE_INTERIOR;
     return CARVE_MISUSE_NONE;
 }
@@ -630,36 +681,30 @@ CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
 CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
                                           carve_u32 *start, carve_u32 *bytes)
 {
-    carve_u32 page = off >> hp->page_shift, s, kind, c, slot, slot_bytes;
+    carve_u32 page = off >> hp->page_shift, slot;
+    carve_heap_page pg;
     if (page >= hp->page_count)
         return 0;
-    s = *carve_heap_state(hp, page);
-    kind = s & CARVE_HEAP_KIND_MASK;
-    if (kind == CARVE_HEAP_CONTINUED) {
-        if ((s & CARVE_HEAP_COUNT_MASK) > page)
+    pg = carve_heap_decode(hp, *carve_heap_state(hp, page));
+    if (pg.kind == CARVE_HEAP_PAGE_CONTINUED) {
+        if (pg.count > page)
             return 0;
-        page -= s & CARVE_HEAP_COUNT_MASK;
-        s = *carve_heap_state(hp, page);
-        kind = s & CARVE_HEAP_KIND_MASK;
+        page -= pg.count;
+        pg = carve_heap_decode(hp, *carve_heap_state(hp, page));
     }
-    if (kind == CARVE_HEAP_LARGE) {
+    if (pg.kind == CARVE_HEAP_PAGE_LARGE) {
         *start = page * hp->page_bytes;
-        *bytes = (s & CARVE_HEAP_COUNT_MASK) * hp->page_bytes;
+        *bytes = pg.count * hp->page_bytes;
         return off - *start < *bytes;
     }
-    if (s == 0u || kind >= CARVE_HEAP_CLAIMED)
+    if (pg.kind != CARVE_HEAP_PAGE_SMALL)
         return 0;
-    c = (kind >> 24) - 1u;
-    if (c >= hp->class_count)
+    slot = carve_heap_slot_of(pg.cls, (off & (hp->page_bytes - 1u)) >>
+                                          CARVE_GRANULE_SHIFT);
+    if (slot >= pg.slots || !carve_heap_slot_live(hp, page, slot))
         return 0;
-    slot_bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
-    slot = carve_heap_slot_of(c, (off & (hp->page_bytes - 1u)) >>
-                                     CARVE_GRANULE_SHIFT);
-    if (slot >= carve_heap_slots(hp, c) ||
-        !((carve_heap_state(hp, page)[1u + (slot >> 5)] >> (slot & 31u)) & 1u))
-        return 0;
-    *start = page * hp->page_bytes + slot * slot_bytes;
-    *bytes = slot_bytes;
+    *start = page * hp->page_bytes + slot * pg.slot_bytes;
+    *bytes = pg.slot_bytes;
     return 1;
 }
 
@@ -693,15 +738,13 @@ CARVE_INLINE carve_u32 carve_heap_check_fail(carve_heap_report *r,
 
 /* Checks a small page: count equals the bitmap, no bit beyond the slots. */
 CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
-                                              carve_u32 page, carve_u32 s,
+                                              carve_u32 page,
+                                              carve_heap_page pg,
                                               carve_heap_report *r)
 {
     CARVE_GLOBAL const carve_u32 *bits = carve_heap_state(hp, page) + 1u;
-    carve_u32 c = (s >> 24) - 1u, slots, w, n = 0u, words;
-    if (c >= hp->class_count)
-        return carve_heap_check_fail(r, CARVE_HEAP_CHECK_STATE, page);
-    slots = carve_heap_slots(hp, c);
-    words = hp->meta_words - 1u;
+    carve_u32 c = pg.cls, slots = pg.slots, w, n = 0u;
+    carve_u32 words = hp->meta_words - 1u;
     for (w = 0u; w < words; ++w) {
         carve_u32 valid = (w << 5) + 32u <= slots ? 0xffffffffu
                           : (w << 5) >= slots   ? 0u
@@ -710,7 +753,7 @@ CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
             return carve_heap_check_fail(r, CARVE_HEAP_CHECK_BITMAP, page);
         n += CARVE_POPCOUNT32(bits[w]);
     }
-    if (n != (s & CARVE_HEAP_COUNT_MASK) || n == 0u)
+    if (n != pg.count || n == 0u)
         return carve_heap_check_fail(r, CARVE_HEAP_CHECK_COUNT, page);
     if (n < slots &&
         !((hp->room[(carve_u64)c * hp->map_words + (page >> 5)] >>
@@ -718,8 +761,7 @@ CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
         return carve_heap_check_fail(r, CARVE_HEAP_CHECK_ROOM_HINT, page);
     r->small_pages += 1u;
     r->live_blocks += n;
-    r->live_bytes += (carve_u64)n * (carve_heap_class_granules(c)
-                                     << CARVE_GRANULE_SHIFT);
+    r->live_bytes += (carve_u64)n * pg.slot_bytes;
     return CARVE_HEAP_CHECK_OK;
 }
 
@@ -728,18 +770,19 @@ CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
 CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
                                         carve_heap_report *r)
 {
-    carve_u32 page = 0u, i, s, k, kind, used_bit;
+    carve_u32 page = 0u, i, s, k, used_bit;
+    carve_heap_page pg;
     r->broken = CARVE_HEAP_CHECK_OK;
     r->page = 0u;
     r->free_pages = r->small_pages = r->large_pages = r->live_blocks = 0u;
     r->live_bytes = 0u;
     while (page < hp->page_count) {
         s = *carve_heap_state(hp, page);
-        kind = s & CARVE_HEAP_KIND_MASK;
+        pg = carve_heap_decode(hp, s);
         used_bit = (hp->used[page >> 5] >> (page & 31u)) & 1u;
         if (used_bit != (s != 0u))
             return carve_heap_check_fail(r, CARVE_HEAP_CHECK_USED_HINT, page);
-        if (s == 0u) {
+        if (pg.kind == CARVE_HEAP_PAGE_FREE) {
             for (i = 1u; i < hp->meta_words; ++i)
                 if (carve_heap_state(hp, page)[i] != 0u)
                     return carve_heap_check_fail(r, CARVE_HEAP_CHECK_BITMAP,
@@ -748,8 +791,8 @@ CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
             page += 1u;
             continue;
         }
-        if (kind == CARVE_HEAP_LARGE) {
-            k = s & CARVE_HEAP_COUNT_MASK;
+        if (pg.kind == CARVE_HEAP_PAGE_LARGE) {
+            k = pg.count;
             if (k == 0u || k > hp->page_count - page)
                 return carve_heap_check_fail(r, CARVE_HEAP_CHECK_RUN, page);
             for (i = 1u; i < k; ++i)
@@ -764,14 +807,72 @@ CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
             page += k;
             continue;
         }
-        if (kind >= CARVE_HEAP_CLAIMED ||
-            carve_heap_check_small(hp, page, s, r) != CARVE_HEAP_CHECK_OK)
+        if (pg.kind != CARVE_HEAP_PAGE_SMALL ||
+            carve_heap_check_small(hp, page, pg, r) != CARVE_HEAP_CHECK_OK)
             return r->broken != CARVE_HEAP_CHECK_OK
                        ? r->broken
                        : carve_heap_check_fail(r, CARVE_HEAP_CHECK_STATE, page);
         page += 1u;
     }
     return CARVE_HEAP_CHECK_OK;
+}
+
+/* The walk of the heap's live blocks in address order (large blocks, and
+ * the live slots of small pages), as the host's report makes it. For a
+ * quiescent heap that carve_heap_check passed. */
+typedef struct carve_heap_walk {
+    carve_u32 page; /* the page being looked at */
+    carve_u32 slot; /* in a small page: the next slot to look at */
+} carve_heap_walk;
+
+CARVE_INLINE carve_heap_walk carve_heap_walk_start(void)
+{
+    carve_heap_walk w;
+    w.page = 0u;
+    w.slot = 0u;
+    return w;
+}
+
+/* The next live block after the walk's position, in *b (as
+ * carve_heap_resolve fills it): 1, or 0 at the end of the heap.
+ * O(pages + slots) for a whole walk. */
+CARVE_INLINE int carve_heap_walk_next(const carve_heap *hp,
+                                      carve_heap_walk *w, carve_heap_block *b)
+{
+    carve_heap_page pg;
+    carve_u32 s;
+    while (w->page < hp->page_count) {
+        s = *carve_heap_state(hp, w->page);
+        pg = carve_heap_decode(hp, s);
+        b->page = w->page;
+        b->state = s;
+        if (pg.kind == CARVE_HEAP_PAGE_LARGE && pg.count != 0u) {
+            b->large = 1u;
+            b->cls = b->slot = 0u;
+            b->bytes = pg.count * hp->page_bytes;
+            b->offset = w->page * hp->page_bytes;
+            w->page += pg.count;
+            w->slot = 0u;
+            return 1;
+        }
+        if (pg.kind == CARVE_HEAP_PAGE_SMALL) {
+            for (; w->slot < pg.slots; ++w->slot) {
+                if (!carve_heap_slot_live(hp, w->page, w->slot))
+                    continue;
+                b->large = 0u;
+                b->cls = pg.cls;
+                b->slot = w->slot;
+                b->bytes = pg.slot_bytes;
+                b->offset = (w->page << hp->page_shift) +
+                            w->slot * pg.slot_bytes;
+                w->slot += 1u;
+                return 1;
+            }
+        }
+        w->page += 1u;
+        w->slot = 0u;
+    }
+    return 0;
 }
 
 #endif /* CARVE_HEAP_H */
