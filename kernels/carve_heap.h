@@ -448,16 +448,18 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_small(const carve_heap *hp,
                                                        carve_u32 *contended,
                                                        carve_heap_cursor *cursor)
 {
-    carve_u32 start = (hash >> 10) % hp->map_words, after = 0u;
-    carve_u32 near = hp->map_words < CARVE_HEAP_NEAR ? hp->map_words
-                                                     : CARVE_HEAP_NEAR;
+    carve_u32 start, near, after = 0u;
     CARVE_GLOBAL void *p = 0;
     if (cursor->page != 0u && cursor->page <= hp->page_count &&
         (cursor->seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
         carve_heap_reserve(hp, cursor->page - 1u, c, cursor->seen, &after))
         p = carve_heap_take_slot(hp, cursor->page - 1u, c, after, cursor);
-    if (p == 0)
-        p = carve_heap_scan(hp, c, 0, start, near, hash, contended, cursor);
+    if (p != 0)
+        return p;
+    /* Only a search pays for this division. */
+    start = (hash >> 10) % hp->map_words;
+    near = hp->map_words < CARVE_HEAP_NEAR ? hp->map_words : CARVE_HEAP_NEAR;
+    p = carve_heap_scan(hp, c, 0, start, near, hash, contended, cursor);
     if (p == 0)
         p = carve_heap_scan(hp, c, 1, start, near, hash, contended, cursor);
     if (p == 0 && near < hp->map_words)
