@@ -680,24 +680,50 @@ static double worst_speed(const bench_report *r, const char *section,
     return worst;
 }
 
-/* The goals of an alloc/free section: carve at least half as fast as the
- * bump floor, and twice as fast as mimalloc, at the worst of `params`. */
+/* The goals of an alloc/free section, at the worst of `params`: carve's
+ * speed over the bump floor's at least `over_bump`, and at least as fast
+ * as mimalloc on the same cores. */
 static void pairs_goals(bench_report *r, const bench_device *d,
                         const char *section, const char *const *params,
-                        size_t count)
+                        size_t count, double over_bump)
 {
     const char *where = "-";
     char name[160];
     double s = worst_speed(r, section, params, count, "bump floor", &where);
     snprintf(name, sizeof name, "%s: carve over the bump floor (worst: %s)",
              section, where);
-    bench_goal(r, name, s, ">=", 0.5, "carve throughput / bump-floor "
+    bench_goal(r, name, s, ">=", over_bump, "carve throughput / bump-floor "
                "throughput");
     s = worst_speed(r, section, params, count, d->mimalloc_name, &where);
     snprintf(name, sizeof name, "%s: carve over mimalloc (worst: %s)",
              section, where);
-    bench_goal(r, name, s, ">=", 2.0, "carve on the CPU device against "
+    bench_goal(r, name, s, ">=", 1.0, "carve on the CPU device against "
                "mimalloc on one host thread per core");
+}
+
+/* Checks on must cost little: the worst, over `params`, of the time with
+ * redzones over the time without. */
+static void checks_goal(bench_report *r, const char *section,
+                        const char *const *params, size_t count)
+{
+    double worst = -1.0;
+    const char *where = "-";
+    char name[160];
+    size_t i;
+    for (i = 0; i < count; ++i) {
+        double off = bench_median(r, section, params[i], "carve");
+        double on = bench_median(r, section, params[i], "carve, checks on");
+        if (off > 0.0 && on > 0.0 && (worst < 0.0 || on / off > worst)) {
+            worst = on / off;
+            where = params[i];
+        }
+    }
+    if (worst < 0.0)
+        return;
+    snprintf(name, sizeof name, "%s: checks on over checks off (worst: %s)",
+             section, where);
+    bench_goal(r, name, worst, "<=", 1.3, "time with redzones / time "
+               "without");
 }
 
 /* ---- sections ------------------------------------------------------------------- */
@@ -734,7 +760,8 @@ static void section_pairs(bench_report *r, const bench_device *d,
                       pairs_rounds(o), sizes[i],
                       VARIANTS_ALL | VARIANT_CHECKS);
     }
-    pairs_goals(r, d, "pairs", params, count);
+    pairs_goals(r, d, "pairs", params, count, 0.5);
+    checks_goal(r, "pairs", params, count);
 }
 
 static void section_mixed(bench_report *r, const bench_device *d,
@@ -747,7 +774,7 @@ static void section_mixed(bench_report *r, const bench_device *d,
                BENCH_MIXED_MAX);
     measure_pairs(r, d, o, "mixed", 0, pairs_items(o), pairs_rounds(o), 0,
                   VARIANTS_ALL);
-    pairs_goals(r, d, "mixed", mixed, 1);
+    pairs_goals(r, d, "mixed", mixed, 1, 0.7);
 }
 
 static void section_scaling(bench_report *r, const bench_device *d,
@@ -1161,6 +1188,23 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     return timings[0].median / timings[1].median;
 }
 
+/* The fitted plan (arenas for most outputs, the heap for the longest):
+ * its speed over two-pass at `items` work-items, if that was measured. */
+static void varlen_fitted_goal(bench_report *r, const char *items,
+                               double goal)
+{
+    double two_pass = bench_median(r, "varlen", items, "two-pass");
+    double fitted = bench_median(r, "varlen", items, "carve, fitted + heap");
+    char name[120];
+    if (two_pass <= 0.0 || fitted <= 0.0)
+        return;
+    snprintf(name, sizeof name, "variable-length output at %s work-items, "
+             "the fitted plan over two-pass", items);
+    bench_goal(r, name, two_pass / fitted, ">=", goal,
+               "two-pass time / carve time with the plan carve fit "
+               "recommends (arenas + heap)");
+}
+
 static void section_varlen(bench_report *r, const bench_device *d,
                            const bench_options *o)
 {
@@ -1191,6 +1235,8 @@ static void section_varlen(bench_report *r, const bench_device *d,
              "host can read the output; the worst, at %s work-items", where);
     bench_goal(r, "variable-length output, carve over two-pass speed", worst,
                ">=", 1.0, why);
+    varlen_fitted_goal(r, "2^16", 1.5);
+    varlen_fitted_goal(r, "2^13", 1.0);
 }
 
 /* ---- contention ------------------------------------------------------------------- */
