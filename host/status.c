@@ -176,3 +176,15 @@ const char *carve__bytes_text(uint64_t bytes, char *buf, size_t size)
         carve__message(buf, size, "%.1f %s", value, units[unit]);
     return buf;
 }
+
+#define CARVE_STRINGIFY(x) #x
+#define CARVE_VERSION_OF(major, minor, patch)                                 \
+    CARVE_STRINGIFY(major) "." CARVE_STRINGIFY(minor) "." CARVE_STRINGIFY(patch)
+
+const char *carve_version(void)
+{
+    /* The headers this library was built with; CMakeLists.txt checks
+     * that they state the project's version. */
+    return CARVE_VERSION_OF(CARVE_VERSION_MAJOR, CARVE_VERSION_MINOR,
+                            CARVE_VERSION_PATCH);
+}

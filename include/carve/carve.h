@@ -40,9 +40,23 @@
 extern "C" {
 #endif
 
+/* The version of these headers; carve_version() says the library's. */
 #define CARVE_VERSION_MAJOR 0
 #define CARVE_VERSION_MINOR 1
 #define CARVE_VERSION_PATCH 0
+
+/* Marks the functions libcarve.so exports; everything else in it is
+ * hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CARVE_API __attribute__((visibility("default")))
+#else
+#define CARVE_API
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH": with a shared library it can
+ * differ from the headers a program was built with (CARVE_VERSION_*).
+ * Never fails; O(1); thread-safe. */
+CARVE_API const char *carve_version(void);
 
 /* ---- status codes -------------------------------------------------------- */
 
@@ -74,7 +88,7 @@ typedef cl_int carve_status;
 
 /* A short message for any carve or OpenCL status ("unknown status" for a
  * code neither defines); never NULL, static storage. O(1), thread-safe. */
-const char *carve_status_string(carve_status status);
+CARVE_API const char *carve_status_string(carve_status status);
 
 /* ---- planning ------------------------------------------------------------ */
 
@@ -170,7 +184,7 @@ typedef struct carve_plan {
 /* Queries the limits of `device`. Fails with CARVE_ERROR_INVALID_ARGUMENT
  * for a NULL device or out, else with the OpenCL status of the first
  * clGetDeviceInfo that fails (*out unchanged). Thread-safe. */
-carve_status carve_device_limits_query(cl_device_id device,
+CARVE_API carve_status carve_device_limits_query(cl_device_id device,
                                        carve_device_limits *out);
 
 /* Lays out `params` and checks the result against `limits`; allocates
@@ -197,7 +211,7 @@ carve_status carve_device_limits_query(cl_device_id device,
  *   CARVE_ERROR_EXCEEDS_MAX_ALLOC  above CL_DEVICE_MAX_MEM_ALLOC_SIZE;
  *   CARVE_ERROR_EXCEEDS_GLOBAL_MEM above CL_DEVICE_GLOBAL_MEM_SIZE.
  * O(1). Thread-safe. */
-carve_status carve_plan_compute(const carve_plan_params *params,
+CARVE_API carve_status carve_plan_compute(const carve_plan_params *params,
                                 const carve_device_limits *limits,
                                 carve_plan *plan);
 
@@ -208,12 +222,12 @@ carve_status carve_plan_compute(const carve_plan_params *params,
  * nothing) on NULL plan, a buf of NULL with size > 0, or a plan that
  * carve_plan_compute refused (plan->message not empty: it is only partly
  * filled in) or with params.work_dim above 3. */
-carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
+CARVE_API carve_status carve_plan_format(const carve_plan *plan, char *buf, size_t size,
                                size_t *needed);
 
 /* carve_plan_format to a stream. Fails with INVALID_ARGUMENT (printing
  * nothing) on NULL, or on a plan carve_plan_format refuses. */
-carve_status carve_plan_print(const carve_plan *plan, FILE *stream);
+CARVE_API carve_status carve_plan_print(const carve_plan *plan, FILE *stream);
 
 /* ---- statistics ---------------------------------------------------------- */
 
@@ -278,8 +292,8 @@ typedef struct carve_summary {
 
 /* Names of CARVE_FAIL_* and CARVE_MISUSE_* codes ("unknown" otherwise;
  * never NULL). */
-const char *carve_failure_string(uint32_t failure);
-const char *carve_misuse_string(uint32_t misuse);
+CARVE_API const char *carve_failure_string(uint32_t failure);
+CARVE_API const char *carve_misuse_string(uint32_t misuse);
 
 /* ---- layout: a carved image in any memory --------------------------------
  * These work on host memory laid out by a plan: the mapping of a set (see
@@ -299,27 +313,27 @@ const char *carve_misuse_string(uint32_t misuse);
  * a plan whose fields do not make a valid header (changed by hand), and
  * with BUFFER_TOO_SMALL if size < plan->total_bytes; mem is untouched on
  * failure. O(state bytes). */
-carve_status carve_layout_format(void *mem, size_t size,
+CARVE_API carve_status carve_layout_format(void *mem, size_t size,
                                  const carve_plan *plan);
 
 /* Empties every arena: zeroes the state table and the header's counters;
  * arena bytes are not touched. Fails with CORRUPT_SET if mem does not hold
  * a valid header. O(state bytes). */
-carve_status carve_layout_reset(void *mem);
+CARVE_API carve_status carve_layout_reset(void *mem);
 
 /* Validates the header at mem against `size` bytes of mapping. Fails with
  * CORRUPT_SET (size below a header, which is then not read; an invalid
  * header; or total_bytes above size) or INVALID_ARGUMENT. O(1). */
-carve_status carve_layout_validate(const void *mem, size_t size);
+CARVE_API carve_status carve_layout_validate(const void *mem, size_t size);
 
 /* Statistics of arena `index`. Fails with INVALID_ARGUMENT (NULL out),
  * CORRUPT_SET or INDEX_OUT_OF_RANGE. O(1). */
-carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
+CARVE_API carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
                                       carve_arena_stats *out);
 
 /* Totals over all arenas. Fails with INVALID_ARGUMENT (NULL out) or
  * CORRUPT_SET. O(arena count). */
-carve_status carve_layout_summary(const void *mem, carve_summary *out);
+CARVE_API carve_status carve_layout_summary(const void *mem, carve_summary *out);
 
 /* Runs the allocator's invariant check (the same code the device ran) on
  * every arena and on the shared heap. Returns CARVE_SUCCESS, or
@@ -331,12 +345,12 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out);
  * quiescent (no kernel running). O(total bitmap words + blocks + heap
  * pages). */
 #define CARVE_HEAP_INDEX 0xffffffffu
-carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
+CARVE_API carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);
 
 /* The host address of [offset, offset + bytes) in the image, or NULL if
  * that range is not inside it, offset is 0 or the header is invalid. O(1). */
-void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
+CARVE_API void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
 
 /* Like carve_layout_pointer, but only for a range (bytes > 0) that lies
  * inside one live block of arena `index` (its redzone included) or of the
@@ -345,7 +359,7 @@ void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
  * header, a state table, free memory or another arena is refused (NULL),
  * as is any offset in an arena whose state is damaged past its end.
  * O(size of the block / 512). */
-void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
+CARVE_API void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
                          size_t bytes);
 
 /* ---- kernels ------------------------------------------------------------- */
@@ -359,14 +373,14 @@ void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
  * shows no compiler or linker diagnostic (PoCL's kernel cache, when other
  * processes build the same program at once) is retried, at most three
  * builds in all. Thread-safe for distinct contexts. */
-carve_status carve_program_build(cl_context context, cl_device_id device,
+CARVE_API carve_status carve_program_build(cl_context context, cl_device_id device,
                                  const char *source, const char *options,
                                  cl_program *program, char **build_log);
 
 /* The text of an embedded device source ("carve.clh", "carve_core.h",
  * "carve_port.h", "carve_probe.cl"), or NULL (for a NULL or unknown name,
  * leaving *length alone). *length may be NULL. */
-const char *carve_device_source(const char *name, size_t *length);
+CARVE_API const char *carve_device_source(const char *name, size_t *length);
 
 /* Picks a device: `selector` (or, if NULL, the environment variable
  * CARVE_DEVICE) is "P:D" for platform P, device D (numbers), or a
@@ -376,7 +390,7 @@ const char *carve_device_source(const char *name, size_t *length);
  * device, and with CARVE_ERROR_NO_DEVICE if nothing matches (numbers no
  * device has, such as "99:99" or "-1:0", included); *device is unchanged
  * on failure. */
-carve_status carve_device_find(const char *selector, cl_device_id *device);
+CARVE_API carve_status carve_device_find(const char *selector, cl_device_id *device);
 
 /* ---- sets: a plan carved from one shared OpenCL buffer -------------------- */
 
@@ -404,18 +418,18 @@ typedef struct carve_zero_copy_info {
  * PROBE_FAILED, LIMIT (see regions), or NOT_ZERO_COPY when that flag was
  * given and zero-copy was not shown; *set is NULL and nothing is leaked
  * on failure. */
-carve_status carve_set_create(cl_context context, cl_device_id device,
+CARVE_API carve_status carve_set_create(cl_context context, cl_device_id device,
                               cl_command_queue queue, const carve_plan *plan,
                               uint32_t flags, carve_set **set);
 
 /* Releases the buffer and the set. NULL does nothing. The caller must not
  * have commands using the set still running. */
-void carve_set_release(carve_set *set);
+CARVE_API void carve_set_release(carve_set *set);
 
 /* Hands the set to the device (see carve_zc_to_device: unmap, cache
  * write-back). After this, host accessors fail with WRONG_OWNER until
  * carve_set_to_host. Idempotent. INVALID_ARGUMENT for NULL. */
-carve_status carve_set_to_device(carve_set *set);
+CARVE_API carve_status carve_set_to_device(carve_set *set);
 
 /* Takes the set back for the host once `events` (the kernels that used it)
  * are complete, or, with no events, once everything enqueued so far on the
@@ -423,14 +437,14 @@ carve_status carve_set_to_device(carve_set *set);
  * host owning the set it only waits. Fails with INVALID_ARGUMENT for a
  * NULL set, num_events and events that disagree, or a NULL event (the
  * device keeps the set), else with the OpenCL status of the wait. */
-carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
+CARVE_API carve_status carve_set_to_host(carve_set *set, cl_uint num_events,
                                const cl_event *events);
 
 /* Passes the set to `kernel` as argument `arg_index` (a global pointer): a
  * sub-buffer or SVM pointer made once per set. The device may own the set.
  * Fails with INVALID_ARGUMENT for NULL, else with OpenCL's status for the
  * argument (e.g. CL_INVALID_ARG_INDEX). */
-carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
+CARVE_API carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
                             cl_uint arg_index);
 
 /* Convenience: bind, to_device, enqueue the kernel on the set's queue,
@@ -444,47 +458,47 @@ carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
  * (that status is returned), carve waits for the set's whole queue once
  * more; only if that fails too does the device keep the set, until a
  * carve_set_to_host succeeds. */
-carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
+CARVE_API carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
                            cl_uint work_dim, const size_t *global_size,
                            const size_t *local_size);
 
 /* Empties every arena for the next launch without touching arena bytes or
  * re-creating the buffer. Host must own the set (WRONG_OWNER otherwise,
  * changing nothing). INVALID_ARGUMENT for NULL. */
-carve_status carve_set_reset(carve_set *set);
+CARVE_API carve_status carve_set_reset(carve_set *set);
 
 /* The plan the set was made from. NULL only for a NULL set. */
-const carve_plan *carve_set_plan(const carve_set *set);
+CARVE_API const carve_plan *carve_set_plan(const carve_set *set);
 
 /* The region the set was carved from; NULL for a NULL set. */
-carve_region *carve_set_region(const carve_set *set);
+CARVE_API carve_region *carve_set_region(const carve_set *set);
 
 /* How the buffer is shared, and whether zero-copy was proven.
  * INVALID_ARGUMENT for NULL. */
-carve_status carve_set_zero_copy(const carve_set *set,
+CARVE_API carve_status carve_set_zero_copy(const carve_set *set,
                                  carve_zero_copy_info *out);
 
 /* The host's view of the image while it owns the set, else NULL. Pass it to
  * the carve_layout_* functions. It is an allocation of the set's region
  * (carve_zc_region_of finds it) that carve_zc_free and carve_zc_realloc
  * refuse: only carve_set_release frees it. */
-void *carve_set_host_base(const carve_set *set);
+CARVE_API void *carve_set_host_base(const carve_set *set);
 
 /* Host-owned shorthands for the layout functions on this set's image:
  * INVALID_ARGUMENT for a NULL set, WRONG_OWNER while the device owns it,
  * otherwise as the layout function. */
-carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
+CARVE_API carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
                                    carve_arena_stats *out);
-carve_status carve_set_summary(const carve_set *set, carve_summary *out);
-carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
+CARVE_API carve_status carve_set_summary(const carve_set *set, carve_summary *out);
+CARVE_API carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
                              uint32_t *broken);
 /* Host address for a device offset (see carve_offset in carve.clh), or NULL
  * when the set is not host-owned or the range is outside it. */
-void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
+CARVE_API void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
 /* carve_layout_block on this set's image: NULL unless the range lies inside
  * one live block of arena `index` or of the shared heap, and the host owns
  * the set. */
-void *carve_set_arena_block(const carve_set *set, uint32_t index,
+CARVE_API void *carve_set_arena_block(const carve_set *set, uint32_t index,
                             uint32_t offset, size_t bytes);
 
 
@@ -599,17 +613,17 @@ typedef struct carve_region_info {
  *   SVM, beyond the device's largest allocation). *region is NULL and
  *   nothing is leaked on failure. The probe's kernel is built once
  *   per context and device while a region of theirs lives. Thread-safe. */
-carve_status carve_region_create(cl_context context, cl_device_id device,
+CARVE_API carve_status carve_region_create(cl_context context, cl_device_id device,
                                  const carve_region_params *params,
                                  carve_region **region);
 
 /* Frees the region and everything allocated in it, and unlinks it from
  * every region that falls back to it. NULL does nothing. The caller must
  * not have kernels using it still running, nor other threads using it. */
-void carve_region_release(carve_region *region);
+CARVE_API void carve_region_release(carve_region *region);
 
 /* Fills *out. INVALID_ARGUMENT on NULL. O(1). */
-carve_status carve_region_get_info(carve_region *region,
+CARVE_API carve_status carve_region_get_info(carve_region *region,
                                    carve_region_info *out);
 
 /* Makes `fallback` (NULL: none) the region that allocations take when
@@ -622,7 +636,7 @@ carve_status carve_region_get_info(carve_region *region,
  * live, if they belong to different contexts or devices, or if the chain
  * would come back to `region` (a cycle). O(number of regions).
  * Thread-safe; a chain may change while other threads allocate. */
-carve_status carve_region_set_fallback(carve_region *region,
+CARVE_API carve_status carve_region_set_fallback(carve_region *region,
                                        carve_region *fallback);
 
 /* Checks the pool's invariants (blocks tile the region, free lists and
@@ -630,13 +644,13 @@ carve_status carve_region_set_fallback(carve_region *region,
  * mapped, the device's not). SUCCESS or ARENA_INVALID; if message is not
  * NULL it is set to a static description of the broken invariant, or NULL.
  * INVALID_ARGUMENT (message untouched) for a NULL region. O(allocations). */
-carve_status carve_region_check(carve_region *region, const char **message);
+CARVE_API carve_status carve_region_check(carve_region *region, const char **message);
 
 /* Whether `device` supports `backend` (AUTO: any); 0 for a NULL device or
  * a value outside the enum. */
-int carve_backend_supported(cl_device_id device, carve_backend backend);
+CARVE_API int carve_backend_supported(cl_device_id device, carve_backend backend);
 /* "host-memory", "svm-fine"...; "unknown" outside the enum. */
-const char *carve_backend_name(carve_backend backend);
+CARVE_API const char *carve_backend_name(carve_backend backend);
 
 /* ---- zero-copy allocations ----------------------------------------------------
  * malloc-style calls return NULL on failure and keep the reason for
@@ -646,21 +660,21 @@ const char *carve_backend_name(carve_backend backend);
  * queue (buffer and coarse SVM backends). */
 
 /* Status of this thread's latest failed carve_zc_* call. */
-carve_status carve_zc_last_status(void);
+CARVE_API carve_status carve_zc_last_status(void);
 
 /* `bytes` aligned to the alignment of the region it lands in (`region` or
  * a fallback). NULL with INVALID_ARGUMENT for a NULL region or 0 bytes,
  * TIER_FULL when no region of the chain has room. */
-void *carve_zc_malloc(carve_region *region, size_t bytes);
+CARVE_API void *carve_zc_malloc(carve_region *region, size_t bytes);
 /* count * size bytes, zeroed; NULL with SIZE_OVERFLOW if the product
  * overflows (checked first, before the region); otherwise as
  * carve_zc_malloc. */
-void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
+CARVE_API void *carve_zc_calloc(carve_region *region, size_t count, size_t size);
 /* Aligned to `alignment`: a power of two, at most as far as the region's
  * base is aligned (see carve_region_params.alignment), else
  * INVALID_ALIGNMENT (checked first, before the region); below the region's
  * alignment means the region's. Otherwise as carve_zc_malloc. */
-void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
+CARVE_API void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
 /* C semantics: NULL ptr allocates (so a NULL ptr and 0 bytes is
  * carve_zc_malloc's INVALID_ARGUMENT); 0 bytes frees and returns NULL (not
  * a failure: carve_zc_last_status is unchanged); on failure ptr stays
@@ -671,7 +685,7 @@ void *carve_zc_memalign(carve_region *region, size_t alignment, size_t bytes);
  * region: any region) or that is a set's memory (carve_set_host_base),
  * even with 0 bytes; with WRONG_OWNER one the device owns; TIER_FULL when
  * there is no room. */
-void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
+CARVE_API void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
 /* Frees an allocation of `region` or of a region it falls back to (NULL
  * region: any region); NULL ptr does nothing. The device may own it: the
  * caller must know that no kernel still uses it. Refuses
@@ -679,10 +693,10 @@ void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
  * there: foreign, inside an allocation, or already freed; and a set's
  * memory (carve_set_host_base), which only carve_set_release frees. It
  * changes nothing then. */
-carve_status carve_zc_free(carve_region *region, void *ptr);
+CARVE_API carve_status carve_zc_free(carve_region *region, void *ptr);
 
 /* The region holding ptr (any address inside a region), or NULL. */
-carve_region *carve_zc_region_of(const void *ptr);
+CARVE_API carve_region *carve_zc_region_of(const void *ptr);
 
 /* Passes the allocation starting at ptr to `kernel` as argument `index`: a
  * sub-buffer of the requested bytes (made once per allocation, then
@@ -690,7 +704,7 @@ carve_region *carve_zc_region_of(const void *ptr);
  * INVALID_ARGUMENT for a NULL kernel, a NULL pointer, a pointer no region
  * allocated, a freed one, or one inside an allocation; otherwise with
  * clSetKernelArg's (clSetKernelArgSVMPointer's) status. */
-carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
+CARVE_API carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
 
 /* Hands the allocation starting at ptr to the device: unmaps it, runs the
  * write-back hook on [ptr, ptr + bytes) (bytes 0: all the bytes asked for)
@@ -700,7 +714,7 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr);
  * start of a live allocation, the range runs past the bytes asked for, or
  * the allocation is a set's memory (carve_set_to_device hands that over).
  * Thread-safe. */
-carve_status carve_zc_to_device(const void *ptr, size_t bytes);
+CARVE_API carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 
 /* Takes the allocation back for the host after `events` (the kernels that
  * used it) complete: maps it, runs the invalidate hook on the range, or
@@ -709,7 +723,7 @@ carve_status carve_zc_to_device(const void *ptr, size_t bytes);
  * know your queues: pass the kernels' events (or clFinish first). Fails
  * as carve_zc_to_device, and with INVALID_ARGUMENT when num_events and
  * events disagree or an event is NULL (ownership does not move). */
-carve_status carve_zc_to_host(const void *ptr, size_t bytes,
+CARVE_API carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 
 /* Carves `plan` out of `region` (instead of a buffer of its own), so that
@@ -720,7 +734,7 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
  * has room it fails with CARVE_ERROR_TIER_FULL. With
  * CARVE_SET_REQUIRE_ZERO_COPY, the region it lands in must be proven
  * zero-copy (NOT_ZERO_COPY). Otherwise as carve_set_create. */
-carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
+CARVE_API carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
                                  const carve_plan *plan, uint32_t flags,
                                  carve_set **set);
 

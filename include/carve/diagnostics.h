@@ -148,22 +148,22 @@ typedef struct carve_report {
  * failure but part of the report. O(arenas x (bitmap words + blocks) +
  * heap pages x bitmap words + errors + events), plus sorting. Thread-safe
  * for distinct reports. */
-carve_status carve_layout_report(const void *mem, uint32_t top,
+CARVE_API carve_status carve_layout_report(const void *mem, uint32_t top,
                                  carve_report **report);
 
 /* carve_layout_report on a set's image; fails with WRONG_OWNER while the
  * device owns the set. */
-carve_status carve_set_report(const carve_set *set, uint32_t top,
+CARVE_API carve_status carve_set_report(const carve_set *set, uint32_t top,
                               carve_report **report);
 
 /* Frees a report. NULL does nothing. */
-void carve_report_release(carve_report *report);
+CARVE_API void carve_report_release(carve_report *report);
 
 /* Writes the report as text or JSON. Fails with INVALID_ARGUMENT on NULL
  * or an unknown format (printing nothing), CARVE_ERROR_IO if the stream
  * reports an error once it is flushed (a full disk, a stream opened for
  * reading). */
-carve_status carve_report_print(const carve_report *report, FILE *stream,
+CARVE_API carve_status carve_report_print(const carve_report *report, FILE *stream,
                                 carve_format format);
 
 /* ---- event logs -------------------------------------------------------------- */
@@ -216,9 +216,9 @@ typedef struct carve_event_log {
  * events, still with the statistics. Fails with INVALID_ARGUMENT (NULL or
  * misaligned mem, NULL log), CORRUPT_SET or OUT_OF_HOST_MEMORY; *log is
  * NULL on failure. O(events + arenas). */
-carve_status carve_layout_event_log(const void *mem, carve_event_log **log);
+CARVE_API carve_status carve_layout_event_log(const void *mem, carve_event_log **log);
 /* The same on a set's image; WRONG_OWNER while the device owns it. */
-carve_status carve_set_event_log(const carve_set *set, carve_event_log **log);
+CARVE_API carve_status carve_set_event_log(const carve_set *set, carve_event_log **log);
 
 /* Saves `log` to the file at `path` (replaced if it exists) in carve's
  * event log format: little-endian, versioned, with a magic and a checksum.
@@ -227,12 +227,12 @@ carve_status carve_set_event_log(const carve_set *set, carve_event_log **log);
  * that cannot be opened, a write or close that fails). A log of damaged
  * arena statistics is saved as it is, and carve_event_log_read then
  * refuses the file. */
-carve_status carve_event_log_save(const carve_event_log *log,
+CARVE_API carve_status carve_event_log_save(const carve_event_log *log,
                                   const char *path);
 /* Shorthands: take the image's log and save it; a refused image writes
  * no file. */
-carve_status carve_layout_save_events(const void *mem, const char *path);
-carve_status carve_set_save_events(const carve_set *set, const char *path);
+CARVE_API carve_status carve_layout_save_events(const void *mem, const char *path);
+CARVE_API carve_status carve_set_save_events(const carve_set *set, const char *path);
 
 /* Reads a saved log from memory or from a file. On failure *log is NULL
  * and, if message is not NULL, it receives why (a truncated file, a bad
@@ -243,14 +243,14 @@ carve_status carve_set_save_events(const carve_set *set, const char *path);
  * outside [bytes, bytes + size). Load reads a file's header first and no
  * further than it says, so a file that never ends (/dev/zero) is refused,
  * not read to the end of memory. O(size). */
-carve_status carve_event_log_read(const void *bytes, size_t size,
+CARVE_API carve_status carve_event_log_read(const void *bytes, size_t size,
                                   carve_event_log **log, char *message,
                                   size_t message_size);
-carve_status carve_event_log_load(const char *path, carve_event_log **log,
+CARVE_API carve_status carve_event_log_load(const char *path, carve_event_log **log,
                                   char *message, size_t message_size);
 
 /* Frees a log. NULL does nothing. */
-void carve_event_log_release(carve_event_log *log);
+CARVE_API void carve_event_log_release(carve_event_log *log);
 
 /* ---- analysis of an event log ------------------------------------------------ */
 
@@ -343,14 +343,14 @@ typedef struct carve_event_analysis {
  * carve_event_log) or OUT_OF_HOST_MEMORY only: damaged records are
  * counted as anomalies.
  * O(events) expected (hash tables), plus sorting sites and work-items. */
-carve_status carve_event_log_analyze(const carve_event_log *log,
+CARVE_API carve_status carve_event_log_analyze(const carve_event_log *log,
                                      carve_event_analysis **analysis);
-void carve_event_analysis_release(carve_event_analysis *analysis);
+CARVE_API void carve_event_analysis_release(carve_event_analysis *analysis);
 
 /* Writes the analysis: totals, the `top` call sites by bytes and
  * work-items by peak (0 means 10; JSON lists every site), leaks by site,
  * the histogram. Fails like carve_report_print. */
-carve_status carve_event_analysis_print(const carve_event_analysis *analysis,
+CARVE_API carve_status carve_event_analysis_print(const carve_event_analysis *analysis,
                                         FILE *stream, carve_format format,
                                         uint32_t top);
 
@@ -419,11 +419,11 @@ typedef struct carve_fit {
  * NULL fit, percentile outside (0, 100], NaN too), CORRUPT_SET or
  * OUT_OF_HOST_MEMORY; *fit is untouched on failure. O(arenas log arenas +
  * events). */
-carve_status carve_layout_fit(const void *mem, double percentile,
+CARVE_API carve_status carve_layout_fit(const void *mem, double percentile,
                               carve_fit *fit);
 /* The same on a set, keeping its plan's NDRange and alignment;
  * WRONG_OWNER while the device owns it. */
-carve_status carve_set_fit(const carve_set *set, double percentile,
+CARVE_API carve_status carve_set_fit(const carve_set *set, double percentile,
                            carve_fit *fit);
 /* Fits a plan to one or more saved profiling runs of the same plan (same
  * arena count, options and heap): every work-item of every run counts.
@@ -432,12 +432,12 @@ carve_status carve_set_fit(const carve_set *set, double percentile,
  * Fails with INVALID_ARGUMENT (NULL logs or fit, count 0, a NULL log, bad
  * percentile, logs of different plans or whose fields disagree: see
  * carve_event_log; *fit untouched) or OUT_OF_HOST_MEMORY. */
-carve_status carve_event_log_fit(const carve_event_log *const *logs,
+CARVE_API carve_status carve_event_log_fit(const carve_event_log *const *logs,
                                  size_t count, double percentile,
                                  carve_fit *fit);
 
 /* Writes the fit and how it was computed. Fails like carve_report_print. */
-carve_status carve_fit_print(const carve_fit *fit, FILE *stream,
+CARVE_API carve_status carve_fit_print(const carve_fit *fit, FILE *stream,
                              carve_format format);
 
 #ifdef __cplusplus

@@ -49,22 +49,22 @@ extern "C" {
 
 #define CARVE_TI_ALIGNMENT 128u
 
-void *__malloc_ddr(size_t size);
-void __free_ddr(void *ptr);
-void *__malloc_msmc(size_t size);
-void __free_msmc(void *ptr);
+CARVE_API void *__malloc_ddr(size_t size);
+CARVE_API void __free_ddr(void *ptr);
+CARVE_API void *__malloc_msmc(size_t size);
+CARVE_API void __free_msmc(void *ptr);
 
 /* How this thread's latest TI-style call ended: CARVE_SUCCESS (also for a
  * free of NULL, which does nothing), CL_MEM_OBJECT_ALLOCATION_FAILURE (tier
  * full, or SIZE_MAX bytes), INVALID_ARGUMENT (malloc of 0 bytes, or a
  * pointer free does not know), OUT_OF_HOST_MEMORY (the tier could not be
  * mapped). */
-carve_status carve_ti_last_status(void);
+CARVE_API carve_status carve_ti_last_status(void);
 
 /* Bytes in use and capacity of a tier ("ddr" or "msmc"); INVALID_ARGUMENT
  * for NULL or another name (case matters), leaving *in_use and *capacity
  * alone. Initialises the tier if needed. */
-carve_status carve_ti_usage(const char *tier, size_t *in_use, size_t *capacity);
+CARVE_API carve_status carve_ti_usage(const char *tier, size_t *in_use, size_t *capacity);
 
 #ifdef __cplusplus
 }

@@ -21,27 +21,85 @@ foreach(header carve/carve.h carve/carve.clh carve/carve_core.h carve/carve_port
   endif()
 endforeach()
 
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/install/consumer"
-    -B "${WORK_DIR}/consumer" "-DCMAKE_PREFIX_PATH=${prefix}"
-    "-DCMAKE_C_COMPILER=${C_COMPILER}" "-DCMAKE_C_FLAGS=${C_FLAGS}")
-run(${CMAKE_COMMAND} --build "${WORK_DIR}/consumer")
-run("${WORK_DIR}/consumer/consumer")
+# Whether `program` loads libcarve.so (1) or has carve linked in (0).
+function(expect_shared program want)
+  execute_process(COMMAND objdump -p "${program}" OUTPUT_VARIABLE dynamic
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "objdump -p ${program} failed")
+  endif()
+  string(REGEX MATCH "NEEDED +libcarve\\.so" found "${dynamic}")
+  if(want AND NOT found)
+    message(FATAL_ERROR "${program} does not load libcarve.so")
+  elseif(NOT want AND found)
+    message(FATAL_ERROR "${program} loads libcarve.so; the archive was asked for")
+  endif()
+endfunction()
 
+# libcarve.so exports the public API only: carve_ names and TI's four.
+file(GLOB shared_library "${prefix}/*/libcarve.so")
+if(NOT shared_library)
+  message(FATAL_ERROR "not installed: libcarve.so")
+endif()
+find_program(NM nm)
+if(NM)
+  execute_process(COMMAND ${NM} -D --defined-only ${shared_library}
+                  OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  string(REGEX MATCHALL "[^\n]+" lines "${symbols}")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE ".* " "" name "${line}")
+    if(NOT name MATCHES "^carve_[a-z]" AND
+       NOT name MATCHES "^__(malloc|free)_(ddr|msmc)$")
+      message(FATAL_ERROR "libcarve.so exports ${name}")
+    endif()
+  endforeach()
+endif()
+
+# find_package(carve): carve::carve is the shared library, or the static
+# one on request.
+foreach(kind shared static)
+  if(kind STREQUAL static)
+    set(want_shared 0)
+    set(option -DCONSUMER_STATIC=ON)
+  else()
+    set(want_shared 1)
+    set(option -DCONSUMER_STATIC=OFF)
+  endif()
+  run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/install/consumer"
+      -B "${WORK_DIR}/consumer_${kind}" "-DCMAKE_PREFIX_PATH=${prefix}"
+      "-DCMAKE_C_COMPILER=${C_COMPILER}" "-DCMAKE_C_FLAGS=${C_FLAGS}" ${option})
+  run(${CMAKE_COMMAND} --build "${WORK_DIR}/consumer_${kind}")
+  run("${WORK_DIR}/consumer_${kind}/consumer")
+  expect_shared("${WORK_DIR}/consumer_${kind}/consumer" ${want_shared})
+endforeach()
+
+# pkg-config: carve links the shared library, carve-static the archive,
+# each with one command as the README writes it.
 find_program(PKG_CONFIG pkg-config)
 if(PKG_CONFIG)
   file(GLOB_RECURSE pc "${prefix}/*/carve.pc")
   get_filename_component(pc_dir "${pc}" DIRECTORY)
+  get_filename_component(lib_dir "${shared_library}" DIRECTORY)
   set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
-  execute_process(COMMAND ${PKG_CONFIG} --cflags --libs --static carve
-                  OUTPUT_VARIABLE flags RESULT_VARIABLE rc
-                  OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "pkg-config does not know carve")
-  endif()
-  separate_arguments(flags UNIX_COMMAND "${flags}")
   separate_arguments(extra UNIX_COMMAND "${C_FLAGS}")
-  run("${C_COMPILER}" ${extra} "${SOURCE_DIR}/tests/install/consumer/main.c" ${flags}
-      -o "${WORK_DIR}/consumer_pc")
-  run("${WORK_DIR}/consumer_pc")
+  foreach(package carve carve-static)
+    execute_process(COMMAND ${PKG_CONFIG} --cflags --libs ${package}
+                    OUTPUT_VARIABLE flags RESULT_VARIABLE rc
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "pkg-config does not know ${package}")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    set(program "${WORK_DIR}/consumer_pc_${package}")
+    run("${C_COMPILER}" ${extra} "${SOURCE_DIR}/tests/install/consumer/main.c"
+        ${flags} -o "${program}")
+    run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${lib_dir}" "${program}")
+    if(package STREQUAL carve)
+      expect_shared("${program}" 1)
+    else()
+      expect_shared("${program}" 0)
+    endif()
+  endforeach()
 endif()
-message(STATUS "installed carve works with find_package and pkg-config")
+message(STATUS "installed carve works with find_package and pkg-config, "
+               "shared and static")

@@ -1,6 +1,6 @@
 /* Uses the installed headers and library: plans a launch (no device
- * needed) and checks the device header was installed beside the host one,
- * and the diagnostics header too. */
+ * needed), checks the device header was installed beside the host one, the
+ * diagnostics header too, and that the library's version is the headers'. */
 #include <carve/carve.h>
 #include <carve/diagnostics.h>
 
@@ -13,6 +13,9 @@ int main(void)
     carve_device_limits limits = {1u << 30, 1u << 31, 128};
     carve_plan plan;
     size_t length = 0;
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", CARVE_VERSION_MAJOR,
+             CARVE_VERSION_MINOR, CARVE_VERSION_PATCH);
     memset(&params, 0, sizeof params);
     params.work_dim = 1;
     params.global_size[0] = 1024;
@@ -20,11 +23,12 @@ int main(void)
     if (carve_plan_compute(&params, &limits, &plan) != CARVE_SUCCESS ||
         carve_device_source("carve.clh", &length) == NULL || length == 0 ||
         strncmp(carve_status_string(CARVE_ERROR_BAD_LOG),
-                "CARVE_ERROR_BAD_LOG", 19) != 0) {
+                "CARVE_ERROR_BAD_LOG", 19) != 0 ||
+        strcmp(carve_version(), version) != 0) {
         fputs("consumer: the installed carve does not work\n", stderr);
         return 1;
     }
-    printf("consumer: planned %u arenas with the installed carve\n",
-           plan.arena_count);
+    printf("consumer: planned %u arenas with the installed carve %s\n",
+           plan.arena_count, carve_version());
     return 0;
 }
