@@ -6,6 +6,9 @@
 #define CARVE_INTERNAL_H
 
 #include "carve/carve.h"
+/* The allocator's code, which the library runs on the host (walks,
+ * checks, layouts); users' files never see it. */
+#include "carve_alloc.h"
 
 
 /* Embedded device sources, generated at build time from kernels/. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fault.h" /* last: test builds wrap the calls above */
+#include "carve_alloc.h"
 
 #define DEFAULT_TOP 10u
 

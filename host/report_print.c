@@ -1,6 +1,7 @@
 /* report_print.c - the post-mortem report as text or JSON. */
 #include "diag_output.h"
 #include "fault.h" /* last: test builds wrap the calls above */
+#include "carve_alloc.h"
 
 /* ---- text ----------------------------------------------------------------------- */
 

@@ -712,13 +712,7 @@ CARVE_INLINE int carve_heap_block_holding(const carve_heap *hp, carve_u32 off,
 
 /* ---- the host's walk ---------------------------------------------------------- */
 
-#define CARVE_HEAP_CHECK_OK 0u
-#define CARVE_HEAP_CHECK_STATE 20u    /* a state word no page can have */
-#define CARVE_HEAP_CHECK_COUNT 21u    /* count differs from the bitmap */
-#define CARVE_HEAP_CHECK_BITMAP 22u   /* bits set where no slot is */
-#define CARVE_HEAP_CHECK_RUN 23u      /* a large block's pages disagree */
-#define CARVE_HEAP_CHECK_USED_HINT 24u  /* used map differs from states */
-#define CARVE_HEAP_CHECK_ROOM_HINT 25u  /* a page with room lacks its hint */
+/* The CARVE_HEAP_CHECK_* codes are in carve_abi.h. */
 
 typedef struct carve_heap_report {
     carve_u32 broken;     /* CARVE_HEAP_CHECK_* */

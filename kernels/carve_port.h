@@ -8,6 +8,8 @@
 #ifndef CARVE_PORT_H
 #define CARVE_PORT_H
 
+#include "carve_abi.h" /* the fixed-width types */
+
 #ifdef __OPENCL_C_VERSION__
 
 #define CARVE_GLOBAL __global
@@ -25,9 +27,6 @@
 #define CARVE_HOT static inline
 #define CARVE_COLD static
 #endif
-typedef uchar carve_u8;
-typedef uint carve_u32;
-typedef ulong carve_u64;
 typedef uintptr_t carve_uptr;
 #define CARVE_CLZ32(x) ((carve_u32)clz((carve_u32)(x)))
 #define CARVE_ATOMIC_INC(p) ((void)atomic_inc(p))
@@ -64,9 +63,6 @@ typedef uintptr_t carve_uptr;
 #define CARVE_HOT static inline
 #define CARVE_COLD static
 #endif
-typedef uint8_t carve_u8;
-typedef uint32_t carve_u32;
-typedef uint64_t carve_u64;
 typedef uintptr_t carve_uptr;
 /* OpenCL's clz(0) is 32; __builtin_clz(0) is undefined, so guard it. */
 #define CARVE_CLZ32(x) ((x) ? (carve_u32)__builtin_clz((unsigned)(x)) : 32u)

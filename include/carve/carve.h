@@ -25,16 +25,15 @@
 #ifndef CARVE_CARVE_H
 #define CARVE_CARVE_H
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
+/* The OpenCL version is the program's to choose (CL_TARGET_OPENCL_VERSION,
+ * before this include): carve's API needs only OpenCL 1.2's. */
 #include <CL/cl.h>
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "carve_alloc.h"
+#include "carve_abi.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -338,9 +337,9 @@ CARVE_API carve_status carve_layout_summary(const void *mem, carve_summary *out)
 /* Runs the allocator's invariant check (the same code the device ran) on
  * every arena and on the shared heap. Returns CARVE_SUCCESS, or
  * ARENA_INVALID with the first bad arena's index in *bad_index and the
- * broken invariant (CARVE_CHECK_* of carve_core.h) in *broken, or, for the
+ * broken invariant (CARVE_CHECK_* of carve_abi.h) in *broken, or, for the
  * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
- * carve_heap.h in *broken; either out-pointer may be NULL. Fails with
+ * carve_abi.h in *broken; either out-pointer may be NULL. Fails with
  * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
  * quiescent (no kernel running). O(total bitmap words + blocks + heap
  * pages). */

@@ -7,6 +7,7 @@
 #include "workload.h"
 
 #include <carve/carve.h>
+#include "carve_calls.h" /* the allocator, as kernels call it */
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -25,6 +25,7 @@
 #include "fuzz_input.h"
 
 #include <carve/carve.h>
+#include "carve_calls.h" /* the allocator, as kernels call it */
 
 #define ARENAS 3u
 #define MAX_LIVE 1024u

@@ -101,5 +101,32 @@ if(PKG_CONFIG)
     endif()
   endforeach()
 endif()
+# The installed headers hold the API only: a file that includes all three
+# compiles without a warning as C99, C11 and C++ under strict flags, with
+# nothing but the prefix's include directory (and no OpenCL version
+# chosen for it); the C++ consumer also links and runs.
+set(strict -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Werror)
+set(headers_test "${WORK_DIR}/all_headers.c")
+file(WRITE "${headers_test}"
+     "#include <carve/carve.h>\n#include <carve/diagnostics.h>\n"
+     "#include <carve/ti_compat.h>\n"
+     "int main(void) { return carve_version()[0] == '\\0'; }\n")
+foreach(std c99 c11)
+  run("${C_COMPILER}" -std=${std} ${strict} -I${prefix}/include -fsyntax-only
+      "${headers_test}")
+endforeach()
+find_program(CXX_COMPILER NAMES c++ g++ clang++)
+if(CXX_COMPILER AND PKG_CONFIG)
+  execute_process(COMMAND ${PKG_CONFIG} --cflags --libs carve
+                  OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run("${CXX_COMPILER}" -std=c++11 ${strict} -x c++ "${headers_test}"
+      -fsyntax-only -I${prefix}/include)
+  run("${CXX_COMPILER}" -std=c++11 ${extra} -x c++
+      "${SOURCE_DIR}/tests/install/consumer/main.c" -x none ${flags}
+      -o "${WORK_DIR}/consumer_cxx")
+  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${lib_dir}"
+      "${WORK_DIR}/consumer_cxx")
+endif()
 message(STATUS "installed carve works with find_package and pkg-config, "
-               "shared and static")
+               "shared and static, from C and C++")

@@ -7,6 +7,9 @@
 #define CARVE_TEST_H
 
 #include <carve/carve.h>
+/* The allocator and the calls kernels make, which the tests drive on the
+ * host (kernels/; not part of the public header). */
+#include "carve_calls.h"
 
 #include <inttypes.h>
 #include <stdio.h>
