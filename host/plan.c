@@ -300,6 +300,68 @@ static carve_status check_device_fit(carve_plan *plan)
     return CARVE_SUCCESS;
 }
 
+/* The most bytes a buffer may take on the plan's device. */
+static uint64_t buffer_limit(const carve_plan *plan)
+{
+    uint64_t most = OFFSET_LIMIT;
+    if (plan->limits.max_mem_alloc_size < most)
+        most = plan->limits.max_mem_alloc_size;
+    if (plan->limits.global_mem_size < most)
+        most = plan->limits.global_mem_size;
+    return most;
+}
+
+/* Whether `count` arenas of `arena_bytes` (with the rest of the plan's
+ * parts) fit the device. */
+static int fits(const carve_plan_params *params, const carve_plan *plan,
+                uint64_t count, uint64_t arena_bytes)
+{
+    carve_plan scratch = *plan;
+    return size_parts(params, &scratch, count, arena_bytes) == CARVE_SUCCESS &&
+           scratch.total_bytes <= buffer_limit(plan);
+}
+
+/* A plan too big for its device: the message also says what would fit,
+ * the largest arena for this many work-items and the most work-items for
+ * this arena size (each found by bisection: O(log size) layouts). */
+static void say_what_fits(const carve_plan_params *params, carve_plan *plan,
+                          uint64_t count, uint64_t arena_bytes)
+{
+    uint64_t step = plan->arena_alignment, lo = 0, hi = arena_bytes / step;
+    uint64_t few = 0, many = count, mid;
+    size_t used = strlen(plan->message);
+    char size[32];
+    while (lo < hi) { /* the most alignment units that fit */
+        mid = lo + (hi - lo + 1) / 2;
+        if (fits(params, plan, count, mid * step))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    while (few < many) { /* the most arenas of arena_bytes that fit */
+        mid = few + (many - few + 1) / 2;
+        if (fits(params, plan, mid, arena_bytes))
+            few = mid;
+        else
+            many = mid - 1;
+    }
+    carve__bytes_text(lo * step, size, sizeof size);
+    if (lo == 0)
+        carve__message(plan->message + used, sizeof plan->message - used,
+                       "; no arena fits %llu work-items on this device",
+                       (unsigned long long)count);
+    else
+        carve__message(plan->message + used, sizeof plan->message - used,
+                       "; what fits: arenas of at most %llu bytes (%s) for "
+                       "these %llu work-items",
+                       (unsigned long long)(lo * step), size,
+                       (unsigned long long)count);
+    used = strlen(plan->message);
+    carve__message(plan->message + used, sizeof plan->message - used,
+                   ", or at most %llu work-items with arenas of this size",
+                   (unsigned long long)few);
+}
+
 carve_status carve_plan_compute(const carve_plan_params *params,
                                 const carve_device_limits *limits,
                                 carve_plan *plan)
@@ -331,6 +393,11 @@ carve_status carve_plan_compute(const carve_plan_params *params,
                         round_up(params->arena_bytes, alignment));
     if (status == CARVE_SUCCESS)
         status = check_device_fit(plan);
+    if (status == CARVE_ERROR_OFFSET_LIMIT ||
+        status == CARVE_ERROR_EXCEEDS_MAX_ALLOC ||
+        status == CARVE_ERROR_EXCEEDS_GLOBAL_MEM)
+        say_what_fits(params, plan, count,
+                      round_up(params->arena_bytes, alignment));
     return status;
 }
 

@@ -77,12 +77,20 @@ static void text_errors(const carve_report *r, uint32_t top, FILE *out)
 {
     size_t i;
     char site[48], who[40];
+    uint32_t no_arena = r->summary.open_failures;
     fprintf(out,
             "\nerrors: %zu (%u kept by the device's log, %u it had no room "
-            "for; %zu found by the host)\n",
-            r->error_count + r->errors_dropped, (unsigned)r->device_errors,
-            (unsigned)r->errors_dropped,
-            r->error_count - r->device_errors);
+            "for; %zu found by the host; %u work-item(s) with no arena)\n",
+            r->error_count + r->errors_dropped + no_arena,
+            (unsigned)r->device_errors, (unsigned)r->errors_dropped,
+            r->error_count - r->device_errors, (unsigned)no_arena);
+    if (no_arena != 0)
+        fprintf(out,
+                "  no arena    %u work-item(s) opened an arena index past "
+                "the plan's %u arenas, and every request they made returned "
+                "NULL: launch the NDRange the plan was made for, or plan for "
+                "the one you launch\n",
+                (unsigned)no_arena, (unsigned)r->summary.arena_count);
     for (i = 0; i < r->error_group_count; ++i) {
         const carve_report_group *g = &r->error_groups[i];
         fprintf(out, "  %-11s ", carve__misuse_key(g->kind));
@@ -275,6 +283,7 @@ static void json_report(const carve_report *r, FILE *out)
     carve__json_uint(&j, "device_kept", r->device_errors);
     carve__json_uint(&j, "device_dropped", r->errors_dropped);
     carve__json_uint(&j, "host_found", r->error_count - r->device_errors);
+    carve__json_uint(&j, "no_arena", r->summary.open_failures);
     carve__json_open(&j, "groups", '[');
     for (i = 0; i < r->error_group_count; ++i)
         json_group(&j, &r->error_groups[i],

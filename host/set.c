@@ -182,12 +182,14 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
         return CARVE_ERROR_INVALID_NDRANGE;
     /* A product that wrapped around could match the plan by chance. */
     for (d = 0; d < work_dim; ++d) {
-        if (global_size[d] != 0 && items > UINT64_MAX / global_size[d])
+        if (global_size[d] == 0)
             return CARVE_ERROR_INVALID_NDRANGE;
+        if (items > UINT64_MAX / global_size[d])
+            return CARVE_ERROR_NDRANGE_MISMATCH;
         items *= global_size[d];
     }
     if (items != set->plan.arena_count)
-        return CARVE_ERROR_INVALID_NDRANGE;
+        return CARVE_ERROR_NDRANGE_MISMATCH;
     status = carve_set_bind(set, kernel, arg_index);
     if (status == CARVE_SUCCESS)
         status = carve_set_to_device(set);

@@ -46,6 +46,9 @@ static const status_name status_names[] = {
          "invalid shared heap: page size, or fallback without a heap"),
     NAME(CARVE_ERROR_INVALID_OPTION,
          "invalid plan option: unknown bits, or a log too large"),
+    NAME(CARVE_ERROR_NDRANGE_MISMATCH,
+         "the launch's NDRange has another size than the plan's: launch "
+         "the NDRange the plan was made for, or plan for this one"),
     NAME(CARVE_ERROR_IO, "a file could not be opened, read or written"),
     NAME(CARVE_ERROR_BAD_LOG,
          "not a carve event log, or a truncated or damaged one"),

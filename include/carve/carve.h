@@ -84,6 +84,9 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_TIER_FULL (-7020)          /* the region (tier) has no room */
 #define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
 #define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
+/* -7023 and -7024 are diagnostics.h's. */
+#define CARVE_ERROR_NDRANGE_MISMATCH (-7025)   /* a launch's size is not the
+                                                  plan's arena count */
 
 /* A short message for any carve or OpenCL status ("unknown status" for a
  * code neither defines); never NULL, static storage. O(1), thread-safe. */
@@ -448,9 +451,12 @@ CARVE_API carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
 
 /* Convenience: bind, to_device, enqueue the kernel on the set's queue,
  * to_host after it. Fails, enqueuing nothing, with INVALID_ARGUMENT for a
- * NULL set, kernel or global_size, and with INVALID_NDRANGE for a work_dim
- * not 1-3 or an NDRange whose size (the product of global_size, which must
- * not overflow) is not the plan's arena count. Otherwise passes on
+ * NULL set, kernel or global_size, with INVALID_NDRANGE for a work_dim
+ * not 1-3 or a global size of 0, and with NDRANGE_MISMATCH for an NDRange
+ * whose size (the product of global_size, which must not overflow) is not
+ * the plan's arena count: each work-item opens the arena of its flat
+ * index, so launch the NDRange the plan was made for, or plan for this
+ * one. Otherwise passes on
  * OpenCL's status for the argument or the launch (e.g.
  * CL_INVALID_KERNEL_ARGS, CL_INVALID_WORK_GROUP_SIZE); after a failed
  * launch the set is back with the host. If waiting for the kernel fails

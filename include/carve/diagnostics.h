@@ -114,6 +114,9 @@ typedef struct carve_report {
     uint32_t device_errors;  /* the first device_errors of errors[] */
     uint32_t errors_dropped; /* errors the device counted but had no room
                                 for */
+    /* Work-items that found no arena (summary.open_failures: an index past
+     * the plan's arenas) are errors too: the report counts and prints them
+     * with the advice to launch the planned NDRange. */
     const carve_report_group *error_groups; /* by kind, call and site;
                                                most frequent first */
     size_t error_group_count;

@@ -840,6 +840,7 @@ static void test_set_use(env *e)
     const size_t arenas = ARENAS, wrong = ARENAS + 1, local = 3;
     const size_t wrapping[2] = {((size_t)1 << (sizeof(size_t) * 8 - 1)) + 4,
                                 2}; /* times 2: ARENAS modulo 2^64 */
+    const size_t zero_size[2] = {ARENAS, 0};
     const size_t *global = &arenas;
     cl_kernel kernel = e->touch;
     cl_uint dims = 1, n = 32;
@@ -927,15 +928,19 @@ static void test_set_use(env *e)
     dims = 4;
     BAD_STATUS_OF("`work_dim` 0 or 4", CARVE_ERROR_INVALID_NDRANGE,
                "nothing enqueued", RUN);
+    dims = 2;
+    global = zero_size;
+    BAD_STATUS_OF("a global size of 0", CARVE_ERROR_INVALID_NDRANGE,
+               "nothing enqueued", RUN);
     dims = 1;
     global = &wrong;
     BAD_STATUS_OF("a global size that is not the plan's arena count",
-               CARVE_ERROR_INVALID_NDRANGE, "nothing enqueued", RUN);
+               CARVE_ERROR_NDRANGE_MISMATCH, "nothing enqueued", RUN);
     dims = 2;
     global = wrapping;
     BAD_STATUS_OF("global sizes whose product wraps around to the arena count "
                "(2^63 + 4 by 2)",
-               CARVE_ERROR_INVALID_NDRANGE, "nothing enqueued", RUN);
+               CARVE_ERROR_NDRANGE_MISMATCH, "nothing enqueued", RUN);
     dims = 1;
     global = &arenas;
     BAD_PASSED_ON_OF("a kernel with an argument not set",

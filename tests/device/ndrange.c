@@ -13,6 +13,8 @@
  */
 #include "device_support.h"
 
+#include <carve/diagnostics.h>
+
 static const char *const source = DEV_KERNEL_PRELUDE
     "kernel void where(global uchar *carved)\n"
     "{\n"
@@ -181,11 +183,11 @@ static void test_size_mismatch(const carve_test_cl *cl, cl_kernel where)
     carve_set *set = dev_set(cl, &plan);
     EXPECT(plan.arena_count == 24);
     EXPECT_STATUS(carve_set_run(set, where, 0, 1, wrong1, NULL),
-                  CARVE_ERROR_INVALID_NDRANGE);
+                  CARVE_ERROR_NDRANGE_MISMATCH);
     EXPECT_STATUS(carve_set_run(set, where, 0, 2, wrong2, NULL),
-                  CARVE_ERROR_INVALID_NDRANGE);
+                  CARVE_ERROR_NDRANGE_MISMATCH);
     EXPECT_STATUS(carve_set_run(set, where, 0, 3, wrong3, NULL),
-                  CARVE_ERROR_INVALID_NDRANGE);
+                  CARVE_ERROR_NDRANGE_MISMATCH);
     EXPECT_STATUS(carve_set_run(set, where, 0, 0, planned, NULL),
                   CARVE_ERROR_INVALID_NDRANGE);
     EXPECT_STATUS(carve_set_run(set, where, 0, 4, wrong3, NULL),
@@ -204,8 +206,29 @@ static void test_size_mismatch(const carve_test_cl *cl, cl_kernel where)
     carve_set_release(set);
 }
 
+/* The report prints `format`, as text or JSON, into a string. */
+static char *report_text(carve_set *set, carve_format format)
+{
+    carve_report *r = NULL;
+    FILE *f = tmpfile();
+    char *text;
+    long size;
+    if (f == NULL)
+        exit(1);
+    REQUIRE_OK(carve_set_report(set, 0, &r));
+    REQUIRE_OK(carve_report_print(r, f, format));
+    carve_report_release(r);
+    size = ftell(f);
+    rewind(f);
+    text = dev_xmalloc((size_t)size + 1);
+    text[fread(text, 1, (size_t)size, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
 static void test_open_beyond(const carve_test_cl *cl, cl_kernel beyond)
 {
+    char want[160], *text;
     const size_t items = 300;
     const uint32_t count = (uint32_t)items;
     carve_plan plan = dev_plan(cl, 1, &items, 256);
@@ -232,6 +255,18 @@ static void test_open_beyond(const carve_test_cl *cl, cl_kernel beyond)
     EXPECT(sum.open_failures == refused);
     EXPECT(sum.arenas_opened == count - refused);
     EXPECT(sum.failed_count == 0 && sum.misuse_count == 0);
+    /* The report counts them as errors, with what to do about it. */
+    text = report_text(set, CARVE_FORMAT_TEXT);
+    snprintf(want, sizeof want, "errors: %u (0 kept by the device's log, 0 "
+             "it had no room for; 0 found by the host; %u work-item(s) with "
+             "no arena)", (unsigned)refused, (unsigned)refused);
+    EXPECT(strstr(text, want) != NULL);
+    EXPECT(strstr(text, "launch the NDRange the plan was made for") != NULL);
+    free(text);
+    text = report_text(set, CARVE_FORMAT_JSON);
+    snprintf(want, sizeof want, "\"no_arena\": %u", (unsigned)refused);
+    EXPECT(strstr(text, want) != NULL);
+    free(text);
     REQUIRE_OK(carve_set_reset(set));
     EXPECT(dev_summary(set).open_failures == 0);
     clReleaseMemObject(out_mem);

@@ -228,6 +228,44 @@ static void test_refusal_says_how_much(void)
     EXPECT(plan.total_bytes > l.max_mem_alloc_size);
 }
 
+/* A plan too big for its device says what would fit, and both answers
+ * are exact: they fit, and one step more does not. */
+static void test_refusal_says_what_fits(void)
+{
+    carve_device_limits l = pocl_like();
+    carve_plan_params p = arenas(2048, 1024);
+    carve_plan plan, fitted;
+    unsigned long long most_bytes = 0, most_items = 0;
+    const char *at;
+    l.max_mem_alloc_size = 1u << 20;
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &plan),
+                  CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    at = strstr(plan.message, "what fits: arenas of at most ");
+    EXPECT(at != NULL);
+    if (at == NULL)
+        return;
+    EXPECT(sscanf(at, "what fits: arenas of at most %llu bytes",
+                  &most_bytes) == 1);
+    at = strstr(plan.message, ", or at most ");
+    EXPECT(at != NULL && sscanf(at, ", or at most %llu", &most_items) == 1);
+    p.arena_bytes = most_bytes;
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &fitted), CARVE_SUCCESS);
+    p.arena_bytes = most_bytes + plan.arena_alignment;
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &fitted),
+                  CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    p = arenas(most_items, 1024);
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &fitted), CARVE_SUCCESS);
+    p = arenas(most_items + 1, 1024);
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &fitted),
+                  CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    /* Nothing fits: the heap alone is larger than the device's buffer. */
+    p = arenas(16, 64);
+    p.heap_bytes = 4u << 20;
+    EXPECT_STATUS(carve_plan_compute(&p, &l, &plan),
+                  CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    EXPECT(strstr(plan.message, "no arena fits 16 work-items") != NULL);
+}
+
 static void test_format(void)
 {
     carve_device_limits l = pocl_like();
@@ -274,6 +312,7 @@ int main(void)
     test_parts();
     test_refusals();
     test_refusal_says_how_much();
+    test_refusal_says_what_fits();
     test_format();
     return carve_test_finish("plan");
 }
