@@ -68,6 +68,16 @@ struct carve_region {
 
 static _Thread_local carve_status last_status;
 
+/* Why this thread's latest call that takes an allocation refused it. */
+static _Thread_local uint32_t last_refusal;
+
+/* Records why a pointer was refused; returns 0. */
+static int refuse(uint32_t reason)
+{
+    last_refusal = reason;
+    return 0;
+}
+
 /* A live region and copies of its address ranges, which never change while
  * it is registered. registry_find reads the copies, never the region
  * itself: another thread may be releasing (freeing) a region that the
@@ -733,21 +743,48 @@ typedef struct located {
     void **slot;
 } located;
 
-/* Finds the live allocation starting at ptr; locks its region on success. */
+/* Whether a live block of the pool holds `offset` (a pool walk's visit). */
+typedef struct holding_search {
+    uint64_t offset;
+    int found;
+} holding_search;
+
+static void find_holding(uint64_t offset, uint64_t size, uint64_t requested,
+                         void *user, void *context)
+{
+    holding_search *h = context;
+    (void)requested;
+    (void)user;
+    if (h->offset >= offset && h->offset - offset < size)
+        h->found = 1;
+}
+
+/* Finds the live allocation starting at ptr; locks its region on success.
+ * On failure records why (carve_zc_last_refusal): only then does it walk
+ * the region's allocations, O(allocations), to tell an interior pointer
+ * from a freed one. */
 static int locate(const void *ptr, located *out)
 {
     carve_region *r = carve_zc_region_of(ptr);
+    holding_search h;
+    if (ptr == NULL)
+        return refuse(CARVE_ZC_REFUSED_NULL);
     if (r == NULL)
-        return 0;
+        return refuse(CARVE_ZC_REFUSED_FOREIGN);
     pthread_mutex_lock(&r->lock);
     out->region = r;
     out->offset = (uint64_t)((const unsigned char *)ptr - r->host_base);
     if (!carve__pool_find(r->pool, out->offset, &out->size, &out->requested,
                           &out->slot)) {
+        h.offset = out->offset;
+        h.found = 0;
+        carve__pool_walk(r->pool, find_holding, &h);
         pthread_mutex_unlock(&r->lock);
-        return 0;
+        return refuse(h.found ? CARVE_ZC_REFUSED_INTERIOR
+                              : CARVE_ZC_REFUSED_FREED);
     }
     out->alloc = *out->slot;
+    last_refusal = CARVE_ZC_REFUSED_NONE;
     return 1;
 }
 
@@ -758,6 +795,25 @@ static void *fail(carve_status status)
 }
 
 carve_status carve_zc_last_status(void) { return last_status; }
+
+uint32_t carve_zc_last_refusal(void) { return last_refusal; }
+
+const char *carve_zc_refusal_string(uint32_t refusal)
+{
+    static const char *const texts[] = {
+        "the pointer was accepted",
+        "NULL where an allocation was needed",
+        "a pointer no region handed out (stack, malloc, another buffer)",
+        "a pointer inside a live allocation, not its start",
+        "a pointer to memory no live allocation holds: freed already, or "
+        "never handed out",
+        "an allocation of a region outside the given region's fallback chain",
+        "an arena set's memory, which carve_set_* hand over and release",
+        "a range past the bytes the allocation was asked for",
+        "an allocation the device owns: carve_zc_to_host first"};
+    return refusal < sizeof texts / sizeof texts[0] ? texts[refusal]
+                                                    : "unknown refusal";
+}
 
 /* ---- allocation ----------------------------------------------------------------------- */
 
@@ -863,12 +919,17 @@ static void retire(carve_region *r, located *l)
 static carve_status free_allocation(carve_region *r, void *ptr, int set_memory)
 {
     located l;
-    if (ptr == NULL)
+    if (ptr == NULL) {
+        last_refusal = CARVE_ZC_REFUSED_NONE;
         return CARVE_SUCCESS;
+    }
     if (!locate(ptr, &l))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if ((r != NULL && !in_chain(r, l.region)) ||
         l.alloc->set_memory != set_memory) {
+        refuse(l.alloc->set_memory != set_memory
+                   ? CARVE_ZC_REFUSED_SET_MEMORY
+                   : CARVE_ZC_REFUSED_OTHER_REGION);
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_ERROR_INVALID_ARGUMENT;
     }
@@ -957,14 +1018,22 @@ void *carve_zc_realloc(carve_region *r, void *ptr, size_t bytes)
     located l;
     carve_status refusal = CARVE_SUCCESS;
     void *moved;
-    if (ptr == NULL)
+    if (ptr == NULL) {
+        last_refusal = CARVE_ZC_REFUSED_NONE;
         return carve_zc_malloc(r, bytes);
+    }
     if (!locate(ptr, &l))
         return fail(CARVE_ERROR_INVALID_ARGUMENT);
-    if ((r != NULL && !in_chain(r, l.region)) || l.alloc->set_memory)
+    if (l.alloc->set_memory) {
         refusal = CARVE_ERROR_INVALID_ARGUMENT;
-    else if (l.alloc->device_owned)
+        refuse(CARVE_ZC_REFUSED_SET_MEMORY);
+    } else if (r != NULL && !in_chain(r, l.region)) {
+        refusal = CARVE_ERROR_INVALID_ARGUMENT;
+        refuse(CARVE_ZC_REFUSED_OTHER_REGION);
+    } else if (l.alloc->device_owned) {
         refusal = CARVE_ERROR_WRONG_OWNER;
+        refuse(CARVE_ZC_REFUSED_DEVICE_OWNED);
+    }
     if (refusal != CARVE_SUCCESS || bytes == 0) {
         if (refusal == CARVE_SUCCESS)
             retire(l.region, &l); /* realloc(p, 0) frees */
@@ -991,7 +1060,11 @@ carve_status carve_zc_set_arg(cl_kernel kernel, cl_uint index, const void *ptr)
 {
     located l;
     cl_int err = CL_SUCCESS;
-    if (kernel == NULL || !locate(ptr, &l))
+    if (kernel == NULL) {
+        last_refusal = CARVE_ZC_REFUSED_NONE; /* the pointer is not judged */
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    }
+    if (!locate(ptr, &l))
         return CARVE_ERROR_INVALID_ARGUMENT;
 #ifdef CARVE_HAVE_SVM
     if (is_svm_backend(l.region->backend)) {
@@ -1023,7 +1096,7 @@ static int locate_range(const void *ptr, size_t bytes, located *l,
     *range_bytes = bytes == 0 ? l->requested : bytes;
     if (*range_bytes > l->requested) {
         pthread_mutex_unlock(&l->region->lock);
-        return 0;
+        return refuse(CARVE_ZC_REFUSED_PAST_END);
     }
     return 1;
 }
@@ -1039,6 +1112,7 @@ static carve_status to_device(const void *ptr, size_t bytes, int for_set)
     if (!locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (l.alloc->set_memory != for_set) {
+        refuse(CARVE_ZC_REFUSED_SET_MEMORY);
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_ERROR_INVALID_ARGUMENT;
     }
@@ -1080,10 +1154,14 @@ static carve_status to_host(const void *ptr, size_t bytes, cl_uint num_events,
     located l;
     uint64_t offset = 0, length = 0;
     carve_status status;
-    if (!events_valid(num_events, events) ||
-        !locate_range(ptr, bytes, &l, &offset, &length))
+    if (!events_valid(num_events, events)) {
+        last_refusal = CARVE_ZC_REFUSED_NONE; /* the pointer is not judged */
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    }
+    if (!locate_range(ptr, bytes, &l, &offset, &length))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (l.alloc->set_memory != for_set) {
+        refuse(CARVE_ZC_REFUSED_SET_MEMORY);
         pthread_mutex_unlock(&l.region->lock);
         return CARVE_ERROR_INVALID_ARGUMENT;
     }

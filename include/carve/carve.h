@@ -667,6 +667,36 @@ CARVE_API const char *carve_backend_name(carve_backend backend);
 /* Status of this thread's latest failed carve_zc_* call. */
 CARVE_API carve_status carve_zc_last_status(void);
 
+/* Why a call that takes an allocation (carve_zc_free, carve_zc_realloc,
+ * carve_zc_set_arg, carve_zc_to_device, carve_zc_to_host) refused its
+ * pointer: */
+#define CARVE_ZC_REFUSED_NONE 0u     /* it did not (the pointer was fine) */
+#define CARVE_ZC_REFUSED_NULL 1u     /* NULL where an allocation was needed */
+#define CARVE_ZC_REFUSED_FOREIGN 2u  /* in no region: stack, malloc, ... */
+#define CARVE_ZC_REFUSED_INTERIOR 3u /* inside a live allocation, not its
+                                        start */
+#define CARVE_ZC_REFUSED_FREED 4u    /* in a region where no live allocation
+                                        holds it: freed already, or never
+                                        handed out */
+#define CARVE_ZC_REFUSED_OTHER_REGION 5u /* an allocation of a region outside
+                                            `region`'s fallback chain */
+#define CARVE_ZC_REFUSED_SET_MEMORY 6u   /* an arena set's memory, which
+                                            carve_set_* hand over and free */
+#define CARVE_ZC_REFUSED_PAST_END 7u     /* the range runs past the bytes the
+                                            allocation was asked for */
+#define CARVE_ZC_REFUSED_DEVICE_OWNED 8u /* the device owns it (realloc):
+                                            carve_zc_to_host first */
+
+/* The CARVE_ZC_REFUSED_* of this thread's latest call of those five: NONE
+ * when it accepted its pointer (it may still have failed for another
+ * reason; see its status). The status of a refusal stays what each call
+ * documents (INVALID_ARGUMENT, WRONG_OWNER); this says which mistake it
+ * was. Per thread; O(1). */
+CARVE_API uint32_t carve_zc_last_refusal(void);
+/* A sentence for a CARVE_ZC_REFUSED_* code; "unknown refusal" for any
+ * other value. Never NULL. */
+CARVE_API const char *carve_zc_refusal_string(uint32_t refusal);
+
 /* `bytes` aligned to the alignment of the region it lands in (`region` or
  * a fallback). NULL with INVALID_ARGUMENT for a NULL region or 0 bytes,
  * TIER_FULL when no region of the chain has room. */

@@ -432,26 +432,46 @@ static void zc_allocation_cases(zc_state *s)
     EXPECT(unchanged(r, &before));
 }
 
-/* Every call that takes an allocation, given `ptr` that is none. */
+/* carve_zc_last_refusal after a refused call: the reason it names. */
+#define EXPECT_REFUSED(why)                                                   \
+    do {                                                                      \
+        uint32_t refused_ = carve_zc_last_refusal();                          \
+        if (refused_ != (why)) {                                              \
+            fprintf(stderr, "%s:%d: refused as %u (%s), expected %u\n",       \
+                    __FILE__, __LINE__, (unsigned)refused_,                   \
+                    carve_zc_refusal_string(refused_), (unsigned)(why));      \
+            ++carve_test_failures;                                            \
+        }                                                                     \
+    } while (0)
+
+/* Every call that takes an allocation, given `ptr` that is none; each
+ * names `why` in carve_zc_last_refusal. */
 static void not_an_allocation(zc_state *s, cl_kernel kernel, const char *input,
-                              void *ptr)
+                              void *ptr, uint32_t why)
 {
     carve_region *r = s->region;
     carve_region_info before = info_of(r);
     BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
                   NOTHING, carve_zc_realloc(r, ptr, 64));
+    EXPECT_REFUSED(why);
     BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
                   NOTHING, carve_zc_realloc(NULL, ptr, 64));
+    EXPECT_REFUSED(why);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_free(r, ptr));
+    EXPECT_REFUSED(why);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_free(NULL, ptr));
+    EXPECT_REFUSED(why);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_set_arg(kernel, 0, ptr));
+    EXPECT_REFUSED(why);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_to_device(ptr, 0));
+    EXPECT_REFUSED(why);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_to_host(ptr, 0, 0, NULL));
+    EXPECT_REFUSED(why);
     EXPECT(unchanged(r, &before));
 }
 
@@ -471,18 +491,20 @@ static void zc_pointer_cases(zc_state *s, env *e)
                carve_zc_set_arg(e->touch, 0, NULL));
     BAD_STATUS("NULL", CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_to_device(NULL, 0));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_NULL);
     BAD_STATUS("NULL", CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_to_host(NULL, 0, 0, NULL));
-    not_an_allocation(s, e->touch, foreign, on_stack);
-    not_an_allocation(s, e->touch, foreign, on_heap);
-    not_an_allocation(s, e->touch, foreign, ti);
+    not_an_allocation(s, e->touch, foreign, on_stack, CARVE_ZC_REFUSED_FOREIGN);
+    not_an_allocation(s, e->touch, foreign, on_heap, CARVE_ZC_REFUSED_FOREIGN);
+    not_an_allocation(s, e->touch, foreign, ti, CARVE_ZC_REFUSED_FOREIGN);
     not_an_allocation(s, e->touch,
                       "inside an allocation (+1: misaligned; + the alignment)",
-                      s->p + 1);
+                      s->p + 1, CARVE_ZC_REFUSED_INTERIOR);
     not_an_allocation(s, e->touch,
                       "inside an allocation (+1: misaligned; + the alignment)",
-                      s->p + s->alignment);
-    not_an_allocation(s, e->touch, "an allocation already freed", s->freed);
+                      s->p + s->alignment, CARVE_ZC_REFUSED_INTERIOR);
+    not_an_allocation(s, e->touch, "an allocation already freed", s->freed,
+                      CARVE_ZC_REFUSED_FREED);
     free(on_heap);
     __free_ddr(ti);
 
@@ -491,10 +513,12 @@ static void zc_pointer_cases(zc_state *s, env *e)
                   "chain)",
                   carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                   carve_zc_realloc(r, s->elsewhere, 64));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_OTHER_REGION);
     BAD_STATUS("another region's allocation (not in this one's fallback "
                "chain)",
                CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
                carve_zc_free(r, s->elsewhere));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_OTHER_REGION);
     EXPECT(unchanged(s->other, &before));
 
     before = info_of(r);
@@ -519,12 +543,14 @@ static void zc_pointer_cases(zc_state *s, env *e)
     BAD_STATUS("`bytes` past the bytes asked for (1001 of 1000, `SIZE_MAX`)",
                CARVE_ERROR_INVALID_ARGUMENT, "ownership does not move",
                carve_zc_to_device(s->p, 1001));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_PAST_END);
     BAD_STATUS("`bytes` past the bytes asked for (1001 of 1000, `SIZE_MAX`)",
                CARVE_ERROR_INVALID_ARGUMENT, "ownership does not move",
                carve_zc_to_device(s->p, SIZE_MAX));
     BAD_STATUS("`bytes` past the bytes asked for (1001 of 1000, `SIZE_MAX`)",
                CARVE_ERROR_INVALID_ARGUMENT, "ownership does not move",
                carve_zc_to_host(s->p, SIZE_MAX, 0, NULL));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_PAST_END);
     BAD_STATUS("`num_events` and `events` disagree (1 and NULL, 0 and a list)",
                CARVE_ERROR_INVALID_ARGUMENT, "ownership does not move",
                carve_zc_to_host(s->p, 0, 1, NULL));
@@ -550,6 +576,7 @@ static void zc_pointer_cases(zc_state *s, env *e)
     BAD_NULL_LAST("the device owns `ptr`", carve_zc_last_status,
                   CARVE_ERROR_WRONG_OWNER, "`ptr` stays valid and unchanged",
                   carve_zc_realloc(r, s->p, 64));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_DEVICE_OWNED);
     BAD_NULL_LAST("the device owns `ptr`", carve_zc_last_status,
                   CARVE_ERROR_WRONG_OWNER, "`ptr` stays valid and unchanged",
                   carve_zc_realloc(NULL, s->p, 0));
@@ -647,10 +674,12 @@ static void set_memory_cases(carve_set *set)
     memcpy(copy, base, size);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
                carve_zc_free(NULL, base));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     BAD_STATUS(input, CARVE_ERROR_INVALID_ARGUMENT, kept,
                carve_zc_free(region, base));
     BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
                   kept, carve_zc_realloc(NULL, base, 64));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     BAD_NULL_LAST(input, carve_zc_last_status, CARVE_ERROR_INVALID_ARGUMENT,
                   kept, carve_zc_realloc(region, base, size + 4096));
     BAD_NULL_LAST("a set's memory, 0 bytes (a free)", carve_zc_last_status,
@@ -661,6 +690,7 @@ static void set_memory_cases(carve_set *set)
                "refused: the host keeps the set (`carve_set_to_device` hands "
                "it over)",
                carve_zc_to_device(base, 0));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_SUCCESS);
     REQUIRE_OK(carve_set_to_device(set));
     BAD_STATUS("a set's memory (`carve_set_host_base`), the device owning "
@@ -669,6 +699,7 @@ static void set_memory_cases(carve_set *set)
                "refused: the device keeps the set (`carve_set_to_host` takes "
                "it back)",
                carve_zc_to_host(base, 0, 0, NULL));
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_ERROR_WRONG_OWNER);
     REQUIRE_OK(carve_set_to_host(set, 0, NULL));
     EXPECT(unchanged(region, &before) && carve_set_host_base(set) == base &&
