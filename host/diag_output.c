@@ -245,8 +245,11 @@ int carve__group(carve__tally *tallies, size_t n, int bytes_rule,
             g->first_work_item = t->work_item; /* sorted: the lowest */
             g->first_offset = t->offset;
         }
-        if (i == 0 || !same_key(t, &tallies[i - 1]) ||
-            t->work_item != tallies[i - 1].work_item)
+        /* Blocks of the heap whose owner is unknown (and errors the host
+         * found in the heap) are no work-item. */
+        if ((i == 0 || !same_key(t, &tallies[i - 1]) ||
+             t->work_item != tallies[i - 1].work_item) &&
+            t->work_item != CARVE_WORK_ITEM_UNKNOWN)
             g->work_items += 1;
         g->count += t->count;
         if (bytes_rule == CARVE__BYTES_MAX)

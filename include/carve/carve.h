@@ -261,23 +261,28 @@ typedef struct carve_arena_stats {
     uint32_t heap_frees;     /* heap blocks this work-item freed */
 } carve_arena_stats;
 
+/* Totals over a set's arenas and its shared heap. The arena counters
+ * count blocks in the arenas only; a work-item's blocks in the shared heap
+ * are counted apart (heap_allocs, heap_frees, heap_live_blocks), so the
+ * blocks a launch allocated are alloc_count + heap_allocs. */
 typedef struct carve_summary {
     uint32_t arena_count;
     uint32_t arenas_opened;
     uint32_t arenas_closed;
     uint32_t arenas_corrupt;
     uint32_t arenas_with_failures;
-    uint32_t open_failures; /* carve_arena_open refused (bad index) */
-    uint64_t capacity_bytes;
-    uint64_t in_use_bytes;
+    uint32_t open_failures; /* carve_arena_open refused (an index past the
+                               arenas): work-items with no arena */
+    uint64_t capacity_bytes; /* the arenas' bytes */
+    uint64_t in_use_bytes;   /* usable bytes of live arena blocks */
     uint64_t max_peak_in_use_bytes;   /* the largest arena peak */
     uint64_t max_peak_footprint_bytes;
-    uint64_t alloc_count;
-    uint64_t free_count;
-    uint64_t failed_count;
-    uint64_t misuse_count;
-    uint64_t heap_allocs;
-    uint64_t heap_frees;
+    uint64_t alloc_count;  /* allocations in arenas (not the heap's) */
+    uint64_t free_count;   /* frees of arena blocks (not the heap's) */
+    uint64_t failed_count; /* requests that returned NULL, arena or heap */
+    uint64_t misuse_count; /* pointers refused by free or realloc */
+    uint64_t heap_allocs;  /* work-items' allocations in the shared heap */
+    uint64_t heap_frees;   /* heap blocks freed by work-items */
     /* The shared heap, from a walk of its pages (0 without one). */
     uint64_t heap_bytes;
     uint64_t heap_in_use_bytes; /* usable bytes of live heap blocks */

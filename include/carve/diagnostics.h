@@ -61,7 +61,9 @@ typedef struct carve_report_group {
     uint32_t site;            /* the call site (errors found by the host:
                                  the block's allocation site), or
                                  CARVE_SITE_UNKNOWN */
-    uint32_t work_items;      /* distinct work-items in the group */
+    uint32_t work_items;      /* distinct work-items in the group; heap
+                                 blocks of unknown owner count in `count`
+                                 but are no work-item */
     uint32_t first_work_item; /* the lowest of them (or UNKNOWN) */
     uint32_t first_offset;    /* errors, leaks: one block's offset */
     uint64_t count;           /* errors: records; leaks: blocks; failures:
