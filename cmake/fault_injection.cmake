@@ -9,14 +9,7 @@ endif()
 get_target_property(carve_faulty_sources carve SOURCES)
 add_library(carve_faulty STATIC EXCLUDE_FROM_ALL ${carve_faulty_sources}
             ${PROJECT_SOURCE_DIR}/host/fault.c)
-foreach(property INCLUDE_DIRECTORIES COMPILE_DEFINITIONS COMPILE_OPTIONS
-                 LINK_LIBRARIES INTERFACE_INCLUDE_DIRECTORIES
-                 INTERFACE_COMPILE_DEFINITIONS INTERFACE_LINK_LIBRARIES)
-  get_target_property(value carve ${property})
-  if(value)
-    set_property(TARGET carve_faulty PROPERTY ${property} "${value}")
-  endif()
-endforeach()
+carve_copy_settings(carve_faulty)
 target_compile_definitions(carve_faulty PUBLIC CARVE_FAULT_INJECTION=1)
 target_include_directories(carve_faulty INTERFACE ${PROJECT_SOURCE_DIR}/host)
 if(CARVE_HAVE_SVM)
