@@ -49,6 +49,8 @@ carve_status carve__zc_free_set_memory(carve_region *region, void *ptr);
 /* carve_zc_to_device and carve_zc_to_host of a set's image, which those
  * refuse (INVALID_ARGUMENT): only the set hands itself over. */
 carve_status carve__zc_set_to_device(void *ptr);
+/* carve_zc_set_arg for a set's memory. */
+carve_status carve__zc_bind_set(cl_kernel kernel, cl_uint index, void *ptr);
 carve_status carve__zc_set_to_host(void *ptr, cl_uint num_events,
                                    const cl_event *events);
 

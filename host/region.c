@@ -943,19 +943,28 @@ carve_status carve_zc_free(carve_region *r, void *ptr)
     return free_allocation(r, ptr, 0);
 }
 
+/* The set's calls below leave carve_zc_last_refusal as the user's latest
+ * carve_zc_* call left it. */
 carve_status carve__zc_reserve_for_set(void *ptr)
 {
     located l;
-    if (!locate(ptr, &l))
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    l.alloc->set_memory = 1;
-    pthread_mutex_unlock(&l.region->lock);
-    return CARVE_SUCCESS;
+    uint32_t kept = last_refusal;
+    carve_status status = CARVE_ERROR_INVALID_ARGUMENT;
+    if (locate(ptr, &l)) {
+        l.alloc->set_memory = 1;
+        pthread_mutex_unlock(&l.region->lock);
+        status = CARVE_SUCCESS;
+    }
+    last_refusal = kept;
+    return status;
 }
 
 carve_status carve__zc_free_set_memory(carve_region *r, void *ptr)
 {
-    return free_allocation(r, ptr, 1);
+    uint32_t kept = last_refusal;
+    carve_status status = free_allocation(r, ptr, 1);
+    last_refusal = kept;
+    return status;
 }
 
 /* After a failed step of a hand-over or resize that unmapped l's block
@@ -1194,13 +1203,27 @@ carve_status carve_zc_to_host(const void *ptr, size_t bytes,
 
 carve_status carve__zc_set_to_device(void *ptr)
 {
-    return to_device(ptr, 0, 1);
+    uint32_t kept = last_refusal;
+    carve_status status = to_device(ptr, 0, 1);
+    last_refusal = kept;
+    return status;
 }
 
 carve_status carve__zc_set_to_host(void *ptr, cl_uint num_events,
                                    const cl_event *events)
 {
-    return to_host(ptr, 0, num_events, events, 1);
+    uint32_t kept = last_refusal;
+    carve_status status = to_host(ptr, 0, num_events, events, 1);
+    last_refusal = kept;
+    return status;
+}
+
+carve_status carve__zc_bind_set(cl_kernel kernel, cl_uint index, void *ptr)
+{
+    uint32_t kept = last_refusal;
+    carve_status status = carve_zc_set_arg(kernel, index, ptr);
+    last_refusal = kept;
+    return status;
 }
 
 /* ---- the zero-copy probe ---------------------------------------------------------------- */

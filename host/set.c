@@ -165,7 +165,7 @@ carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
 {
     if (set == NULL || kernel == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
-    return carve_zc_set_arg(kernel, arg_index, set->base);
+    return carve__zc_bind_set(kernel, arg_index, set->base);
 }
 
 carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
@@ -180,10 +180,11 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (work_dim < 1 || work_dim > 3)
         return CARVE_ERROR_INVALID_NDRANGE;
-    /* A product that wrapped around could match the plan by chance. */
-    for (d = 0; d < work_dim; ++d) {
+    for (d = 0; d < work_dim; ++d)
         if (global_size[d] == 0)
             return CARVE_ERROR_INVALID_NDRANGE;
+    /* A product that wrapped around could match the plan by chance. */
+    for (d = 0; d < work_dim; ++d) {
         if (items > UINT64_MAX / global_size[d])
             return CARVE_ERROR_NDRANGE_MISMATCH;
         items *= global_size[d];

@@ -212,7 +212,10 @@ CARVE_API carve_status carve_device_limits_query(cl_device_id device,
  *                                  of 32-bit offsets;
  *   CARVE_ERROR_EXCEEDS_MAX_ALLOC  above CL_DEVICE_MAX_MEM_ALLOC_SIZE;
  *   CARVE_ERROR_EXCEEDS_GLOBAL_MEM above CL_DEVICE_GLOBAL_MEM_SIZE.
- * O(1). Thread-safe. */
+ * A plan refused for its size (the last three) also says in
+ * plan->message what fits: the largest arena for this many work-items and
+ * the most work-items for this arena size. O(1), a refusal for size
+ * O(log arena size + log count). Thread-safe. */
 CARVE_API carve_status carve_plan_compute(const carve_plan_params *params,
                                 const carve_device_limits *limits,
                                 carve_plan *plan);
@@ -274,13 +277,15 @@ typedef struct carve_summary {
     uint32_t open_failures; /* carve_arena_open refused (an index past the
                                arenas): work-items with no arena */
     uint64_t capacity_bytes; /* the arenas' bytes */
-    uint64_t in_use_bytes;   /* usable bytes of live arena blocks */
+    uint64_t in_use_bytes;   /* live arena blocks, in whole granules (a
+                                run's slot and a redzone included) */
     uint64_t max_peak_in_use_bytes;   /* the largest arena peak */
     uint64_t max_peak_footprint_bytes;
     uint64_t alloc_count;  /* allocations in arenas (not the heap's) */
     uint64_t free_count;   /* frees of arena blocks (not the heap's) */
     uint64_t failed_count; /* requests that returned NULL, arena or heap */
-    uint64_t misuse_count; /* pointers refused by free or realloc */
+    uint64_t misuse_count; /* refusals (free, realloc, usable_size) and
+                              damaged redzones found */
     uint64_t heap_allocs;  /* work-items' allocations in the shared heap */
     uint64_t heap_frees;   /* heap blocks freed by work-items */
     /* The shared heap, from a walk of its pages (0 without one). */
@@ -696,7 +701,9 @@ CARVE_API carve_status carve_zc_last_status(void);
  * when it accepted its pointer (it may still have failed for another
  * reason; see its status). The status of a refusal stays what each call
  * documents (INVALID_ARGUMENT, WRONG_OWNER); this says which mistake it
- * was. Per thread; O(1). */
+ * was. carve_set_* calls leave it alone. Per thread; O(1). Telling an
+ * interior pointer from a freed one walks the region's allocations under
+ * its lock: a refusal (only) costs O(allocations). */
 CARVE_API uint32_t carve_zc_last_refusal(void);
 /* A sentence for a CARVE_ZC_REFUSED_* code; "unknown refusal" for any
  * other value. Never NULL. */

@@ -693,6 +693,8 @@ static void set_memory_cases(carve_set *set)
     EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_SUCCESS);
     REQUIRE_OK(carve_set_to_device(set));
+    /* The set's own hand-over leaves the caller's refusal as it was. */
+    EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
     BAD_STATUS("a set's memory (`carve_set_host_base`), the device owning "
                "the set",
                CARVE_ERROR_INVALID_ARGUMENT,

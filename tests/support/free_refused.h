@@ -10,7 +10,10 @@
 /* Frees p through carve_alloc_free (what carve_free expands to) and
  * returns the CARVE_MISUSE_* of the refusal it recorded, or
  * CARVE_MISUSE_NONE when p was freed (or NULL). Each call records under a
- * site of its own, so the refusal found is this call's. */
+ * site of its own, so the refusal found is this call's. For plans
+ * without checks (with checks a damaged redzone is recorded though the
+ * block is freed) and arenas not yet marked corrupt (a free on one is
+ * logged without a misuse site). */
 static inline carve_u32 free_refused(carve_arena *a, void *p)
 {
     static carve_u32 calls;
