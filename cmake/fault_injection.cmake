@@ -13,7 +13,7 @@ carve_copy_settings(carve_faulty)
 target_compile_definitions(carve_faulty PUBLIC CARVE_FAULT_INJECTION=1)
 target_include_directories(carve_faulty INTERFACE ${PROJECT_SOURCE_DIR}/host)
 if(CARVE_HAVE_SVM)
-  # the SVM calls' wrappers, as region.c sees them
+  # the SVM calls' wrappers, as host/region/backend_svm.c sees them
   set_source_files_properties(host/fault.c PROPERTIES COMPILE_OPTIONS
     "-UCL_TARGET_OPENCL_VERSION;-DCL_TARGET_OPENCL_VERSION=200")
 endif()

@@ -1,4 +1,4 @@
-# Host pools annotated for memory checkers (host/tool_annotations.h).
+# Host pools annotated for memory checkers (host/pool/tool_annotations.h).
 #
 # CARVE_VALGRIND: Valgrind client requests in the library when
 # <valgrind/memcheck.h> exists. Outside Valgrind they are a few no-op

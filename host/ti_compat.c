@@ -3,8 +3,8 @@
 #include "carve/ti_compat.h"
 
 #include "carve_internal.h"
-#include "pool.h"
-#include "tool_annotations.h"
+#include "pool/pool.h"
+#include "pool/tool_annotations.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -4,9 +4,9 @@
  *
  * Any work-item allocates from it and frees to it, also blocks another
  * work-item allocated. It is lock-free with 32-bit atomics only, and every
- * retry loop is bounded (DESIGN.md: a lock can hang forever on a CPU device
- * running a work-group's items one after another, or in a diverged SIMD
- * group); a request that keeps losing races gives up with
+ * retry loop is bounded (docs/design.md: a lock can hang forever on a CPU
+ * device running a work-group's items one after another, or in a diverged
+ * SIMD group); a request that keeps losing races gives up with
  * CARVE_FAIL_CONTENTION rather than wait.
  *
  * Scheme

@@ -1,5 +1,5 @@
 /*
- * fuzz_pool.c - libFuzzer target for the host pool (host/pool.h), the TLSF
+ * fuzz_pool.c - libFuzzer target for the host pool (host/pool/pool.h), the TLSF
  * allocator behind regions and the TI tiers.
  *
  * An input creates a pool (capacity and unit from the input) over a host
@@ -21,7 +21,7 @@
  */
 #include "fuzz_input.h"
 
-#include "pool.h"
+#include "pool/pool.h"
 
 #define MAX_UNITS 2048u
 #define MAX_LIVE MAX_UNITS

@@ -9,7 +9,7 @@
  * Usage: host_pool [seed [operations]]
  */
 #include "carve_test.h"
-#include "pool.h"
+#include "pool/pool.h"
 
 typedef struct live {
     uint64_t offset, bytes, align;

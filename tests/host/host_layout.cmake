@@ -1,0 +1,28 @@
+# host_layout_documented: the files under host/ and the table of
+# docs/design.md ("Layout of host/") name the same files, so that the page
+# stays the map of the library. Run with -DSOURCE_DIR=<project root>.
+cmake_minimum_required(VERSION 3.25)
+file(GLOB_RECURSE on_disk RELATIVE "${SOURCE_DIR}"
+     "${SOURCE_DIR}/host/*.c" "${SOURCE_DIR}/host/*.h")
+file(STRINGS "${SOURCE_DIR}/docs/design.md" rows REGEX "^\\| `host/[^`]+` \\|")
+set(documented)
+foreach(row IN LISTS rows)
+  string(REGEX REPLACE "^\\| `(host/[^`]+)` \\|.*" "\\1" path "${row}")
+  list(APPEND documented "${path}")
+endforeach()
+set(problems)
+foreach(path IN LISTS on_disk)
+  if(NOT path IN_LIST documented)
+    string(APPEND problems "  ${path} is in the tree but not in docs/design.md\n")
+  endif()
+endforeach()
+foreach(path IN LISTS documented)
+  if(NOT path IN_LIST on_disk)
+    string(APPEND problems "  ${path} is in docs/design.md but not in the tree\n")
+  endif()
+endforeach()
+list(LENGTH on_disk file_count)
+if(problems)
+  message(FATAL_ERROR "host/ and docs/design.md disagree:\n${problems}")
+endif()
+message(STATUS "host/ holds the ${file_count} files docs/design.md lists")
