@@ -13,6 +13,14 @@
  *   4. takes the buffer back (carve_set_to_host) and reads results and
  *      statistics in place, then resets the set for the next launch.
  *
+ * The sections below follow that order: status codes; devices and
+ * kernels; planning; statistics; sets; then regions and zero-copy
+ * allocations (shared memory for the program's own buffers, and a set
+ * placed in a chosen memory tier); last, images laid out in memory of
+ * your own. diagnostics.h adds reports, event logs and fitting;
+ * docs/design.md has the words (arena, image, region, tier...) and the
+ * flow.
+ *
  * Errors: every fallible function returns a carve_status. 0 is success;
  * OpenCL error codes pass through unchanged; carve's own codes are the
  * CARVE_ERROR_* values in [-7099, -7000]. carve_status_string() names any of
@@ -91,6 +99,36 @@ typedef cl_int carve_status;
 /* A short message for any carve or OpenCL status ("unknown status" for a
  * code neither defines); never NULL, static storage. O(1), thread-safe. */
 CARVE_API const char *carve_status_string(carve_status status);
+
+/* ---- devices and kernels ------------------------------------------------- */
+
+/* Builds `source` for `device`, with carve's device headers (carve.clh and
+ * what it includes) supplied from memory, so `#include "carve.clh"` needs no
+ * file. `options` may be NULL. On failure returns the OpenCL status (for a
+ * compile error CL_COMPILE_PROGRAM_FAILURE or CL_BUILD_PROGRAM_FAILURE) and,
+ * if build_log is not NULL, sets *build_log to the compiler's log, to be
+ * released with free(); on success *build_log is NULL. A failure whose log
+ * shows no compiler or linker diagnostic (PoCL's kernel cache, when other
+ * processes build the same program at once) is retried, at most three
+ * builds in all. Thread-safe for distinct contexts. */
+CARVE_API carve_status carve_program_build(cl_context context, cl_device_id device,
+                                 const char *source, const char *options,
+                                 cl_program *program, char **build_log);
+
+/* The text of an embedded device source ("carve.clh", "carve_core.h",
+ * "carve_port.h", "carve_probe.cl"), or NULL (for a NULL or unknown name,
+ * leaving *length alone). *length may be NULL. */
+CARVE_API const char *carve_device_source(const char *name, size_t *length);
+
+/* Picks a device: `selector` (or, if NULL, the environment variable
+ * CARVE_DEVICE) is "P:D" for platform P, device D (numbers), or a
+ * case-sensitive substring of the device or platform name; unset means the
+ * first device of the first platform that has one, and so does "" (then
+ * CARVE_DEVICE is not read). Fails with INVALID_ARGUMENT for a NULL
+ * device, and with CARVE_ERROR_NO_DEVICE if nothing matches (numbers no
+ * device has, such as "99:99" or "-1:0", included); *device is unchanged
+ * on failure. */
+CARVE_API carve_status carve_device_find(const char *selector, cl_device_id *device);
 
 /* ---- planning ------------------------------------------------------------ */
 
@@ -307,103 +345,6 @@ typedef struct carve_summary {
 CARVE_API const char *carve_failure_string(uint32_t failure);
 CARVE_API const char *carve_misuse_string(uint32_t misuse);
 
-/* ---- layout: a carved image in any memory --------------------------------
- * These work on host memory laid out by a plan: the mapping of a set (see
- * carve_set_host_base), or memory of your own for host-side tests. None of
- * them talks to OpenCL. `mem` must be 4-byte aligned: a NULL or misaligned
- * mem gives INVALID_ARGUMENT (NULL from the pointer functions). Only
- * carve_layout_validate is told how many bytes mem holds; the others read
- * and write as far as a valid header says (total_bytes), so validate
- * memory that carve did not lay out itself before passing it to them. A
- * header is valid when magic, version and sizes agree and its parts lie
- * in carve's order without overlapping, each on 16 bytes, inside
- * total_bytes; an invalid one gives CORRUPT_SET and nothing is written. */
-
-/* Writes the header and an empty state table for `plan` into mem; arena
- * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, on a plan of
- * total_bytes 0 or above 4 GiB - 1 (refused by carve_plan_compute), or on
- * a plan whose fields do not make a valid header (changed by hand), and
- * with BUFFER_TOO_SMALL if size < plan->total_bytes; mem is untouched on
- * failure. O(state bytes). */
-CARVE_API carve_status carve_layout_format(void *mem, size_t size,
-                                 const carve_plan *plan);
-
-/* Empties every arena: zeroes the state table and the header's counters;
- * arena bytes are not touched. Fails with CORRUPT_SET if mem does not hold
- * a valid header. O(state bytes). */
-CARVE_API carve_status carve_layout_reset(void *mem);
-
-/* Validates the header at mem against `size` bytes of mapping. Fails with
- * CORRUPT_SET (size below a header, which is then not read; an invalid
- * header; or total_bytes above size) or INVALID_ARGUMENT. O(1). */
-CARVE_API carve_status carve_layout_validate(const void *mem, size_t size);
-
-/* Statistics of arena `index`. Fails with INVALID_ARGUMENT (NULL out),
- * CORRUPT_SET or INDEX_OUT_OF_RANGE. O(1). */
-CARVE_API carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
-                                      carve_arena_stats *out);
-
-/* Totals over all arenas. Fails with INVALID_ARGUMENT (NULL out) or
- * CORRUPT_SET. O(arena count). */
-CARVE_API carve_status carve_layout_summary(const void *mem, carve_summary *out);
-
-/* Runs the allocator's invariant check (the same code the device ran) on
- * every arena and on the shared heap. Returns CARVE_SUCCESS, or
- * ARENA_INVALID with the first bad arena's index in *bad_index and the
- * broken invariant (CARVE_CHECK_* of carve_abi.h) in *broken, or, for the
- * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
- * carve_abi.h in *broken; either out-pointer may be NULL. Fails with
- * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
- * quiescent (no kernel running). O(total bitmap words + blocks + heap
- * pages). */
-#define CARVE_HEAP_INDEX 0xffffffffu
-CARVE_API carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
-                                uint32_t *broken);
-
-/* The host address of [offset, offset + bytes) in the image, or NULL if
- * that range is not inside it, offset is 0 or the header is invalid. O(1). */
-CARVE_API void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
-
-/* Like carve_layout_pointer, but only for a range (bytes > 0) that lies
- * inside one live block of arena `index` (its redzone included) or of the
- * shared heap (whose blocks belong to no arena): what a host walking
- * device-built structures should use, so that a stray offset into a
- * header, a state table, free memory or another arena is refused (NULL),
- * as is any offset in an arena whose state is damaged past its end.
- * O(size of the block / 512). */
-CARVE_API void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
-                         size_t bytes);
-
-/* ---- kernels ------------------------------------------------------------- */
-
-/* Builds `source` for `device`, with carve's device headers (carve.clh and
- * what it includes) supplied from memory, so `#include "carve.clh"` needs no
- * file. `options` may be NULL. On failure returns the OpenCL status (for a
- * compile error CL_COMPILE_PROGRAM_FAILURE or CL_BUILD_PROGRAM_FAILURE) and,
- * if build_log is not NULL, sets *build_log to the compiler's log, to be
- * released with free(); on success *build_log is NULL. A failure whose log
- * shows no compiler or linker diagnostic (PoCL's kernel cache, when other
- * processes build the same program at once) is retried, at most three
- * builds in all. Thread-safe for distinct contexts. */
-CARVE_API carve_status carve_program_build(cl_context context, cl_device_id device,
-                                 const char *source, const char *options,
-                                 cl_program *program, char **build_log);
-
-/* The text of an embedded device source ("carve.clh", "carve_core.h",
- * "carve_port.h", "carve_probe.cl"), or NULL (for a NULL or unknown name,
- * leaving *length alone). *length may be NULL. */
-CARVE_API const char *carve_device_source(const char *name, size_t *length);
-
-/* Picks a device: `selector` (or, if NULL, the environment variable
- * CARVE_DEVICE) is "P:D" for platform P, device D (numbers), or a
- * case-sensitive substring of the device or platform name; unset means the
- * first device of the first platform that has one, and so does "" (then
- * CARVE_DEVICE is not read). Fails with INVALID_ARGUMENT for a NULL
- * device, and with CARVE_ERROR_NO_DEVICE if nothing matches (numbers no
- * device has, such as "99:99" or "-1:0", included); *device is unchanged
- * on failure. */
-CARVE_API carve_status carve_device_find(const char *selector, cl_device_id *device);
-
 /* ---- sets: a plan carved from one shared OpenCL buffer -------------------- */
 
 typedef struct carve_set carve_set;
@@ -433,6 +374,18 @@ typedef struct carve_zero_copy_info {
 CARVE_API carve_status carve_set_create(cl_context context, cl_device_id device,
                               cl_command_queue queue, const carve_plan *plan,
                               uint32_t flags, carve_set **set);
+
+/* Carves `plan` out of `region` (instead of a buffer of its own), so that
+ * arenas live in a chosen memory tier. A set lies whole in one region: one
+ * kernel argument and 32-bit offsets from one base require it. If
+ * `region` has no room, the set lands in its fallback (see
+ * carve_region_set_fallback; carve_set_region says where); with none that
+ * has room it fails with CARVE_ERROR_TIER_FULL. With
+ * CARVE_SET_REQUIRE_ZERO_COPY, the region it lands in must be proven
+ * zero-copy (NOT_ZERO_COPY). Otherwise as carve_set_create. */
+CARVE_API carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
+                                 const carve_plan *plan, uint32_t flags,
+                                 carve_set **set);
 
 /* Releases the buffer and the set. NULL does nothing. The caller must not
  * have commands using the set still running. */
@@ -773,17 +726,72 @@ CARVE_API carve_status carve_zc_to_device(const void *ptr, size_t bytes);
 CARVE_API carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 
-/* Carves `plan` out of `region` (instead of a buffer of its own), so that
- * arenas live in a chosen memory tier. A set lies whole in one region: one
- * kernel argument and 32-bit offsets from one base require it. If
- * `region` has no room, the set lands in its fallback (see
- * carve_region_set_fallback; carve_set_region says where); with none that
- * has room it fails with CARVE_ERROR_TIER_FULL. With
- * CARVE_SET_REQUIRE_ZERO_COPY, the region it lands in must be proven
- * zero-copy (NOT_ZERO_COPY). Otherwise as carve_set_create. */
-CARVE_API carve_status carve_set_create_in(carve_region *region, cl_command_queue queue,
-                                 const carve_plan *plan, uint32_t flags,
-                                 carve_set **set);
+/* ---- layout: a carved image in any memory --------------------------------
+ * These work on host memory laid out by a plan: the mapping of a set (see
+ * carve_set_host_base), or memory of your own for host-side tests. None of
+ * them talks to OpenCL. `mem` must be 4-byte aligned: a NULL or misaligned
+ * mem gives INVALID_ARGUMENT (NULL from the pointer functions). Only
+ * carve_layout_validate is told how many bytes mem holds; the others read
+ * and write as far as a valid header says (total_bytes), so validate
+ * memory that carve did not lay out itself before passing it to them. A
+ * header is valid when magic, version and sizes agree and its parts lie
+ * in carve's order without overlapping, each on 16 bytes, inside
+ * total_bytes; an invalid one gives CORRUPT_SET and nothing is written. */
+
+/* Writes the header and an empty state table for `plan` into mem; arena
+ * bytes are not touched. Fails with INVALID_ARGUMENT on NULL, on a plan of
+ * total_bytes 0 or above 4 GiB - 1 (refused by carve_plan_compute), or on
+ * a plan whose fields do not make a valid header (changed by hand), and
+ * with BUFFER_TOO_SMALL if size < plan->total_bytes; mem is untouched on
+ * failure. O(state bytes). */
+CARVE_API carve_status carve_layout_format(void *mem, size_t size,
+                                 const carve_plan *plan);
+
+/* Empties every arena: zeroes the state table and the header's counters;
+ * arena bytes are not touched. Fails with CORRUPT_SET if mem does not hold
+ * a valid header. O(state bytes). */
+CARVE_API carve_status carve_layout_reset(void *mem);
+
+/* Validates the header at mem against `size` bytes of mapping. Fails with
+ * CORRUPT_SET (size below a header, which is then not read; an invalid
+ * header; or total_bytes above size) or INVALID_ARGUMENT. O(1). */
+CARVE_API carve_status carve_layout_validate(const void *mem, size_t size);
+
+/* Statistics of arena `index`. Fails with INVALID_ARGUMENT (NULL out),
+ * CORRUPT_SET or INDEX_OUT_OF_RANGE. O(1). */
+CARVE_API carve_status carve_layout_arena_stats(const void *mem, uint32_t index,
+                                      carve_arena_stats *out);
+
+/* Totals over all arenas. Fails with INVALID_ARGUMENT (NULL out) or
+ * CORRUPT_SET. O(arena count). */
+CARVE_API carve_status carve_layout_summary(const void *mem, carve_summary *out);
+
+/* Runs the allocator's invariant check (the same code the device ran) on
+ * every arena and on the shared heap. Returns CARVE_SUCCESS, or
+ * ARENA_INVALID with the first bad arena's index in *bad_index and the
+ * broken invariant (CARVE_CHECK_* of carve_abi.h) in *broken, or, for the
+ * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
+ * carve_abi.h in *broken; either out-pointer may be NULL. Fails with
+ * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
+ * quiescent (no kernel running). O(total bitmap words + blocks + heap
+ * pages). */
+#define CARVE_HEAP_INDEX 0xffffffffu
+CARVE_API carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
+                                uint32_t *broken);
+
+/* The host address of [offset, offset + bytes) in the image, or NULL if
+ * that range is not inside it, offset is 0 or the header is invalid. O(1). */
+CARVE_API void *carve_layout_pointer(void *mem, uint32_t offset, size_t bytes);
+
+/* Like carve_layout_pointer, but only for a range (bytes > 0) that lies
+ * inside one live block of arena `index` (its redzone included) or of the
+ * shared heap (whose blocks belong to no arena): what a host walking
+ * device-built structures should use, so that a stray offset into a
+ * header, a state table, free memory or another arena is refused (NULL),
+ * as is any offset in an arena whose state is damaged past its end.
+ * O(size of the block / 512). */
+CARVE_API void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
+                         size_t bytes);
 
 #ifdef __cplusplus
 }
