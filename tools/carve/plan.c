@@ -2,8 +2,13 @@
  * device's limits, or against limits given on the command line, with the
  * library's own carve_plan_compute; allocates nothing. Every field of
  * carve_plan_params has an option, so that the plan of any program can be
- * reproduced. */
+ * reproduced; --json prints the result for scripts. */
 #include "cli.h"
+
+/* The library's JSON writer, which carve log and carve fit print with:
+ * one key style, number format and string escaping for all of carve's
+ * JSON. (The tool links the static library, which has it.) */
+#include "diag_output.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -17,6 +22,7 @@ static const char plan_help[] =
     "                  [--heap-fallback] [--error-log N] [--event-log N]\n"
     "                  [--device SEL]\n"
     "                  [--max-alloc B] [--global-mem B] [--base-align B]\n"
+    "                  [--json]\n"
     "\n"
     "Lays out the buffer a launch needs, one arena per work-item (or N\n"
     "arenas), checks it against a device's limits without allocating\n"
@@ -69,6 +75,13 @@ static const char plan_help[] =
     "  --base-align B       plan for this CL_DEVICE_MEM_BASE_ADDR_ALIGN, in\n"
     "                       bytes (OpenCL reports it in bits)\n"
     "\n"
+    "output:\n"
+    "  --json               one JSON object instead of the table: the\n"
+    "                       parameters, the limits and where each came from,\n"
+    "                       every part's offset and size, and the total; for\n"
+    "                       a refused plan, \"refused\": true with the message\n"
+    "                       and the status\n"
+    "\n"
     "With all three limits given, no device is used or needed; with some,\n"
     "they replace the device's. Numbers take a K, M, G or T suffix (powers\n"
     "of 1024): 64K, 1M.\n"
@@ -78,7 +91,7 @@ static const char plan_help[] =
     "  carve plan --arenas 4096 --arena-bytes 64K --max-alloc 512M \\\n"
     "             --global-mem 1G --base-align 128\n"
     "  carve plan --ndrange 1024,256 --arena-bytes 1K --checks \\\n"
-    "             --heap-bytes 64M --heap-fallback --event-log 64K \\\n"
+    "             --heap-bytes 64M --heap-fallback --event-log 64K --json \\\n"
     "             --max-alloc 1G --global-mem 2G --base-align 128\n"
     "\n"
     "exit codes: 0 the plan fits; 1 a device query failed; 2 a usage error,\n"
@@ -87,17 +100,20 @@ static const char plan_help[] =
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
 /* An option whose number fills one field of carve_plan_params or of
- * carve_device_limits as given. A table of them drives the parsing, so
- * that a new field needs one row. */
+ * carve_device_limits as given. The tables of them drive the parsing and
+ * the JSON keys, so that a new field needs one row, not edits in several
+ * places that could disagree. */
 typedef struct number_option {
     const char *name;       /* "--heap-bytes" */
     const char *value_name; /* "B" or "N", as the help shows it */
+    const char *key;        /* the field's name, also its JSON key */
     size_t offset;          /* of the field in its struct */
     size_t size;            /* of the field: a uint32_t or a uint64_t */
 } number_option;
 
 #define NUMBER_OPTION(name, value_name, type, field)                         \
-    {name, value_name, offsetof(type, field), sizeof(((type *)0)->field)}
+    {name, value_name, #field, offsetof(type, field),                         \
+     sizeof(((type *)0)->field)}
 
 /* The fields of carve_plan_params that one number sets; the NDRange and
  * arena_count come from --ndrange or --arenas. */
@@ -122,17 +138,18 @@ static const number_option limit_options[] = {
 /* The CARVE_PLAN_* flags, one option each. */
 typedef struct flag_option {
     const char *name; /* "--checks" */
+    const char *key;  /* its JSON key, as carve fit --json names it */
     uint32_t bit;
 } flag_option;
 
 static const flag_option flag_options[] = {
-    {"--checks", CARVE_PLAN_CHECKS},
-    {"--heap-fallback", CARVE_PLAN_HEAP_FALLBACK},
-    {"--small-runs", CARVE_PLAN_SMALL_RUNS},
+    {"--checks", "checks", CARVE_PLAN_CHECKS},
+    {"--heap-fallback", "heap_fallback", CARVE_PLAN_HEAP_FALLBACK},
+    {"--small-runs", "small_runs", CARVE_PLAN_SMALL_RUNS},
 };
 
-/* Options of no table: --ndrange, --arenas, --device. */
-#define OTHER_OPTION_COUNT 3
+/* Options of no table: --ndrange, --arenas, --device, --json. */
+#define OTHER_OPTION_COUNT 4
 #define PLAN_OPTION_COUNT                                                     \
     (OTHER_OPTION_COUNT + COUNT(param_options) + COUNT(limit_options) +       \
      COUNT(flag_options))
@@ -177,6 +194,7 @@ static void list_options(cli_option options[PLAN_OPTION_COUNT])
         {"--ndrange", "X[,Y[,Z]]", NULL},
         {"--arenas", "N", NULL},
         {"--device", "SEL", NULL},
+        {"--json", NULL, NULL},
     };
     size_t i, n = 0;
     for (i = 0; i < COUNT(others); ++i)
@@ -360,6 +378,147 @@ static void print_limit_sources(const cli_arguments *args,
                    cli_value(args, limit_options[i].name));
 }
 
+/* ---- --json ---------------------------------------------------------------- */
+
+static void json_flags(carve__json *j, uint32_t options)
+{
+    size_t i;
+    for (i = 0; i < COUNT(flag_options); ++i)
+        carve__json_bool(j, flag_options[i].key,
+                         (options & flag_options[i].bit) != 0);
+}
+
+/* Every field of carve_plan_params, under its own name. */
+static void json_params(carve__json *j, const carve_plan_params *params)
+{
+    size_t i;
+    cl_uint d;
+    carve__json_open(j, "params", '{');
+    carve__json_uint(j, "work_dim", params->work_dim);
+    carve__json_open(j, "global_size", '[');
+    for (d = 0; d < params->work_dim && d < 3; ++d)
+        carve__json_uint(j, NULL, params->global_size[d]);
+    carve__json_close(j, ']');
+    carve__json_uint(j, "arena_count", params->arena_count);
+    for (i = 0; i < COUNT(param_options); ++i)
+        carve__json_uint(j, param_options[i].key,
+                         field_get(params, &param_options[i]));
+    json_flags(j, params->options);
+    carve__json_close(j, '}');
+}
+
+static void json_limits(carve__json *j, const plan_request *request)
+{
+    size_t i;
+    if (request->device_used) {
+        carve__json_open(j, "device", '{');
+        carve__json_text(j, "place", request->place.label);
+        carve__json_text(j, "name", request->place.name);
+        carve__json_close(j, '}');
+    } else {
+        carve__json_text(j, "device", NULL);
+    }
+    carve__json_open(j, "limits", '{');
+    for (i = 0; i < COUNT(limit_options); ++i)
+        carve__json_uint(j, limit_options[i].key,
+                         field_get(&request->limits, &limit_options[i]));
+    carve__json_close(j, '}');
+    carve__json_open(j, "limits_from", '{');
+    for (i = 0; i < COUNT(limit_options); ++i)
+        carve__json_text(j, limit_options[i].key,
+                         request->limit_given[i] ? "command_line" : "device");
+    carve__json_close(j, '}');
+}
+
+static void json_part(carve__json *j, const char *name, uint64_t offset,
+                      uint64_t bytes)
+{
+    carve__json_open(j, NULL, '{');
+    carve__json_text(j, "part", name);
+    carve__json_uint(j, "offset", offset);
+    carve__json_uint(j, "bytes", bytes);
+    carve__json_close(j, '}');
+}
+
+/* The parts that carve_plan_print lists, in its order and with its
+ * sizes. */
+static void json_parts(carve__json *j, const carve_plan *plan)
+{
+    carve__json_open(j, "parts", '[');
+    json_part(j, "header", 0, plan->header_bytes);
+    json_part(j, "state_table", plan->state_offset, plan->state_bytes);
+    json_part(j, "error_log", plan->error_offset,
+              (uint64_t)plan->error_capacity * sizeof(carve_error_record));
+    if (plan->event_capacity)
+        json_part(j, "event_log", plan->event_offset,
+                  (uint64_t)plan->event_capacity * sizeof(carve_event_record));
+    if (plan->heap_pages)
+        json_part(j, "heap_tables", plan->heap_meta_offset,
+                  plan->heap_meta_bytes);
+    json_part(j, "arenas", plan->arenas_offset, plan->arenas_bytes);
+    if (plan->heap_pages)
+        json_part(j, "shared_heap", plan->heap_offset,
+                  (uint64_t)plan->heap_pages * plan->heap_page_bytes);
+    carve__json_close(j, ']');
+}
+
+/* The computed plan, under carve_plan's field names. */
+static void json_plan(carve__json *j, const carve_plan *plan)
+{
+    carve__json_open(j, "plan", '{');
+    carve__json_uint(j, "arena_count", plan->arena_count);
+    carve__json_uint(j, "arena_bytes", plan->arena_bytes);
+    carve__json_uint(j, "arena_alignment", plan->arena_alignment);
+    carve__json_uint(j, "arena_granules", plan->arena_granules);
+    carve__json_uint(j, "class_count", plan->class_count);
+    carve__json_uint(j, "state_stride", plan->state_stride);
+    json_flags(j, plan->options);
+    carve__json_uint(j, "error_capacity", plan->error_capacity);
+    carve__json_uint(j, "event_capacity", plan->event_capacity);
+    carve__json_uint(j, "heap_pages", plan->heap_pages);
+    carve__json_uint(j, "heap_page_bytes", plan->heap_page_bytes);
+    carve__json_uint(j, "heap_class_count", plan->heap_class_count);
+    carve__json_uint(j, "large_bytes", plan->large_bytes);
+    json_parts(j, plan);
+    carve__json_uint(j, "total_bytes", plan->total_bytes);
+    carve__json_close(j, '}');
+}
+
+/* Why carve refused: its message, and the status as name and number. */
+static void json_refusal(carve__json *j, const carve_plan *plan,
+                         carve_status status)
+{
+    /* carve_status_string says "NAME: what it means"; the name alone is
+     * what a script compares. */
+    const char *text = carve_status_string(status);
+    size_t name_length = strcspn(text, ":");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)name_length, text);
+    carve__json_text(j, "message", plan->message);
+    carve__json_text(j, "status", name);
+    /* The writer has no signed integers; %.6g writes these four-digit
+     * codes exactly. */
+    carve__json_real(j, "status_code", (double)status);
+}
+
+static void print_json(const plan_request *request, const carve_plan *plan,
+                       carve_status status)
+{
+    carve__json j;
+    carve__json_start(&j, stdout);
+    carve__json_open(&j, NULL, '{');
+    carve__json_text(&j, "format", "carve-plan");
+    carve__json_uint(&j, "version", 1);
+    json_limits(&j, request);
+    json_params(&j, &request->params);
+    carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
+    if (status != CARVE_SUCCESS)
+        json_refusal(&j, plan, status);
+    else
+        json_plan(&j, plan);
+    carve__json_close(&j, '}');
+}
+
 /* ---- the command ------------------------------------------------------------- */
 
 static int run_plan(const cli_command *self, int argc, char **argv)
@@ -369,7 +528,7 @@ static int run_plan(const cli_command *self, int argc, char **argv)
     plan_request request;
     carve_plan plan;
     carve_status status;
-    int result;
+    int json, result;
     list_options(options);
     result = cli_parse(self, argc, argv, &args);
     if (result == CLI_CONTINUE)
@@ -378,14 +537,18 @@ static int run_plan(const cli_command *self, int argc, char **argv)
         result = read_limits(self, &args, &request);
     if (result != CLI_CONTINUE)
         return result;
-    print_limit_sources(&args, &request);
+    json = cli_value(&args, "--json") != NULL;
+    if (!json)
+        print_limit_sources(&args, &request);
     status = carve_plan_compute(&request.params, &request.limits, &plan);
     if (status != CARVE_SUCCESS) {
         fflush(stdout);
         fprintf(stderr, "carve plan: refused: %s\nstatus: %s (%d)\n",
                 plan.message, carve_status_string(status), (int)status);
     }
-    if (status == CARVE_SUCCESS) {
+    if (json) {
+        print_json(&request, &plan, status);
+    } else if (status == CARVE_SUCCESS) {
         status = carve_plan_print(&plan, stdout);
         if (status != CARVE_SUCCESS) {
             fprintf(stderr, "carve plan: printing the plan failed: %s\n",
