@@ -100,9 +100,9 @@ static const char plan_help[] =
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
 /* An option whose number fills one field of carve_plan_params or of
- * carve_device_limits as given. The tables of them drive the parsing and
- * the JSON keys, so that a new field needs one row, not edits in several
- * places that could disagree. */
+ * carve_device_limits as given. The tables of them drive the parsing, the
+ * JSON keys and the command line that carve fit prints, so that a new
+ * field needs one row, not edits in several places that could disagree. */
 typedef struct number_option {
     const char *name;       /* "--heap-bytes" */
     const char *value_name; /* "B" or "N", as the help shows it */
@@ -376,6 +376,28 @@ static void print_limit_sources(const cli_arguments *args,
             printf("limits: %s %s replaces the device's value\n",
                    limit_options[i].name,
                    cli_value(args, limit_options[i].name));
+}
+
+void cli_print_plan_command(const carve_plan_params *params, FILE *stream)
+{
+    size_t i;
+    cl_uint d;
+    fputs("carve plan", stream);
+    if (params->work_dim == 0)
+        fprintf(stream, " --arenas %llu",
+                (unsigned long long)params->arena_count);
+    for (d = 0; d < params->work_dim && d < 3; ++d)
+        fprintf(stream, "%s%llu", d == 0 ? " --ndrange " : ",",
+                (unsigned long long)params->global_size[d]);
+    /* 0 is every field's default: leaving it out means the same. */
+    for (i = 0; i < COUNT(param_options); ++i)
+        if (field_get(params, &param_options[i]) != 0)
+            fprintf(stream, " %s %llu", param_options[i].name,
+                    (unsigned long long)field_get(params, &param_options[i]));
+    for (i = 0; i < COUNT(flag_options); ++i)
+        if (params->options & flag_options[i].bit)
+            fprintf(stream, " %s", flag_options[i].name);
+    fputc('\n', stream);
 }
 
 /* ---- --json ---------------------------------------------------------------- */
