@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes, the same for every subcommand (listed by carve --help). */
 #define CLI_EXIT_OK 0
@@ -108,6 +109,11 @@ int cli_find_device(const cli_command *command, const char *selector,
 typedef struct carve_event_log carve_event_log;
 int cli_load_event_log(const cli_command *command, const char *path,
                        carve_event_log **log);
+
+/* Writes the `carve plan` command line that reproduces `params` (options
+ * for its fields that are not 0, every field's default), then a newline:
+ * what carve fit recommends, in a form that can be checked on a device. */
+void cli_print_plan_command(const carve_plan_params *params, FILE *stream);
 
 /* The subcommands. */
 extern const cli_command cli_devices_command;

@@ -16,7 +16,8 @@ static const char fit_help[] =
     "carve_set_save_events: the smallest arena_bytes that served every\n"
     "work-item of every run, or P percent of them with a shared heap sized\n"
     "for the rest (HEAP_FALLBACK). Prints the carve_plan_params fields to\n"
-    "use, how the heap was sized, and what the fit does not guarantee. A\n"
+    "use, how the heap was sized, what the fit does not guarantee, and the\n"
+    "'carve plan' command that checks the fitted plan on a device. A\n"
     "work-item's need is its peak footprint, the arena size it needed;\n"
     "runs whose requests failed understate it, and the fit says so.\n"
     "\n"
@@ -46,6 +47,19 @@ static int parse_percentile(const cli_command *self, const char *text,
     return CLI_CONTINUE;
 }
 
+/* The fit, and in text the carve plan command that lays it out: what
+ * carve fit recommends can be checked against a device as it is. */
+static carve_status print_fit(const carve_fit *fit, int json)
+{
+    carve_status status = carve_fit_print(
+        fit, stdout, json ? CARVE_FORMAT_JSON : CARVE_FORMAT_TEXT);
+    if (status == CARVE_SUCCESS && !json) {
+        fputs("  to check it on a device: ", stdout);
+        cli_print_plan_command(&fit->params, stdout);
+    }
+    return status;
+}
+
 static int run_fit(const cli_command *self, int argc, char **argv)
 {
     cli_option options[] = {{"--percentile", "P", NULL},
@@ -73,10 +87,7 @@ static int run_fit(const cli_command *self, int argc, char **argv)
         status = carve_event_log_fit((const carve_event_log *const *)logs,
                                      loaded, percentile, &fit);
         if (status == CARVE_SUCCESS)
-            status = carve_fit_print(&fit, stdout,
-                                     cli_value(&args, "--json")
-                                         ? CARVE_FORMAT_JSON
-                                         : CARVE_FORMAT_TEXT);
+            status = print_fit(&fit, cli_value(&args, "--json") != NULL);
         if (status != CARVE_SUCCESS) {
             fprintf(stderr, "carve fit: %s%s\n",
                     status == CARVE_ERROR_INVALID_ARGUMENT

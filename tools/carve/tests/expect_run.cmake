@@ -12,6 +12,8 @@
 #                 is skipped, or fails under CARVE_REQUIRE_DEVICE
 #   EXPECT_FILE   a file of more STDOUT expressions, one a line, written by
 #                 the test that made the tool's input
+#   JSON_CHECK    a command (plan_json_check and its mode) that reads the
+#                 tool's standard output and fails unless it agrees
 cmake_minimum_required(VERSION 3.25)
 
 set(required "$ENV{CARVE_REQUIRE_DEVICE}")
@@ -70,6 +72,18 @@ foreach(pattern IN LISTS NOT)
     string(APPEND failures "the output matches what it must not: ${pattern}\n")
   endif()
 endforeach()
+if(NOT JSON_CHECK STREQUAL "")
+  # Beside the test's own script, in the build tree.
+  set(stdout_file "${CMAKE_SCRIPT_MODE_FILE}.stdout")
+  file(WRITE "${stdout_file}" "${out}")
+  execute_process(COMMAND ${JSON_CHECK} INPUT_FILE "${stdout_file}"
+                  RESULT_VARIABLE check_code OUTPUT_VARIABLE check_out
+                  ERROR_VARIABLE check_err)
+  message("--- JSON check: ${check_out}${check_err}")
+  if(NOT check_code STREQUAL "0")
+    string(APPEND failures "the JSON check failed (${check_code})\n")
+  endif()
+endif()
 if(failures)
   message(FATAL_ERROR "${failures}")
 endif()

@@ -1,6 +1,7 @@
 # Installs the tool with the library into a fresh prefix, by component so
-# that it never writes the install manifest another test writes, and runs
-# the installed `carve`. Run by CTest with -DBUILD_DIR and -DWORK_DIR.
+# that it never writes the install manifest another test writes, runs the
+# installed `carve`, and finds its manual page. Run by CTest with
+# -DBUILD_DIR, -DWORK_DIR and -DMAN_DIR (CMAKE_INSTALL_MANDIR).
 cmake_minimum_required(VERSION 3.25)
 
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -13,6 +14,9 @@ endforeach()
 set(tool "${prefix}/bin/carve")
 if(NOT EXISTS "${tool}")
   message(FATAL_ERROR "not installed: bin/carve")
+endif()
+if(NOT EXISTS "${prefix}/${MAN_DIR}/man1/carve.1")
+  message(FATAL_ERROR "not installed: ${MAN_DIR}/man1/carve.1")
 endif()
 
 execute_process(COMMAND "${tool}" --version OUTPUT_VARIABLE version
