@@ -159,9 +159,12 @@ static carve_status read_device_mistakes(const carve_set *set,
 {
     carve_arena_stats greedy, careless;
     carve_report *report = NULL;
-    carve_status status = carve_set_arena_stats(set, GREEDY_ITEM, &greedy);
+    void *image = NULL;
+    carve_status status = carve_set_image(set, &image);
     if (status == CARVE_SUCCESS)
-        status = carve_set_arena_stats(set, CARELESS_ITEM, &careless);
+        status = carve_layout_arena_stats(image, GREEDY_ITEM, &greedy);
+    if (status == CARVE_SUCCESS)
+        status = carve_layout_arena_stats(image, CARELESS_ITEM, &careless);
     if (status != CARVE_SUCCESS)
         return status;
     printf("4. work-item %u got NULL: %s, at line %u of the kernel\n",
@@ -177,7 +180,7 @@ static carve_status read_device_mistakes(const carve_set *set,
     expect(careless.last_misuse == CARVE_MISUSE_FREED &&
                CARVE_SITE_LINE(careless.misuse_site) == 14,
            "the double free's reason and line are recorded");
-    status = carve_set_report(set, 3, &report);
+    status = carve_layout_report(image, 3, &report);
     if (status != CARVE_SUCCESS)
         return status;
     printf("   the report:\n");

@@ -137,12 +137,12 @@ static void print_summary(const carve_summary *s, const carve_plan *plan)
 
 /* Why the first arena that failed a request did so: the likeliest cause
  * is an arena planned too small. */
-static void print_first_failure(const carve_set *set, uint32_t arena_count)
+static void print_first_failure(const void *image, uint32_t arena_count)
 {
     carve_arena_stats stats;
     uint32_t i;
     for (i = 0; i < arena_count; ++i) {
-        if (carve_set_arena_stats(set, i, &stats) == CARVE_SUCCESS &&
+        if (carve_layout_arena_stats(image, i, &stats) == CARVE_SUCCESS &&
             (stats.failed_count != 0 || stats.misuse_count != 0)) {
             printf("arena %u: %u failed requests (last: %s, largest %u "
                    "bytes), %u refused pointers (last: %s)\n",
@@ -158,10 +158,14 @@ static void print_first_failure(const carve_set *set, uint32_t arena_count)
 int example_report_set(const carve_set *set, carve_summary *summary)
 {
     uint32_t bad_index = 0, broken = 0;
-    carve_status status = carve_set_summary(set, summary);
+    void *image = NULL;
+    carve_status status = carve_set_image(set, &image);
     int healthy;
+    if (status == CARVE_SUCCESS)
+        status = carve_layout_summary(image, summary);
     if (status != CARVE_SUCCESS) {
-        example_print_failure("carve_set_summary", status, __FILE__, __LINE__);
+        example_print_failure("carve_layout_summary", status, __FILE__,
+                              __LINE__);
         return 0;
     }
     print_summary(summary, carve_set_plan(set));
@@ -170,8 +174,8 @@ int example_report_set(const carve_set *set, carve_summary *summary)
               summary->open_failures == 0 && summary->failed_count == 0 &&
               summary->misuse_count == 0;
     if (!healthy)
-        print_first_failure(set, summary->arena_count);
-    status = carve_set_check(set, &bad_index, &broken);
+        print_first_failure(image, summary->arena_count);
+    status = carve_layout_check(image, &bad_index, &broken);
     if (status == CARVE_SUCCESS) {
         printf("invariant check: all %u arenas pass\n", summary->arena_count);
         return healthy;
@@ -181,7 +185,8 @@ int example_report_set(const carve_set *set, carve_summary *summary)
                "CARVE_CHECK_* code of carve_core.h)\n",
                bad_index, broken);
     else
-        example_print_failure("carve_set_check", status, __FILE__, __LINE__);
+        example_print_failure("carve_layout_check", status, __FILE__,
+                              __LINE__);
     return 0;
 }
 

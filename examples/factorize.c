@@ -339,21 +339,22 @@ static int factors_are_valid(const workload *w, uint64_t number,
     return product == number;
 }
 
-/* Reads the record of number i in place and checks it. */
-static int result_matches(const carve_set *set, const workload *w, uint32_t i,
+/* Reads the record of number i in place, in the set's image, and checks
+ * it. */
+static int result_matches(void *image, const workload *w, uint32_t i,
                           uint32_t root)
 {
     const expected_factors *e = &w->expected[i];
     const factor_list *result =
-        carve_set_arena_block(set, i, root, sizeof *result);
+        carve_layout_block(image, i, root, sizeof *result);
     const uint64_t *factors;
     if (result == NULL || result->number != w->numbers[i] ||
         result->count != e->count)
         return 0;
     if (result->count == 0)
         return result->factors == 0 && w->numbers[i] == 1;
-    factors = carve_set_arena_block(set, i, result->factors,
-                                    result->count * sizeof *factors);
+    factors = carve_layout_block(image, i, result->factors,
+                                 result->count * sizeof *factors);
     return factors != NULL &&
            factors_are_valid(w, w->numbers[i], factors, result->count) &&
            memcmp(factors, e->factors, e->count * sizeof *factors) == 0;
@@ -373,18 +374,20 @@ static carve_status verify_numbers(const carve_set *set, const workload *w,
                                    tally *t)
 {
     carve_arena_stats stats;
+    void *image = NULL;
     uint32_t i;
+    carve_status status = carve_set_image(set, &image);
     memset(t, 0, sizeof *t);
-    for (i = 0; i < NUMBER_COUNT; ++i) {
-        carve_status status = carve_set_arena_stats(set, i, &stats);
+    for (i = 0; i < NUMBER_COUNT && status == CARVE_SUCCESS; ++i) {
+        status = carve_layout_arena_stats(image, i, &stats);
         if (status != CARVE_SUCCESS)
             return status;
         count_expected(&w->expected[i], t);
-        if (!result_matches(set, w, i, stats.root) && t->wrong++ < 3)
+        if (!result_matches(image, w, i, stats.root) && t->wrong++ < 3)
             printf("mismatch for number %u: %llu\n", i,
                    (unsigned long long)w->numbers[i]);
     }
-    return CARVE_SUCCESS;
+    return status;
 }
 
 /* Each work-item must leave exactly its record and its fitted array. */

@@ -367,18 +367,18 @@ static uint32_t mark_two_hops(const graph *g, uint32_t v, uint32_t *mark)
 }
 
 /* The device's answer for v must list every marked vertex exactly once. */
-static int answer_matches(const carve_set *set, uint32_t v, uint32_t root,
+static int answer_matches(void *image, uint32_t v, uint32_t root,
                           uint32_t expected, const uint32_t *mark,
                           uint32_t *seen)
 {
-    const neighbourhood *n = carve_set_arena_block(set, v, root, sizeof *n);
+    const neighbourhood *n = carve_layout_block(image, v, root, sizeof *n);
     const uint32_t *list;
     uint32_t i;
     if (n == NULL || n->count != expected)
         return 0;
     if (n->count == 0)
         return n->vertices == 0;
-    list = carve_set_arena_block(set, v, n->vertices, n->count * sizeof *list);
+    list = carve_layout_block(image, v, n->vertices, n->count * sizeof *list);
     if (list == NULL)
         return 0;
     for (i = 0; i < n->count; ++i) {
@@ -405,19 +405,20 @@ static carve_status verify_vertices(const carve_set *set, const graph *g,
 {
     uint32_t *mark = calloc(VERTEX_COUNT, sizeof *mark);
     uint32_t *seen = calloc(VERTEX_COUNT, sizeof *seen);
-    carve_status status = CARVE_SUCCESS;
+    void *image = NULL;
+    carve_status status = carve_set_image(set, &image);
     carve_arena_stats stats;
     uint32_t v, expected;
     memset(t, 0, sizeof *t);
-    if (mark == NULL || seen == NULL)
+    if (status == CARVE_SUCCESS && (mark == NULL || seen == NULL))
         status = CARVE_ERROR_OUT_OF_HOST_MEMORY;
     for (v = 0; v < VERTEX_COUNT && status == CARVE_SUCCESS; ++v) {
-        status = carve_set_arena_stats(set, v, &stats);
+        status = carve_layout_arena_stats(image, v, &stats);
         if (status != CARVE_SUCCESS)
             break;
         expected = mark_two_hops(g, v, mark);
         count_expected(expected, t);
-        if (!answer_matches(set, v, stats.root, expected, mark, seen) &&
+        if (!answer_matches(image, v, stats.root, expected, mark, seen) &&
             t->wrong++ < 3)
             printf("mismatch for vertex %u (degree %u)\n", v, degree(g, v));
     }

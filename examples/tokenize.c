@@ -396,22 +396,22 @@ static int is_lowered_copy(const char *lowered, const char *word,
     return 1;
 }
 
-/* Walks the list at `head` in the shared buffer. carve_set_arena_block
+/* Walks the list at `head` in the set's image. carve_layout_block
  * refuses any offset that is not inside a live block of this line's own
  * arena, and the walk stops after `count` nodes, so even a broken or
  * cyclic list cannot crash or hang the host, or pass for a right one. */
-static int list_matches(const carve_set *set, uint32_t line, uint32_t head,
+static int list_matches(void *image, uint32_t line, uint32_t head,
                         const host_token *expected, uint32_t count)
 {
     uint32_t offset = head, i;
     for (i = 0; i < count; ++i) {
         const token_node *node =
-            carve_set_arena_block(set, line, offset, sizeof *node);
+            carve_layout_block(image, line, offset, sizeof *node);
         const char *text;
         if (node == NULL || node->length != expected[i].length ||
             node->repeats != expected[i].repeats)
             return 0;
-        text = carve_set_arena_block(set, line, node->text, node->length);
+        text = carve_layout_block(image, line, node->text, node->length);
         if (text == NULL ||
             !is_lowered_copy(text, expected[i].text, node->length))
             return 0;
@@ -422,14 +422,14 @@ static int list_matches(const carve_set *set, uint32_t line, uint32_t head,
 
 /* Checks one line's list against the reference; `expected` has room for
  * the longest line's tokens. */
-static carve_status verify_line(const carve_set *set, const corpus *c,
+static carve_status verify_line(void *image, const corpus *c,
                                 uint32_t line, host_token *expected, tally *t)
 {
     const char *text = c->text + c->line_start[line];
     uint32_t length = c->line_start[line + 1] - 1 - c->line_start[line];
     uint32_t found, kept, i;
     carve_arena_stats stats;
-    carve_status status = carve_set_arena_stats(set, line, &stats);
+    carve_status status = carve_layout_arena_stats(image, line, &stats);
     if (status != CARVE_SUCCESS)
         return status;
     kept = host_tokenize(text, length, expected, &found);
@@ -438,7 +438,7 @@ static carve_status verify_line(const carve_set *set, const corpus *c,
     for (i = 0; i < kept; ++i)
         t->kept_bytes += example_block_bytes(sizeof(token_node)) +
                          example_block_bytes(expected[i].length);
-    if (!list_matches(set, line, stats.root, expected, kept) &&
+    if (!list_matches(image, line, stats.root, expected, kept) &&
         t->lines_wrong++ < 3)
         printf("mismatch in line %u: \"%.*s\"\n", line, (int)length, text);
     return CARVE_SUCCESS;
@@ -448,13 +448,14 @@ static carve_status verify_lines(const carve_set *set, const corpus *c,
                                  tally *t)
 {
     host_token *expected = malloc((c->longest / 2 + 1) * sizeof *expected);
-    carve_status status = CARVE_SUCCESS;
+    void *image = NULL;
+    carve_status status = carve_set_image(set, &image);
     uint32_t line;
     if (expected == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
     memset(t, 0, sizeof *t);
     for (line = 0; line < LINE_COUNT && status == CARVE_SUCCESS; ++line)
-        status = verify_line(set, c, line, expected, t);
+        status = verify_line(image, c, line, expected, t);
     free(expected);
     return status;
 }

@@ -242,62 +242,14 @@ carve_status carve_set_zero_copy(const carve_set *set,
     return CARVE_SUCCESS;
 }
 
-void *carve_set_host_base(const carve_set *set)
+carve_status carve_set_image(const carve_set *set, void **image)
 {
-    return set != NULL && set->host_owned ? set->base : NULL;
-}
-
-/* The image for a host accessor, or the reason there is none. */
-static carve_status host_image(const carve_set *set, void **image)
-{
-    if (set == NULL)
+    if (image != NULL)
+        *image = NULL;
+    if (set == NULL || image == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (!set->host_owned)
         return CARVE_ERROR_WRONG_OWNER;
     *image = set->base;
     return CARVE_SUCCESS;
-}
-
-carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
-                                   carve_arena_stats *out)
-{
-    void *image = NULL;
-    carve_status status = host_image(set, &image);
-    return status != CARVE_SUCCESS
-               ? status
-               : carve_layout_arena_stats(image, index, out);
-}
-
-carve_status carve_set_summary(const carve_set *set, carve_summary *out)
-{
-    void *image = NULL;
-    carve_status status = host_image(set, &image);
-    return status != CARVE_SUCCESS ? status : carve_layout_summary(image, out);
-}
-
-carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
-                             uint32_t *broken)
-{
-    void *image = NULL;
-    carve_status status = host_image(set, &image);
-    return status != CARVE_SUCCESS
-               ? status
-               : carve_layout_check(image, bad_index, broken);
-}
-
-void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes)
-{
-    void *image = NULL;
-    if (host_image(set, &image) != CARVE_SUCCESS)
-        return NULL;
-    return carve_layout_pointer(image, offset, bytes);
-}
-
-void *carve_set_arena_block(const carve_set *set, uint32_t index,
-                            uint32_t offset, size_t bytes)
-{
-    void *image = NULL;
-    if (host_image(set, &image) != CARVE_SUCCESS)
-        return NULL;
-    return carve_layout_block(image, index, offset, bytes);
 }

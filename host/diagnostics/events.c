@@ -103,17 +103,6 @@ carve_status carve_layout_event_log(const void *mem, carve_event_log **out)
     return CARVE_SUCCESS;
 }
 
-carve_status carve_set_event_log(const carve_set *set, carve_event_log **log)
-{
-    if (log != NULL)
-        *log = NULL;
-    if (set == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (carve_set_host_base(set) == NULL)
-        return CARVE_ERROR_WRONG_OWNER;
-    return carve_layout_event_log(carve_set_host_base(set), log);
-}
-
 /* ---- the file ------------------------------------------------------------------ */
 
 static void put_u32(unsigned char *at, uint32_t v)
@@ -223,15 +212,6 @@ carve_status carve_layout_save_events(const void *mem, const char *path)
         status = carve_event_log_save(log, path);
     carve_event_log_release(log);
     return status;
-}
-
-carve_status carve_set_save_events(const carve_set *set, const char *path)
-{
-    if (set == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (carve_set_host_base(set) == NULL)
-        return CARVE_ERROR_WRONG_OWNER;
-    return carve_layout_save_events(carve_set_host_base(set), path);
 }
 
 /* ---- reading it back ------------------------------------------------------------ */

@@ -232,8 +232,27 @@ carve_status carve_event_log_fit(const carve_event_log *const *logs,
     return fit_logs(logs, count, NULL, percentile, fit);
 }
 
+/* The arenas `params` asks for: one per work-item of its NDRange, or
+ * arena_count; 0 for no valid shape. */
+static uint64_t planned_arenas(const carve_plan_params *params)
+{
+    uint64_t count = 1;
+    cl_uint d;
+    if (params->work_dim == 0)
+        return params->arena_count;
+    if (params->work_dim > 3)
+        return 0;
+    for (d = 0; d < params->work_dim; ++d)
+        count = params->global_size[d] != 0 &&
+                        count <= UINT64_MAX / params->global_size[d]
+                    ? count * params->global_size[d]
+                    : 0;
+    return count;
+}
+
 /* An image: its statistics, and its event log when it has one. */
-static carve_status fit_image(const void *mem, const carve_plan_params *base,
+carve_status carve_layout_fit(const void *mem,
+                              const carve_plan_params *planned,
                               double percentile, carve_fit *fit)
 {
     carve_event_log *log = NULL;
@@ -242,28 +261,14 @@ static carve_status fit_image(const void *mem, const carve_plan_params *base,
     if (mem == NULL || fit == NULL || !percentile_valid(percentile))
         return CARVE_ERROR_INVALID_ARGUMENT;
     status = carve_layout_event_log(mem, &log);
+    if (status == CARVE_SUCCESS && planned != NULL &&
+        planned_arenas(planned) != log->info.arena_count)
+        status = CARVE_ERROR_INVALID_ARGUMENT;
     logs[0] = log;
     if (status == CARVE_SUCCESS)
-        status = fit_logs(logs, 1, base, percentile, fit);
+        status = fit_logs(logs, 1, planned, percentile, fit);
     carve_event_log_release(log);
     return status;
-}
-
-carve_status carve_layout_fit(const void *mem, double percentile,
-                              carve_fit *fit)
-{
-    return fit_image(mem, NULL, percentile, fit);
-}
-
-carve_status carve_set_fit(const carve_set *set, double percentile,
-                           carve_fit *fit)
-{
-    if (set == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (carve_set_host_base(set) == NULL)
-        return CARVE_ERROR_WRONG_OWNER;
-    return fit_image(carve_set_host_base(set), &carve_set_plan(set)->params,
-                     percentile, fit);
 }
 
 /* ---- printing ------------------------------------------------------------------- */

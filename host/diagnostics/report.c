@@ -387,15 +387,3 @@ carve_status carve_layout_report(const void *mem, uint32_t top,
     *out = w.report;
     return CARVE_SUCCESS;
 }
-
-carve_status carve_set_report(const carve_set *set, uint32_t top,
-                              carve_report **out)
-{
-    if (out != NULL)
-        *out = NULL;
-    if (set == NULL)
-        return CARVE_ERROR_INVALID_ARGUMENT;
-    if (carve_set_host_base(set) == NULL)
-        return CARVE_ERROR_WRONG_OWNER;
-    return carve_layout_report(carve_set_host_base(set), top, out);
-}

@@ -49,7 +49,7 @@ extern "C" {
 
 /* The version of these headers; carve_version() says the library's. */
 #define CARVE_VERSION_MAJOR 0
-#define CARVE_VERSION_MINOR 1
+#define CARVE_VERSION_MINOR 2
 #define CARVE_VERSION_PATCH 0
 
 /* Marks the functions libcarve.so exports; everything else in it is
@@ -392,8 +392,9 @@ CARVE_API carve_status carve_set_create_in(carve_region *region, cl_command_queu
 CARVE_API void carve_set_release(carve_set *set);
 
 /* Hands the set to the device (see carve_zc_to_device: unmap, cache
- * write-back). After this, host accessors fail with WRONG_OWNER until
- * carve_set_to_host. Idempotent. INVALID_ARGUMENT for NULL. */
+ * write-back). After this, carve_set_image and carve_set_reset fail with
+ * WRONG_OWNER until carve_set_to_host. Idempotent. INVALID_ARGUMENT for
+ * NULL. */
 CARVE_API carve_status carve_set_to_device(carve_set *set);
 
 /* Takes the set back for the host once `events` (the kernels that used it)
@@ -446,29 +447,17 @@ CARVE_API carve_region *carve_set_region(const carve_set *set);
 CARVE_API carve_status carve_set_zero_copy(const carve_set *set,
                                  carve_zero_copy_info *out);
 
-/* The host's view of the image while it owns the set, else NULL. Pass it to
- * the carve_layout_* functions. It is an allocation of the set's region
- * (carve_zc_region_of finds it) that carve_zc_free and carve_zc_realloc
- * refuse: only carve_set_release frees it. */
-CARVE_API void *carve_set_host_base(const carve_set *set);
-
-/* Host-owned shorthands for the layout functions on this set's image:
- * INVALID_ARGUMENT for a NULL set, WRONG_OWNER while the device owns it,
- * otherwise as the layout function. */
-CARVE_API carve_status carve_set_arena_stats(const carve_set *set, uint32_t index,
-                                   carve_arena_stats *out);
-CARVE_API carve_status carve_set_summary(const carve_set *set, carve_summary *out);
-CARVE_API carve_status carve_set_check(const carve_set *set, uint32_t *bad_index,
-                             uint32_t *broken);
-/* Host address for a device offset (see carve_offset in carve.clh), or NULL
- * when the set is not host-owned or the range is outside it. */
-CARVE_API void *carve_set_pointer(const carve_set *set, uint32_t offset, size_t bytes);
-/* carve_layout_block on this set's image: NULL unless the range lies inside
- * one live block of arena `index` or of the shared heap, and the host owns
- * the set. */
-CARVE_API void *carve_set_arena_block(const carve_set *set, uint32_t index,
-                            uint32_t offset, size_t bytes);
-
+/* The set's image as the host sees it, for the carve_layout_* functions
+ * (statistics, check, blocks, report, event log, fit), which read it in
+ * place: they are the one way to read an image, a set's or one in memory
+ * of your own. Ask again after each hand-over: the image may be read only
+ * while the host owns the set. Fails with INVALID_ARGUMENT for a NULL set
+ * or image, and with WRONG_OWNER while the device owns the set (call
+ * carve_set_to_host first); *image is NULL on failure. The image is an
+ * allocation of the set's region (carve_zc_region_of finds it) that
+ * carve_zc_free and carve_zc_realloc refuse: only carve_set_release frees
+ * it. O(1); thread-safe as the set's other accessors. */
+CARVE_API carve_status carve_set_image(const carve_set *set, void **image);
 
 /* ---- regions: shared memory with a host allocator --------------------------
  * A region is one range of memory that host and device share, with a host
@@ -682,7 +671,7 @@ CARVE_API void *carve_zc_memalign(carve_region *region, size_t alignment, size_t
  * place when it can, else moves (keeping min(old, new) bytes) to where a
  * new request in `region` would land. Refuses with INVALID_ARGUMENT a ptr
  * that is not the start of a live allocation of `region`'s chain (NULL
- * region: any region) or that is a set's memory (carve_set_host_base),
+ * region: any region) or that is a set's memory (carve_set_image),
  * even with 0 bytes; with WRONG_OWNER one the device owns; TIER_FULL when
  * there is no room. */
 CARVE_API void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
@@ -691,7 +680,7 @@ CARVE_API void *carve_zc_realloc(carve_region *region, void *ptr, size_t bytes);
  * caller must know that no kernel still uses it. Refuses
  * (INVALID_ARGUMENT) a pointer that is not the start of a live allocation
  * there: foreign, inside an allocation, or already freed; and a set's
- * memory (carve_set_host_base), which only carve_set_release frees. It
+ * memory (carve_set_image), which only carve_set_release frees. It
  * changes nothing then. */
 CARVE_API carve_status carve_zc_free(carve_region *region, void *ptr);
 
@@ -727,8 +716,9 @@ CARVE_API carve_status carve_zc_to_host(const void *ptr, size_t bytes,
                               cl_uint num_events, const cl_event *events);
 
 /* ---- layout: a carved image in any memory --------------------------------
- * These work on host memory laid out by a plan: the mapping of a set (see
- * carve_set_host_base), or memory of your own for host-side tests. None of
+ * These work on host memory laid out by a plan: a set's image (see
+ * carve_set_image), or memory of your own that carve_layout_format laid
+ * out. None of
  * them talks to OpenCL. `mem` must be 4-byte aligned: a NULL or misaligned
  * mem gives INVALID_ARGUMENT (NULL from the pointer functions). Only
  * carve_layout_validate is told how many bytes mem holds; the others read

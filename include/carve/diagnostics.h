@@ -2,17 +2,17 @@
  * carve/diagnostics.h - what went wrong in a launch, and how much memory it
  * really needed.
  *
- *   - The post-mortem report (carve_set_report): after a kernel, the host
+ *   - The post-mortem report (carve_layout_report): after a kernel, the host
  *     walks every arena and the shared heap with the allocator's own code,
  *     checks every invariant and every live block's redzone, reads the
  *     device's error log, and reports errors, leaks by call site, failures,
  *     per-work-item high-water marks and totals, as text or JSON.
- *   - Event log files (carve_set_save_events, carve_event_log_load): the
+ *   - Event log files (carve_layout_save_events, carve_event_log_load): the
  *     allocation events a plan with an event log recorded, saved with what
  *     is needed to read them, for `carve log` or for the analysis below.
  *   - Event analysis (carve_event_log_analyze): per call site and per
  *     work-item statistics, leaks, peak use and a size histogram.
- *   - Plan fitting (carve_set_fit, carve_event_log_fit): the smallest arena
+ *   - Plan fitting (carve_layout_fit, carve_event_log_fit): the smallest arena
  *     (and overflow heap) that a profiling run shows would have served
  *     every work-item, or a chosen percentile of them.
  *
@@ -156,11 +156,6 @@ typedef struct carve_report {
 CARVE_API carve_status carve_layout_report(const void *mem, uint32_t top,
                                  carve_report **report);
 
-/* carve_layout_report on a set's image; fails with WRONG_OWNER while the
- * device owns the set. */
-CARVE_API carve_status carve_set_report(const carve_set *set, uint32_t top,
-                              carve_report **report);
-
 /* Frees a report. NULL does nothing. */
 CARVE_API void carve_report_release(carve_report *report);
 
@@ -222,8 +217,6 @@ typedef struct carve_event_log {
  * misaligned mem, NULL log), CORRUPT_SET or OUT_OF_HOST_MEMORY; *log is
  * NULL on failure. O(events + arenas). */
 CARVE_API carve_status carve_layout_event_log(const void *mem, carve_event_log **log);
-/* The same on a set's image; WRONG_OWNER while the device owns it. */
-CARVE_API carve_status carve_set_event_log(const carve_set *set, carve_event_log **log);
 
 /* Saves `log` to the file at `path` (replaced if it exists) in carve's
  * event log format: little-endian, versioned, with a magic and a checksum.
@@ -237,7 +230,6 @@ CARVE_API carve_status carve_event_log_save(const carve_event_log *log,
 /* Shorthands: take the image's log and save it; a refused image writes
  * no file. */
 CARVE_API carve_status carve_layout_save_events(const void *mem, const char *path);
-CARVE_API carve_status carve_set_save_events(const carve_set *set, const char *path);
 
 /* Reads a saved log from memory or from a file. On failure *log is NULL
  * and, if message is not NULL, it receives why (a truncated file, a bad
@@ -420,16 +412,16 @@ typedef struct carve_fit {
 
 /* Fits a plan to the image at `mem` after a profiling run: its arenas'
  * statistics, and its event log when the plan has one (exact spills if it
- * kept every event). Fails with INVALID_ARGUMENT (NULL or misaligned mem,
- * NULL fit, percentile outside (0, 100], NaN too), CORRUPT_SET or
- * OUT_OF_HOST_MEMORY; *fit is untouched on failure. O(arenas log arenas +
- * events). */
-CARVE_API carve_status carve_layout_fit(const void *mem, double percentile,
-                              carve_fit *fit);
-/* The same on a set, keeping its plan's NDRange and alignment;
- * WRONG_OWNER while the device owns it. */
-CARVE_API carve_status carve_set_fit(const carve_set *set, double percentile,
-                           carve_fit *fit);
+ * kept every event). `planned`, the parameters the image was planned with
+ * (a set's: &carve_set_plan(set)->params), gives the fit their NDRange and
+ * alignment; NULL fits the image's arena count as arena_count. Fails with
+ * INVALID_ARGUMENT (NULL or misaligned mem, NULL fit, percentile outside
+ * (0, 100], NaN too, planned parameters for another number of arenas than
+ * the image has), CORRUPT_SET or OUT_OF_HOST_MEMORY; *fit is untouched on
+ * failure. O(arenas log arenas + events). */
+CARVE_API carve_status carve_layout_fit(const void *mem,
+                              const carve_plan_params *planned,
+                              double percentile, carve_fit *fit);
 /* Fits a plan to one or more saved profiling runs of the same plan (same
  * arena count, options and heap): every work-item of every run counts.
  * Needs come from each log's arena statistics (or, without them, from

@@ -301,14 +301,16 @@ static double timed_launch(const bench_device *d, cl_kernel kernel,
 static int set_ok(const carve_set *set, carve_summary *sum)
 {
     uint32_t bad = 0, broken = 0;
-    carve_status status = carve_set_check(set, &bad, &broken);
+    carve_status status =
+        carve_layout_check(carve_test_image(set), &bad, &broken);
     if (status != CARVE_SUCCESS) {
-        fprintf(stderr, "carve_set_check: %s (arena %u, invariant %u)\n",
+        fprintf(stderr, "carve_layout_check: %s (arena %u, invariant %u)\n",
                 carve_status_string(status), (unsigned)bad, (unsigned)broken);
         return 0;
     }
-    if ((status = carve_set_summary(set, sum)) != CARVE_SUCCESS)
-        return check_failed("carve_set_summary", status);
+    if ((status = carve_layout_summary(carve_test_image(set), sum)) !=
+        CARVE_SUCCESS)
+        return check_failed("carve_layout_summary", status);
     if (sum->misuse_count != 0 || sum->arenas_corrupt != 0 ||
         sum->open_failures != 0 || sum->arenas_closed != sum->arena_count) {
         fprintf(stderr, "carve summary: %llu misuses, %u corrupt arenas, %u "
@@ -815,9 +817,10 @@ static int fill_ok(fill_run *f)
         return 0;
     for (id = 0; id < f->items; ++id) {
         carve_arena_stats st;
-        carve_status status = carve_set_arena_stats(f->set, id, &st);
+        carve_status status =
+            carve_layout_arena_stats(carve_test_image(f->set), id, &st);
         if (status != CARVE_SUCCESS)
-            return check_failed("carve_set_arena_stats", status);
+            return check_failed("carve_layout_arena_stats", status);
         /* Every arena is alike, so every fill must end alike, with "out of
          * memory", and no allocator can hand out more than it has. */
         if (f->counts_host[id] != f->achieved ||
@@ -948,9 +951,11 @@ static int varlen_carve_ok(const varlen_run *v, const carve_set *set)
     for (id = 0; id < v->items; ++id) {
         carve_arena_stats st;
         const uint32_t *head = NULL, *words = NULL;
-        if (carve_set_arena_stats(set, id, &st) == CARVE_SUCCESS &&
-            (head = carve_set_arena_block(set, id, st.root, 4)) != NULL)
-            words = carve_set_arena_block(set, id, st.root,
+        if (carve_layout_arena_stats(carve_test_image(set), id, &st) ==
+                CARVE_SUCCESS &&
+            (head = carve_layout_block(carve_test_image(set), id, st.root,
+                                       4)) != NULL)
+            words = carve_layout_block(carve_test_image(set), id, st.root,
                                           4u * (1u + head[0]));
         if (words == NULL) {
             fprintf(stderr, "carve varlen: work-item %u left no output "

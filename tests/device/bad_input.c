@@ -31,7 +31,6 @@
 #include <sys/mman.h>
 
 #define REGION_BYTES (64u * 1024u)
-#define LOG_PATH "device_bad_input.carvelog"
 #define ARENAS 8u
 #define NOTHING "nothing changes"
 
@@ -659,15 +658,15 @@ static carve_plan set_plan(const env *e)
  * keeps it and its owner. */
 static void set_memory_cases(carve_set *set)
 {
-    unsigned char *base = carve_set_host_base(set);
+    unsigned char *base = carve_test_image(set);
     carve_region *region = carve_set_region(set);
     carve_region_info before = info_of(region);
     size_t size = (size_t)carve_set_plan(set)->total_bytes;
     unsigned char *copy = dev_xmalloc(size);
-    const char *input = "a set's memory (`carve_set_host_base`), `region` "
+    const char *input = "a set's memory (`carve_set_image`), `region` "
                         "NULL or the set's";
     const char *kept = "refused: the set keeps its memory, unchanged";
-    carve_arena_stats stats;
+    void *image = NULL;
     /* Every byte a known value, so that comparing them compares values. */
     memset(base, 0xa5, size);
     REQUIRE_OK(carve_layout_format(base, size, carve_set_plan(set)));
@@ -685,26 +684,27 @@ static void set_memory_cases(carve_set *set)
     BAD_NULL_LAST("a set's memory, 0 bytes (a free)", carve_zc_last_status,
                   CARVE_ERROR_INVALID_ARGUMENT, kept,
                   carve_zc_realloc(region, base, 0));
-    BAD_STATUS("a set's memory (`carve_set_host_base`)",
+    BAD_STATUS("a set's memory (`carve_set_image`)",
                CARVE_ERROR_INVALID_ARGUMENT,
                "refused: the host keeps the set (`carve_set_to_device` hands "
                "it over)",
                carve_zc_to_device(base, 0));
     EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
-    EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_SUCCESS);
+    EXPECT(carve_set_image(set, &image) == CARVE_SUCCESS && image == base);
     REQUIRE_OK(carve_set_to_device(set));
     /* The set's own hand-over leaves the caller's refusal as it was. */
     EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
-    BAD_STATUS("a set's memory (`carve_set_host_base`), the device owning "
+    BAD_STATUS("a set's memory (`carve_set_image`), the device owning "
                "the set",
                CARVE_ERROR_INVALID_ARGUMENT,
                "refused: the device keeps the set (`carve_set_to_host` takes "
                "it back)",
                carve_zc_to_host(base, 0, 0, NULL));
     EXPECT_REFUSED(CARVE_ZC_REFUSED_SET_MEMORY);
-    EXPECT(carve_set_arena_stats(set, 0, &stats) == CARVE_ERROR_WRONG_OWNER);
+    EXPECT(carve_set_image(set, &image) == CARVE_ERROR_WRONG_OWNER &&
+           image == NULL);
     REQUIRE_OK(carve_set_to_host(set, 0, NULL));
-    EXPECT(unchanged(region, &before) && carve_set_host_base(set) == base &&
+    EXPECT(unchanged(region, &before) && carve_test_image(set) == base &&
            memcmp(copy, base, size) == 0);
     DEV_EXPECT_CHECK(set);
     free(copy);
@@ -811,56 +811,15 @@ static void test_set_create(env *e)
     carve_region_release(small);
 }
 
-static int file_exists(const char *path)
+/* What a set answers while the device owns it, or for NULL: no image
+ * (the carve_layout_* accessors then have nothing to read), no reset. */
+static void set_accessor_cases(carve_set *which, const char *input,
+                               carve_status expected, const char *effect)
 {
-    FILE *f = fopen(path, "rb");
-    if (f != NULL)
-        fclose(f);
-    return f != NULL;
-}
-
-/* The diagnostics (diagnostics.h) on a set the device owns, or on NULL:
- * nothing is made and no file written. */
-static void set_diagnostic_cases(carve_set *which, const char *input,
-                                 carve_status expected, const char *effect)
-{
-    carve_report *report = (carve_report *)&which;
-    carve_event_log *log = (carve_event_log *)&which;
-    carve_fit fit, before;
-    memset(&fit, 0x5a, sizeof fit);
-    before = fit;
-    remove(LOG_PATH);
-    BAD_STATUS(input, expected, effect, carve_set_report(which, 0, &report));
-    BAD_STATUS(input, expected, effect, carve_set_event_log(which, &log));
-    BAD_STATUS(input, expected, effect, carve_set_save_events(which, LOG_PATH));
-    BAD_STATUS(input, expected, effect, carve_set_fit(which, 90, &fit));
-    EXPECT(report == NULL && log == NULL && !file_exists(LOG_PATH) &&
-           memcmp(&fit, &before, sizeof fit) == 0);
-}
-
-/* The host-owned accessors on a set the device owns, or on NULL. */
-static void set_accessor_cases(carve_set *set, carve_set *which,
-                               const char *input, carve_status expected,
-                               const char *effect)
-{
-    carve_arena_stats stats;
-    carve_summary summary;
-    uint32_t bad = 7, broken = 7;
-    BAD_STATUS(input, expected, effect,
-               carve_set_arena_stats(which, 0, &stats));
-    BAD_STATUS(input, expected, effect, carve_set_summary(which, &summary));
-    BAD_STATUS(input, expected, effect, carve_set_check(which, &bad, &broken));
+    void *image = &image;
+    BAD_STATUS(input, expected, effect, carve_set_image(which, &image));
+    EXPECT(image == NULL);
     BAD_STATUS(input, expected, effect, carve_set_reset(which));
-    BAD_NULL(input, effect, carve_set_host_base(which));
-    BAD_NULL(input, effect, carve_set_pointer(which, 128, 4));
-    BAD_NULL(input, effect,
-             carve_set_arena_block(which, 0, carve_set_plan(set)->arenas_offset,
-                                   16));
-    EXPECT(bad == 7 && broken == 7);
-    set_diagnostic_cases(which, input, expected,
-                         expected == CARVE_ERROR_WRONG_OWNER
-                             ? "nothing made; no file written"
-                             : effect);
 }
 
 static void test_set_use(env *e)
@@ -913,33 +872,38 @@ static void test_set_use(env *e)
                carve_set_zero_copy(set, NULL));
     BAD_NULL("`set` NULL", NOTHING, carve_set_plan(NULL));
     BAD_NULL("`set` NULL", NOTHING, carve_set_region(NULL));
-    set_accessor_cases(set, NULL, "`set` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+    set_accessor_cases(NULL, "`set` NULL", CARVE_ERROR_INVALID_ARGUMENT,
                        NOTHING);
     BAD_STATUS("`out` NULL", CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
-               carve_set_arena_stats(set, 0, NULL));
+               carve_layout_arena_stats(carve_test_image(set), 0, NULL));
     BAD_STATUS("`out` NULL", CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
-               carve_set_summary(set, NULL));
+               carve_layout_summary(carve_test_image(set), NULL));
     BAD_STATUS("`index` = the arena count", CARVE_ERROR_INDEX_OUT_OF_RANGE,
-               NOTHING, carve_set_arena_stats(set, ARENAS, &stats));
+               NOTHING,
+               carve_layout_arena_stats(carve_test_image(set), ARENAS, &stats));
     BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
-               NOTHING, carve_set_report(set, 0, NULL));
+               NOTHING, carve_layout_report(carve_test_image(set), 0, NULL));
     BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
-               NOTHING, carve_set_event_log(set, NULL));
+               NOTHING, carve_layout_event_log(carve_test_image(set), NULL));
     BAD_STATUS("`report`, `log` or `path` NULL", CARVE_ERROR_INVALID_ARGUMENT,
-               NOTHING, carve_set_save_events(set, NULL));
+               NOTHING, carve_layout_save_events(carve_test_image(set), NULL));
     BAD_STATUS("`fit` NULL, or `percentile` NaN", CARVE_ERROR_INVALID_ARGUMENT,
-               NOTHING, carve_set_fit(set, 50, NULL));
+               NOTHING,
+               carve_layout_fit(carve_test_image(set),
+                                &carve_set_plan(set)->params, 50, NULL));
     {
         carve_fit fit, before;
         memset(&fit, 0x5a, sizeof fit);
         before = fit;
         BAD_STATUS("`fit` NULL, or `percentile` NaN",
                    CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
-                   carve_set_fit(set, NAN, &fit));
+                   carve_layout_fit(carve_test_image(set),
+                                    &carve_set_plan(set)->params, NAN, &fit));
         EXPECT(memcmp(&fit, &before, sizeof fit) == 0);
     }
     BAD_NULL("a range past the set's end", NOTHING,
-             carve_set_pointer(set, (uint32_t)plan.total_bytes - 2, 4));
+             carve_layout_pointer(carve_test_image(set),
+                                  (uint32_t)plan.total_bytes - 2, 4));
     set_memory_cases(set);
 
     bad_section("Launching a set");
@@ -980,7 +944,7 @@ static void test_set_use(env *e)
                   "OpenCL's status for the launch "
                   "(`CL_INVALID_KERNEL_ARGS`)",
                   expected, "the set is back with the host", RUN);
-    EXPECT(carve_set_host_base(set) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
     dev_arg(kernel, 1, sizeof n, &n);
     REQUIRE_OK(carve_set_bind(set, kernel, 0));
     expected = clEnqueueNDRangeKernel(e->cl.queue, kernel, 1, NULL, &arenas,
@@ -991,13 +955,13 @@ static void test_set_use(env *e)
                   "(`CL_INVALID_WORK_GROUP_SIZE`)",
                   expected, "the set is back with the host",
                   carve_set_run(set, kernel, 0, 1, &arenas, &local));
-    EXPECT(carve_set_host_base(set) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
     BAD_PASSED_ON("an argument index the kernel does not have (99)",
                   "OpenCL's status for that index (`CL_INVALID_ARG_INDEX`)",
                   clSetKernelArg(kernel, 99, sizeof(cl_mem), &e->plain),
                   "nothing enqueued; the host keeps the set",
                   carve_set_run(set, kernel, 99, 1, &arenas, NULL));
-    EXPECT(carve_set_host_base(set) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
     EXPECT(dev_summary(set).alloc_count == 0);
 #undef RUN
 
@@ -1006,18 +970,18 @@ static void test_set_use(env *e)
     BAD_STATUS("the device owns it already (a second hand-over)",
                CARVE_SUCCESS, "does nothing: the hand-over is idempotent",
                carve_set_to_device(set));
-    set_accessor_cases(set, set, "the device owns the set",
+    set_accessor_cases(set, "the device owns the set",
                        CARVE_ERROR_WRONG_OWNER, NOTHING);
     BAD_STATUS("a NULL entry in `events`", CARVE_ERROR_INVALID_ARGUMENT,
                "the device keeps the set", carve_set_to_host(set, 1, &no_event));
-    EXPECT(carve_set_host_base(set) == NULL);
+    EXPECT(carve_test_image(set) == NULL);
     BAD_STATUS("the device owns the set", CARVE_SUCCESS,
                "the argument is set; ownership does not move",
                carve_set_bind(set, kernel, 0));
     BAD_STATUS("the device owns the set", CARVE_SUCCESS,
                "runs, then hands the set back to the host",
                carve_set_run(set, kernel, 0, 1, &arenas, NULL));
-    EXPECT(carve_set_host_base(set) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
     summary = dev_summary(set);
     EXPECT(summary.alloc_count == ARENAS && summary.failed_count == 0);
     DEV_EXPECT_CHECK(set);

@@ -503,8 +503,8 @@ static plan_run open_plan(const bench *b, unsigned which)
                                    &run.set));
     /* Every byte of the image a known value (the arenas never read as
      * zeroes), so that comparing it compares values. */
-    memset(carve_set_host_base(run.set), GUARD_BYTE, run.size);
-    REQUIRE_OK(carve_layout_format(carve_set_host_base(run.set), run.size,
+    memset(carve_test_image(run.set), GUARD_BYTE, run.size);
+    REQUIRE_OK(carve_layout_format(carve_test_image(run.set), run.size,
                                    &plan));
     run.guard_high = carve_zc_malloc(run.region, GUARD_BYTES);
     REQUIRE_OK(run.guard_low && run.guard_high ? CARVE_SUCCESS
@@ -526,7 +526,7 @@ static void close_plan(plan_run *run)
 static uint32_t spare_page(const carve_set *set)
 {
     const carve_plan *plan = carve_set_plan(set);
-    const unsigned char *image = carve_set_host_base(set);
+    const unsigned char *image = carve_test_image(set);
     uint32_t page;
     for (page = plan->heap_pages; page-- > 0;) {
         const uint32_t *state = (const uint32_t *)(const void *)(
@@ -565,7 +565,7 @@ static int may_change(const carve_plan *plan, const kernel_case *c, size_t at)
 static void expect_unchanged_outside(const plan_run *run, const kernel_case *c,
                                      size_t i)
 {
-    const unsigned char *after = carve_set_host_base(run->set);
+    const unsigned char *after = carve_test_image(run->set);
     const carve_plan *plan = carve_set_plan(run->set);
     size_t at;
     for (at = 0; at < run->size; ++at) {
@@ -589,7 +589,7 @@ static void expect_recorded(const plan_run *run, const kernel_case *c, size_t i,
 {
     const carve_plan *plan = carve_set_plan(run->set);
     const carve_error_record *e = (const carve_error_record *)(const void *)(
-        (const unsigned char *)carve_set_host_base(run->set) + plan->error_offset);
+        (const unsigned char *)carve_test_image(run->set) + plan->error_offset);
     carve_summary summary = dev_summary(run->set);
     int failures = carve_test_failures;
     EXPECT(now->failed_count == was->failed_count + (c->failure != 0));
@@ -632,7 +632,7 @@ static void expect_outcome(const plan_run *run, const kernel_case *c,
                            const carve_arena_stats *was,
                            const carve_arena_stats *now)
 {
-    const unsigned char *image = carve_set_host_base(run->set);
+    const unsigned char *image = carve_test_image(run->set);
     int failures = carve_test_failures;
     switch (c->gives) {
     case GIVES_NULL: EXPECT(out[0] == 0); break;
@@ -671,7 +671,7 @@ static void run_case(bench *b, plan_run *run, size_t i)
     dev_arg(b->plant, 2, sizeof heap_bytes, &heap_bytes);
     DEV_RUN(run->set, b->plant, 1, &items);
     spare = spare_page(run->set);
-    memcpy(run->before, carve_set_host_base(run->set), run->size);
+    memcpy(run->before, carve_test_image(run->set), run->size);
     was = dev_stats(run->set, TARGET);
 
     dev_arg(b->bad_call, 1, sizeof which, &which);

@@ -131,7 +131,8 @@ static uint32_t build_and_run(const carve_test_cl *cl, const char *source,
     kernel = clCreateKernel(program, name, &err);
     REQUIRE_OK(err);
     DEV_RUN(set, kernel, 1, &one);
-    root = carve_set_pointer(set, dev_stats(set, 0).root, sizeof *root);
+    root = carve_layout_pointer(carve_test_image(set), dev_stats(set, 0).root,
+                                sizeof *root);
     EXPECT(root != NULL);
     if (root != NULL)
         value = *root;

@@ -92,9 +92,11 @@ static inline void dev_expect_check(const carve_set *set, const char *file,
                                     int line)
 {
     uint32_t bad = 0, broken = 0;
-    carve_status status = carve_set_check(set, &bad, &broken);
+    carve_status status =
+        carve_layout_check(carve_test_image(set), &bad, &broken);
     if (status != CARVE_SUCCESS) {
-        fprintf(stderr, "%s:%d: carve_set_check: %s (arena %u, invariant %u)\n",
+        fprintf(stderr,
+                "%s:%d: carve_layout_check: %s (arena %u, invariant %u)\n",
                 file, line, carve_status_string(status), (unsigned)bad,
                 (unsigned)broken);
         ++carve_test_failures;
@@ -143,14 +145,14 @@ static inline void dev_read(const carve_test_cl *cl, cl_mem mem, size_t bytes,
 static inline carve_arena_stats dev_stats(const carve_set *set, uint32_t index)
 {
     carve_arena_stats stats;
-    REQUIRE_OK(carve_set_arena_stats(set, index, &stats));
+    REQUIRE_OK(carve_layout_arena_stats(carve_test_image(set), index, &stats));
     return stats;
 }
 
 static inline carve_summary dev_summary(const carve_set *set)
 {
     carve_summary summary;
-    REQUIRE_OK(carve_set_summary(set, &summary));
+    REQUIRE_OK(carve_layout_summary(carve_test_image(set), &summary));
     return summary;
 }
 

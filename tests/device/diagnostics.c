@@ -2,7 +2,7 @@
  * diagnostics.c - the post-mortem report and the event log on a device.
  *
  * Launch 1 plants a bug of every kind, one per work-item, in a plan with
- * checks and an event log; carve_set_report must name each one's kind,
+ * checks and an event log; carve_layout_report must name each one's kind,
  * work-item and line (the kernel source's __LINE__ of the call, found
  * here from a marker on that line).
  *
@@ -186,7 +186,7 @@ static void test_planted_bugs(const carve_test_cl *cl)
     dev_arg(kernel, 1, sizeof elsewhere, &elsewhere);
     dev_arg(kernel, 2, sizeof victim, &victim);
     REQUIRE_OK(carve_set_run(set, kernel, 0, 1, &global, NULL));
-    REQUIRE_OK(carve_set_report(set, 0, &r));
+    REQUIRE_OK(carve_layout_report(carve_test_image(set), 0, &r));
 
     EXPECT(r->broken_arenas == 0 && r->heap_broken == 0);
     EXPECT(r->device_errors == 5 && r->error_count == 6);
@@ -328,11 +328,11 @@ static void test_event_log(const carve_test_cl *cl, const char *path)
     REQUIRE_OK(carve_plan_compute(&params, &cl->limits, &plan));
     set = dev_set(cl, &plan);
     DEV_RUN(set, kernel, 1, &global);
-    REQUIRE_OK(carve_set_event_log(set, &log));
+    REQUIRE_OK(carve_layout_event_log(carve_test_image(set), &log));
     REQUIRE_OK(carve_event_log_analyze(log, &a));
     check_analysis(a, set);
     if (path != NULL) {
-        REQUIRE_OK(carve_set_save_events(set, path));
+        REQUIRE_OK(carve_layout_save_events(carve_test_image(set), path));
         write_expectations(path);
     }
     carve_event_analysis_release(a);

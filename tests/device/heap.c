@@ -211,7 +211,7 @@ static int by_start(const void *a, const void *b)
 /* The usable extent of the heap block at `offset`, from the page table. */
 static int heap_extent(const carve_set *set, uint32_t offset, extent *e)
 {
-    unsigned char *base = carve_set_host_base(set);
+    unsigned char *base = carve_test_image(set);
     carve_heap hp = carve_heap_view(base);
     carve_heap_block b;
     if (offset < hp.offset ||
@@ -245,8 +245,8 @@ static uint64_t check_contended(const carve_set *set, const uint32_t *out)
         const uint32_t *o = out + id * RECORD_WORDS;
         damaged += o[1];
         for (i = 0; i < o[0] && i < SLOTS; ++i) {
-            const unsigned char *p =
-                carve_set_pointer(set, o[2 + 3 * i], o[3 + 3 * i]);
+            const unsigned char *p = carve_layout_pointer(
+                carve_test_image(set), o[2 + 3 * i], o[3 + 3 * i]);
             extent *e = &all[count];
             if (p == NULL || dev_mismatches(p, o[3 + 3 * i], o[4 + 3 * i]) ||
                 !heap_extent(set, o[2 + 3 * i], e) ||
@@ -354,7 +354,8 @@ static void test_exhaustion(const carve_test_cl *cl, cl_program program)
     for (id = 0; id < global; ++id) {
         carve_arena_stats st = dev_stats(set, id);
         if (offsets[id] != 0) {
-            const unsigned char *p = carve_set_pointer(set, offsets[id], 1000);
+            const unsigned char *p =
+                carve_layout_pointer(carve_test_image(set), offsets[id], 1000);
             ++got;
             bad += p == NULL || dev_mismatches(p, 1000, id) != 0;
             continue;
@@ -401,7 +402,7 @@ static void test_overflow_reports(const carve_test_cl *cl, cl_program program)
     DEV_RUN(set, plant, 1, &global);
     dev_arg(release, 1, sizeof blocks, &blocks);
     DEV_RUN(set, release, 1, &global);
-    h = carve_set_host_base(set);
+    h = carve_test_image(set);
     records = (const carve_error_record *)((const unsigned char *)h +
                                            h->error_offset);
     dev_read(cl, blocks, sizeof(uint32_t) * global, offsets);

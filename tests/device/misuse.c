@@ -148,7 +148,8 @@ static const char *const scenario_name[SCENARIOS] = {
 static int block_intact(const carve_set *set, uint32_t offset, uint32_t bytes,
                         uint32_t tag)
 {
-    const unsigned char *p = carve_set_pointer(set, offset, bytes);
+    const unsigned char *p =
+        carve_layout_pointer(carve_test_image(set), offset, bytes);
     return p != NULL && dev_mismatches(p, bytes, tag) == 0;
 }
 
@@ -264,7 +265,7 @@ static void test_damage(const carve_test_cl *cl, cl_program program,
     EXPECT(st.last_failure == CARVE_FAIL_CORRUPT && st.failed_count == 2);
     EXPECT(st.live_blocks == 1); /* the free of b was refused, not done */
     EXPECT(dev_summary(set).arenas_corrupt == 1);
-    EXPECT_STATUS(carve_set_check(set, &bad, &broken),
+    EXPECT_STATUS(carve_layout_check(carve_test_image(set), &bad, &broken),
                   CARVE_ERROR_ARENA_INVALID);
     EXPECT(bad == DAMAGED && broken == CARVE_CHECK_CORRUPT_FLAG);
     /* every block, in the damaged arena and around it, is as written */

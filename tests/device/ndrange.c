@@ -102,7 +102,8 @@ static void check_mapping(const carve_set *set, const shape *s)
         exit(1);
     for (i = 0; i < count; ++i) {
         carve_arena_stats st = dev_stats(set, i);
-        const uint32_t *p = carve_set_pointer(set, st.root, 5 * sizeof *p);
+        const uint32_t *p =
+            carve_layout_pointer(carve_test_image(set), st.root, 5 * sizeof *p);
         uint64_t flat = 0;
         int d, ok;
         if (p == NULL || st.alloc_count != 1 ||
@@ -193,7 +194,7 @@ static void test_size_mismatch(const carve_test_cl *cl, cl_kernel where)
     EXPECT_STATUS(carve_set_run(set, where, 0, 4, wrong3, NULL),
                   CARVE_ERROR_INVALID_NDRANGE);
     /* nothing ran, and the host still owns the set */
-    EXPECT(carve_set_host_base(set) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
     EXPECT(dev_summary(set).arenas_opened == 0);
 
     REQUIRE_OK(carve_set_run(set, where, 0, 1, flat, NULL));
@@ -215,7 +216,7 @@ static char *report_text(carve_set *set, carve_format format)
     long size;
     if (f == NULL)
         exit(1);
-    REQUIRE_OK(carve_set_report(set, 0, &r));
+    REQUIRE_OK(carve_layout_report(carve_test_image(set), 0, &r));
     REQUIRE_OK(carve_report_print(r, f, format));
     carve_report_release(r);
     size = ftell(f);

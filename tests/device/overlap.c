@@ -10,7 +10,7 @@
  * its root. The host then checks, in the shared buffer: every recorded
  * block still holds its own pattern, lies inside its own arena, and no two
  * blocks of any work-items share a byte; the statistics agree with the
- * records; carve_set_check passes.
+ * records; carve_layout_check passes.
  *
  * The seed is argv[1] or CARVE_TEST_SEED, else a fixed default; it is
  * printed so that a failure can be replayed. CARVE_QUICK=1 runs 1/20 of
@@ -137,7 +137,8 @@ static void check_arena(const carve_set *set, uint32_t id, extent *all,
     const carve_plan *plan = carve_set_plan(set);
     const uint64_t lo = dev_arena_start(plan, id), hi = lo + plan->arena_bytes;
     carve_arena_stats st = dev_stats(set, id);
-    const uint32_t *rec = carve_set_pointer(set, st.root, RECORD_WORDS * 4);
+    const uint32_t *rec =
+        carve_layout_pointer(carve_test_image(set), st.root, RECORD_WORDS * 4);
     uint64_t in_use = granules_of(RECORD_WORDS * 4);
     uint32_t c;
     int failures = carve_test_failures;
@@ -151,7 +152,8 @@ static void check_arena(const carve_set *set, uint32_t id, extent *all,
     for (c = 0; c < rec[0] && c < SLOTS; ++c) {
         uint32_t offset = rec[2 + 3 * c], size = rec[3 + 3 * c];
         uint32_t tag = rec[4 + 3 * c];
-        const unsigned char *p = carve_set_pointer(set, offset, size);
+        const unsigned char *p =
+            carve_layout_pointer(carve_test_image(set), offset, size);
         EXPECT(tag >> 16 == id);
         EXPECT(offset >= lo && (uint64_t)offset + size <= hi);
         EXPECT(offset % (small_runs ? 8 : CARVE_GRANULE) == 0);

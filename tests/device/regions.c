@@ -561,7 +561,7 @@ static void test_set(suite *s, carve_region *region)
                          : 0;
     REQUIRE_OK(carve_set_create_in(region, s->cl->queue, &plan, flags, &set));
     EXPECT(carve_set_region(set) == region);
-    EXPECT(carve_zc_region_of(carve_set_host_base(set)) == region);
+    EXPECT(carve_zc_region_of(carve_test_image(set)) == region);
     EXPECT(info_of(region).live_allocations == 1);
     EXPECT(info_of(region).in_use == rounded(s, plan.total_bytes));
     REQUIRE_OK(carve_set_zero_copy(set, &zc));
@@ -574,7 +574,8 @@ static void test_set(suite *s, carve_region *region)
     EXPECT(sum.failed_count == 0 && sum.misuse_count == 0);
     for (id = 0; id < SET_ITEMS; ++id) {
         carve_arena_stats st = dev_stats(set, id);
-        const unsigned char *kept = carve_set_arena_block(set, id, st.root, 48);
+        const unsigned char *kept =
+            carve_layout_block(carve_test_image(set), id, st.root, 48);
         bad += kept == NULL || dev_mismatches(kept, 48, id) != 0;
     }
     EXPECT(bad == 0);

@@ -53,7 +53,8 @@ static void check_fresh_fill(const carve_set *set, uint32_t generation)
                  st.flags == (CARVE_ARENA_OPENED | CARVE_ARENA_CLOSED);
         for (i = 0; ok && i < BLOCKS; ++i) {
             uint32_t n = 96 + 16 * i;
-            const unsigned char *p = carve_set_pointer(set, offset, n);
+            const unsigned char *p =
+                carve_layout_pointer(carve_test_image(set), offset, n);
             ok = p != NULL &&
                  dev_mismatches(p, n, generation * 0x10000u + id * 4 + i) == 0;
             offset += n;
@@ -77,7 +78,7 @@ static void expect_same_memory(const carve_test_cl *cl, const carve_set *set,
     REQUIRE_OK(carve_set_zero_copy(set, &zc));
     EXPECT(seen == device_address && zc.device_address == device_address);
     EXPECT(carve_set_region(set) == region);
-    EXPECT(carve_set_host_base(set) == host_base);
+    EXPECT(carve_test_image(set) == host_base);
 }
 
 static size_t count_nonzero(const unsigned char *p, size_t n)
@@ -97,7 +98,7 @@ int main(void)
     cl_kernel fill = carve_test_kernel(&cl, source, "fill", &program);
     carve_set *set = dev_set(&cl, &plan);
     const carve_region *region = carve_set_region(set);
-    const void *host_base = carve_set_host_base(set);
+    const void *host_base = carve_test_image(set);
     cl_mem seen_at = dev_buffer(&cl, sizeof(uint64_t), NULL);
     carve_zero_copy_info zc;
     const size_t arena_span = plan.total_bytes - plan.arenas_offset;
@@ -114,14 +115,14 @@ int main(void)
     DEV_RUN(set, fill, 1, &items);
     expect_same_memory(&cl, set, seen_at, region, host_base, zc.device_address);
     check_fresh_fill(set, generation);
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     memcpy(snapshot, base + plan.arenas_offset, arena_span);
 
     /* Relaunch without a reset: the arenas are still full. */
     generation = 2;
     dev_arg(fill, 1, sizeof generation, &generation);
     DEV_RUN(set, fill, 1, &items);
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     for (id = 0; id < ITEMS; ++id) {
         carve_arena_stats st = dev_stats(set, id);
         stale += st.alloc_count != BLOCKS || st.failed_count != 1 ||
@@ -134,7 +135,7 @@ int main(void)
     /* Reset: state and counters zero, arena bytes untouched. */
     memcpy(&header_before, base, sizeof header_before);
     REQUIRE_OK(carve_set_reset(set));
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     memcpy(&header_after, base, sizeof header_after);
     EXPECT(count_nonzero(base + plan.state_offset, plan.state_bytes) == 0);
     EXPECT(memcmp(snapshot, base + plan.arenas_offset, arena_span) == 0);
@@ -161,7 +162,7 @@ int main(void)
         REQUIRE_OK(carve_set_reset(set));
     }
     /* one more per reset */
-    EXPECT(((const carve_set_header *)carve_set_host_base(set))->generation ==
+    EXPECT(((const carve_set_header *)carve_test_image(set))->generation ==
            header_before.generation + 1 + CYCLES);
 
     free(snapshot);

@@ -68,8 +68,10 @@ int main(void)
     for (id = 0; id < ITEMS; ++id) {
         carve_arena_stats st = dev_stats(set, id);
         const uint64_t start = dev_arena_start(&plan, id);
-        const uint32_t *p = carve_set_pointer(set, st.root, 7 * sizeof *p);
-        const uint32_t *r = p ? carve_set_pointer(set, p[4], 48) : NULL;
+        const uint32_t *p =
+            carve_layout_pointer(carve_test_image(set), st.root, 7 * sizeof *p);
+        const uint32_t *r =
+            p ? carve_layout_pointer(carve_test_image(set), p[4], 48) : NULL;
         int ok = st.root == start && p != NULL && r != NULL &&
                  p[0] == id && p[1] == ~id && p[2] == id % SIDE &&
                  p[3] == id / SIDE && p[4] == start + 48 && p[5] == 0 &&

@@ -279,7 +279,7 @@ static const uint32_t *item_out(const suite *s, uint32_t id)
  * device's. */
 static int host_aligned(const suite *s, uint32_t offset, uint32_t align)
 {
-    void *p = carve_set_pointer(s->set, offset, 1);
+    void *p = carve_layout_pointer(carve_test_image(s->set), offset, 1);
     return p != NULL && (uintptr_t)p % align == 0;
 }
 
@@ -299,7 +299,8 @@ static void check_alignment(suite *s)
         for (shift = 4; shift <= 7; ++shift) {
             const uint32_t *r = o + (shift - 4) * 4;
             uint32_t align = 1u << shift, bytes = 24 + id;
-            unsigned char *p = carve_set_pointer(s->set, r[2], bytes);
+            unsigned char *p =
+                carve_layout_pointer(carve_test_image(s->set), r[2], bytes);
             EXPECT(r[0] != 0 && r[1] % 16 == 0);
             EXPECT(host_aligned(s, r[0], 16));
             EXPECT(r[2] != 0 && r[3] % align == 0);
@@ -353,7 +354,7 @@ static void test_alignment(suite *s)
 static uint64_t arena_bytes_not(const suite *s, uint32_t id, uint32_t from,
                                 unsigned char value)
 {
-    const unsigned char *arena = (const unsigned char *)carve_set_host_base(
+    const unsigned char *arena = (const unsigned char *)carve_test_image(
                                      s->set) + dev_arena_start(&s->plan, id);
     uint64_t bad = 0;
     uint32_t i;
@@ -365,7 +366,8 @@ static uint64_t arena_bytes_not(const suite *s, uint32_t id, uint32_t from,
 static uint32_t zero_bytes_missing(const suite *s, uint32_t offset,
                                    uint32_t bytes)
 {
-    const unsigned char *p = carve_set_pointer(s->set, offset, bytes);
+    const unsigned char *p =
+        carve_layout_pointer(carve_test_image(s->set), offset, bytes);
     uint32_t i, bad = 0;
     if (p == NULL)
         return bytes ? bytes : 1;
@@ -458,7 +460,8 @@ static void test_realloc(suite *s)
         const uint32_t *o = item_out(s, id);
         const resize_case *c = &cases[id % 10];
         carve_arena_stats st = dev_stats(s->set, id);
-        const unsigned char *kept = carve_set_pointer(s->set, o[4], o[5]);
+        const unsigned char *kept =
+            carve_layout_pointer(carve_test_image(s->set), o[4], o[5]);
         int failures = carve_test_failures;
         if (c->same == 1)
             EXPECT(o[1] != 0 && o[1] == o[0]);

@@ -9,8 +9,8 @@
  *
  * After every launch the host checks, against its own model of the table:
  * every live block lies inside one live block of its arena or of the heap
- * (carve_set_arena_block), holds its owner's tag, and overlaps no other;
- * every arena and the heap pass carve_set_check; each arena's live_blocks,
+ * (carve_layout_block), holds its owner's tag, and overlaps no other;
+ * every arena and the heap pass carve_layout_check; each arena's live_blocks,
  * failed_count and misuse_count, and the heap's live block count, agree
  * with what the table and the kernel's own tallies say; no calloc block was
  * dirty and no block was found damaged on the device.
@@ -180,7 +180,8 @@ static unsigned check_launch(soak *s, unsigned launch)
     size_t count = 0, i;
     uint32_t item, slot, heap_live = 0, bad_index = 0, broken = 0, refused = 0;
     carve_summary summary;
-    carve_status status = carve_set_check(s->set, &bad_index, &broken);
+    carve_status status =
+        carve_layout_check(carve_test_image(s->set), &bad_index, &broken);
     if (status != CARVE_SUCCESS) {
         fprintf(stderr, "  %s launch %u: check: %s (arena %u, invariant %u)\n",
                 s->label, launch, carve_status_string(status),
@@ -191,13 +192,14 @@ static unsigned check_launch(soak *s, unsigned launch)
         const uint32_t *t = &s->host_tally[item * TALLIES];
         carve_arena_stats stats;
         uint32_t arena_live = 0;
-        REQUIRE_OK(carve_set_arena_stats(s->set, item, &stats));
+        REQUIRE_OK(
+            carve_layout_arena_stats(carve_test_image(s->set), item, &stats));
         for (slot = 0; slot < SLOTS; ++slot) {
             const uint32_t *e = &s->host_slots[(item * SLOTS + slot) * 3];
             const unsigned char *p;
             if (e[0] == 0)
                 continue;
-            p = carve_set_arena_block(s->set, item, e[0], e[1]);
+            p = carve_layout_block(carve_test_image(s->set), item, e[0], e[1]);
             if (p == NULL || dev_mismatches(p, e[1], e[2]) != 0) {
                 fprintf(stderr, "  %s launch %u: work-item %u slot %u: block "
                                 "at %u (%u bytes) %s\n",
@@ -237,7 +239,7 @@ static unsigned check_launch(soak *s, unsigned launch)
                     (unsigned)live[i + 1].offset);
             failures++;
         }
-    REQUIRE_OK(carve_set_summary(s->set, &summary));
+    REQUIRE_OK(carve_layout_summary(carve_test_image(s->set), &summary));
     if (summary.heap_live_blocks != heap_live || summary.arenas_corrupt != 0 ||
         summary.arenas_closed != ITEMS) {
         fprintf(stderr, "  %s launch %u: heap live blocks %llu (table %u), "

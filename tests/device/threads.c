@@ -350,9 +350,11 @@ static unsigned long count_damaged(const carve_set *set, uint32_t salt)
     for (i = 0; i < SET_ITEMS; ++i) {
         carve_arena_stats stats;
         const unsigned char *kept;
-        if (carve_set_arena_stats(set, i, &stats) != CARVE_SUCCESS)
+        if (carve_layout_arena_stats(carve_test_image(set), i, &stats) !=
+            CARVE_SUCCESS)
             return SET_ITEMS;
-        kept = carve_set_arena_block(set, i, stats.root, SET_BLOCK);
+        kept =
+            carve_layout_block(carve_test_image(set), i, stats.root, SET_BLOCK);
         damaged += kept == NULL || dev_mismatches(kept, SET_BLOCK, i ^ salt) != 0;
     }
     return damaged;
@@ -381,9 +383,10 @@ static void *set_work(void *arg)
         REQUIRE_OK(clSetKernelArg(kernel, 1, sizeof salt, &salt));
         w->bad_calls += carve_set_run(set, kernel, 0, 1, &items, NULL) !=
                         CARVE_SUCCESS;
-        w->bad_calls += carve_set_check(set, &bad_index, &broken) !=
-                        CARVE_SUCCESS;
-        if (carve_set_summary(set, &summary) != CARVE_SUCCESS)
+        w->bad_calls += carve_layout_check(carve_test_image(set), &bad_index,
+                                           &broken) != CARVE_SUCCESS;
+        if (carve_layout_summary(carve_test_image(set), &summary) !=
+            CARVE_SUCCESS)
             w->bad_calls++;
         else
             w->bad_calls += summary.arenas_closed != SET_ITEMS ||

@@ -75,7 +75,8 @@ static void run_and_check(tiers *t, carve_set *set, size_t items)
     DEV_RUN(set, t->keep, 1, &items);
     for (id = 0; id < items; ++id) {
         carve_arena_stats st = dev_stats(set, id);
-        const unsigned char *p = carve_set_arena_block(set, id, st.root, 64);
+        const unsigned char *p =
+            carve_layout_block(carve_test_image(set), id, st.root, 64);
         bad += p == NULL || dev_mismatches(p, 64, id) != 0;
     }
     EXPECT(bad == 0);

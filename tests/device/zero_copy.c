@@ -8,8 +8,9 @@
  * read or write command.
  *
  * Ownership: while the device owns the set (after carve_set_to_device),
- * every host accessor refuses with WRONG_OWNER and carve_set_pointer gives
- * NULL; carve_set_to_device and carve_set_to_host are idempotent.
+ * carve_set_image and carve_set_reset refuse with WRONG_OWNER (so no
+ * carve_layout_* accessor can read the image); carve_set_to_device and
+ * carve_set_to_host are idempotent.
  */
 #include "device_support.h"
 
@@ -48,7 +49,7 @@ static void test_zero_copy(const carve_test_cl *cl, cl_kernel exchange,
     REQUIRE_OK(carve_set_create(cl->context, cl->device, cl->queue, plan,
                                 CARVE_SET_REQUIRE_ZERO_COPY, &set));
     REQUIRE_OK(carve_set_zero_copy(set, &zc));
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     EXPECT(zc.verified == 1);
     EXPECT(zc.host_address == zc.device_address);
     EXPECT(zc.host_address == (uint64_t)(uintptr_t)base && base != NULL);
@@ -63,12 +64,14 @@ static void test_zero_copy(const carve_test_cl *cl, cl_kernel exchange,
             arena[i] = dev_pattern(HOST_TAG(id), i);
     }
     DEV_RUN(set, exchange, 1, &items);
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     for (id = 0; id < ITEMS; ++id) {
         carve_arena_stats st = dev_stats(set, id);
-        const uint64_t *q = carve_set_pointer(set, st.root, 4 * sizeof *q);
-        const unsigned char *p = q ? carve_set_pointer(set, (uint32_t)q[3], 64)
-                                   : NULL;
+        const uint64_t *q =
+            carve_layout_pointer(carve_test_image(set), st.root, 4 * sizeof *q);
+        const unsigned char *p =
+            q ? carve_layout_pointer(carve_test_image(set), (uint32_t)q[3], 64)
+              : NULL;
         int ok = q != NULL && p != NULL &&
                  q[0] == (uint64_t)(uintptr_t)base && /* same address */
                  q[1] == (uint64_t)(uintptr_t)p &&
@@ -87,15 +90,11 @@ static void test_zero_copy(const carve_test_cl *cl, cl_kernel exchange,
 static void expect_device_owned(carve_set *set, const carve_plan *plan,
                                 const carve_region *region)
 {
-    carve_arena_stats st;
-    carve_summary sum;
-    uint32_t bad = 0, broken = 0;
-    EXPECT_STATUS(carve_set_arena_stats(set, 0, &st), CARVE_ERROR_WRONG_OWNER);
-    EXPECT_STATUS(carve_set_summary(set, &sum), CARVE_ERROR_WRONG_OWNER);
-    EXPECT_STATUS(carve_set_check(set, &bad, &broken), CARVE_ERROR_WRONG_OWNER);
+    void *image = &image;
+    /* No image to read: the carve_layout_* accessors cannot be reached. */
+    EXPECT_STATUS(carve_set_image(set, &image), CARVE_ERROR_WRONG_OWNER);
+    EXPECT(image == NULL);
     EXPECT_STATUS(carve_set_reset(set), CARVE_ERROR_WRONG_OWNER);
-    EXPECT(carve_set_pointer(set, plan->arenas_offset, 16) == NULL);
-    EXPECT(carve_set_host_base(set) == NULL);
     /* what does not touch the image still answers */
     EXPECT(carve_set_plan(set) != NULL &&
            carve_set_plan(set)->total_bytes == plan->total_bytes);
@@ -106,11 +105,15 @@ static void expect_host_owned(carve_set *set, const carve_plan *plan)
 {
     carve_arena_stats st;
     carve_summary sum;
-    EXPECT(carve_set_host_base(set) != NULL);
-    EXPECT_STATUS(carve_set_arena_stats(set, 0, &st), CARVE_SUCCESS);
-    EXPECT_STATUS(carve_set_summary(set, &sum), CARVE_SUCCESS);
-    EXPECT_STATUS(carve_set_check(set, NULL, NULL), CARVE_SUCCESS);
-    EXPECT(carve_set_pointer(set, plan->arenas_offset, 16) != NULL);
+    EXPECT(carve_test_image(set) != NULL);
+    EXPECT_STATUS(carve_layout_arena_stats(carve_test_image(set), 0, &st),
+                  CARVE_SUCCESS);
+    EXPECT_STATUS(carve_layout_summary(carve_test_image(set), &sum),
+                  CARVE_SUCCESS);
+    EXPECT_STATUS(carve_layout_check(carve_test_image(set), NULL, NULL),
+                  CARVE_SUCCESS);
+    EXPECT(carve_layout_pointer(carve_test_image(set), plan->arenas_offset,
+                                16) != NULL);
 }
 
 static void test_ownership(const carve_test_cl *cl, cl_kernel exchange,
@@ -137,10 +140,10 @@ static void test_ownership(const carve_test_cl *cl, cl_kernel exchange,
                   CARVE_ERROR_INVALID_ARGUMENT);
     REQUIRE_OK(carve_set_to_host(set, 1, &done));
     clReleaseEvent(done);
-    base = carve_set_host_base(set);
+    base = carve_test_image(set);
     expect_host_owned(set, plan);
     EXPECT_STATUS(carve_set_to_host(set, 0, NULL), CARVE_SUCCESS);
-    EXPECT(carve_set_host_base(set) == base);
+    EXPECT(carve_test_image(set) == base);
     expect_host_owned(set, plan);
     EXPECT(dev_summary(set).alloc_count == 2ull * ITEMS);
 
@@ -151,7 +154,7 @@ static void test_ownership(const carve_test_cl *cl, cl_kernel exchange,
     expect_host_owned(set, plan);
     EXPECT(dev_summary(set).alloc_count == 2ull * ITEMS);
     EXPECT(carve_set_region(set) == region);
-    EXPECT(carve_set_host_base(set) == base);
+    EXPECT(carve_test_image(set) == base);
     carve_set_release(set);
 }
 

@@ -708,8 +708,10 @@ static void run_and_check(fixture *f, carve_set *set)
     carve_summary summary;
     EXPECT_STATUS(carve_set_run(set, f->kernel, 0, 1, &items, NULL),
                   CARVE_SUCCESS);
-    EXPECT_STATUS(carve_set_check(set, NULL, NULL), CARVE_SUCCESS);
-    EXPECT_STATUS(carve_set_summary(set, &summary), CARVE_SUCCESS);
+    EXPECT_STATUS(carve_layout_check(carve_test_image(set), NULL, NULL),
+                  CARVE_SUCCESS);
+    EXPECT_STATUS(carve_layout_summary(carve_test_image(set), &summary),
+                  CARVE_SUCCESS);
     EXPECT(summary.arenas_closed == items);
 }
 
@@ -737,7 +739,7 @@ static void settle_set_run(void *c, carve_status status)
 {
     fixture *f = c;
     (void)status;
-    EXPECT(carve_set_host_base(f->set) != NULL);
+    EXPECT(carve_test_image(f->set) != NULL);
     REQUIRE_OK(carve_set_reset(f->set));
     run_and_check(f, f->set);
 }
@@ -752,10 +754,11 @@ static void settle_set_to_device(void *c, carve_status status)
 {
     fixture *f = c;
     if (status != CARVE_SUCCESS) /* still the host's */
-        EXPECT(carve_set_host_base(f->set) != NULL);
+        EXPECT(carve_test_image(f->set) != NULL);
     EXPECT_STATUS(carve_set_to_device(f->set), CARVE_SUCCESS);
     EXPECT_STATUS(carve_set_to_host(f->set, 0, NULL), CARVE_SUCCESS);
-    EXPECT_STATUS(carve_set_check(f->set, NULL, NULL), CARVE_SUCCESS);
+    EXPECT_STATUS(carve_layout_check(carve_test_image(f->set), NULL, NULL),
+                  CARVE_SUCCESS);
 }
 
 static void prepare_set_to_host(void *c)
@@ -775,8 +778,9 @@ static void settle_set_to_host(void *c, carve_status status)
     fixture *f = c;
     if (status != CARVE_SUCCESS) /* the device keeps it; taking it back works */
         EXPECT_STATUS(carve_set_to_host(f->set, 0, NULL), CARVE_SUCCESS);
-    EXPECT(carve_set_host_base(f->set) != NULL);
-    EXPECT_STATUS(carve_set_check(f->set, NULL, NULL), CARVE_SUCCESS);
+    EXPECT(carve_test_image(f->set) != NULL);
+    EXPECT_STATUS(carve_layout_check(carve_test_image(f->set), NULL, NULL),
+                  CARVE_SUCCESS);
 }
 
 static carve_status attempt_set_bind(void *c)
@@ -789,7 +793,8 @@ static carve_status attempt_set_report(void *c)
 {
     fixture *f = c;
     carve_report *report = NULL;
-    carve_status status = carve_set_report(f->set, 0, &report);
+    carve_status status =
+        carve_layout_report(carve_test_image(f->set), 0, &report);
     EXPECT(status == CARVE_SUCCESS ? report != NULL : report == NULL);
     carve_report_release(report);
     return status;
@@ -799,7 +804,8 @@ static carve_status attempt_set_event_log(void *c)
 {
     fixture *f = c;
     carve_event_log *log = NULL;
-    carve_status status = carve_set_event_log(f->set, &log);
+    carve_status status =
+        carve_layout_event_log(carve_test_image(f->set), &log);
     EXPECT(status == CARVE_SUCCESS ? log != NULL : log == NULL);
     carve_event_log_release(log);
     return status;
@@ -809,13 +815,15 @@ static carve_status attempt_set_fit(void *c)
 {
     fixture *f = c;
     carve_fit fit;
-    return carve_set_fit(f->set, 95.0, &fit);
+    return carve_layout_fit(carve_test_image(f->set),
+                            &carve_set_plan(f->set)->params, 95.0, &fit);
 }
 
 static carve_status attempt_set_save_events(void *c)
 {
     fixture *f = c;
-    return carve_set_save_events(f->set, "faults_set.carvelog");
+    return carve_layout_save_events(carve_test_image(f->set),
+                                    "faults_set.carvelog");
 }
 
 static void sweep_sets(fixture *f)
@@ -854,14 +862,14 @@ static void sweep_sets(fixture *f)
     sweep_prepare = NULL;
     sweep("carve_set_bind", attempt_set_bind, settle_nothing, f, CARVE_SUCCESS,
           NULL);
-    sweep("carve_set_report", attempt_set_report, settle_nothing, f,
-          CARVE_SUCCESS, NULL);
-    sweep("carve_set_event_log", attempt_set_event_log, settle_nothing, f,
-          CARVE_SUCCESS, NULL);
-    sweep("carve_set_fit", attempt_set_fit, settle_nothing, f, CARVE_SUCCESS,
-          NULL);
-    sweep("carve_set_save_events", attempt_set_save_events, settle_nothing, f,
-          CARVE_SUCCESS, io_also);
+    sweep("carve_layout_report (a set's image)", attempt_set_report,
+          settle_nothing, f, CARVE_SUCCESS, NULL);
+    sweep("carve_layout_event_log (a set's image)", attempt_set_event_log,
+          settle_nothing, f, CARVE_SUCCESS, NULL);
+    sweep("carve_layout_fit (a set's image and plan)", attempt_set_fit,
+          settle_nothing, f, CARVE_SUCCESS, NULL);
+    sweep("carve_layout_save_events (a set's image)", attempt_set_save_events,
+          settle_nothing, f, CARVE_SUCCESS, io_also);
     carve_set_release(f->set);
     f->set = NULL;
     carve_region_release(f->region);
@@ -993,7 +1001,7 @@ static carve_status attempt_layout_fit(void *c)
     diag_fixture *d = c;
     carve_fit fit;
     FILE *out;
-    carve_status status = carve_layout_fit(d->image, 90.0, &fit);
+    carve_status status = carve_layout_fit(d->image, NULL, 90.0, &fit);
     if (status != CARVE_SUCCESS)
         return status;
     out = tmpfile();
@@ -1094,7 +1102,7 @@ static void sweep_diagnostics(fixture *f)
     REQUIRE_OK(carve_set_create(f->cl.context, f->cl.device, f->cl.queue, &plan,
                                 0, &set));
     run_and_check(f, set);
-    d.image = carve_set_host_base(set);
+    d.image = carve_test_image(set);
     REQUIRE_OK(carve_layout_event_log(d.image, &d.log));
     d.path = "faults_fixture.carvelog";
     REQUIRE_OK(carve_event_log_save(d.log, d.path));

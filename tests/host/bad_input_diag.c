@@ -11,7 +11,7 @@
  * read outside the memory it was given (run it under ASan to see that).
  *
  * Files cut short, flipped bits and sealed random bytes are tested in
- * depth by events.c (host_events); the set functions (carve_set_report...)
+ * depth by events.c (host_events); the set functions (carve_layout_report...)
  * by the device test.
  *
  * The checked cases are docs/bad-input.md's tables (see
@@ -509,29 +509,29 @@ static void test_fit_image(void)
 
     bad_section("Fitting plans");
     BAD_STATUS("`mem` or `fit` NULL", CARVE_ERROR_INVALID_ARGUMENT,
-               "`*fit` unchanged", carve_layout_fit(NULL, 50, &fit));
+               "`*fit` unchanged", carve_layout_fit(NULL, NULL, 50, &fit));
     BAD_STATUS("`mem` or `fit` NULL", CARVE_ERROR_INVALID_ARGUMENT,
-               "`*fit` unchanged", carve_layout_fit(f.image, 50, NULL));
+               "`*fit` unchanged", carve_layout_fit(f.image, NULL, 50, NULL));
     for (i = 0; i < BAD_PERCENTILES; ++i)
         BAD_STATUS(BAD_PERCENTILE, CARVE_ERROR_INVALID_ARGUMENT,
                    "`*fit` unchanged",
-                   carve_layout_fit(f.image, bad_percentiles[i], &fit));
+                   carve_layout_fit(f.image, NULL, bad_percentiles[i], &fit));
     BAD_STATUS(MISALIGNED, CARVE_ERROR_INVALID_ARGUMENT, "`*fit` unchanged",
-               carve_layout_fit(odd, 50, &fit));
+               carve_layout_fit(odd, NULL, 50, &fit));
     EXPECT(memcmp(&fit, &before, sizeof fit) == 0);
     BAD_STATUS("`percentile` 100, or the smallest double above 0 "
                "(`DBL_TRUE_MIN`)",
                CARVE_SUCCESS,
                "the need of the hungriest work-item, or of the least hungry "
                "one (16 bytes at least)",
-               carve_layout_fit(f.image, 100.0, &fit));
+               carve_layout_fit(f.image, NULL, 100.0, &fit));
     EXPECT(fit.params.arena_bytes == fit.max_need_bytes && fit.above_cut == 0);
     BAD_STATUS("`percentile` 100, or the smallest double above 0 "
                "(`DBL_TRUE_MIN`)",
                CARVE_SUCCESS,
                "the need of the hungriest work-item, or of the least hungry "
                "one (16 bytes at least)",
-               carve_layout_fit(f.image, 4.9406564584124654e-324, &fit));
+               carve_layout_fit(f.image, NULL, 4.9406564584124654e-324, &fit));
     EXPECT(fit.work_items == 4 && fit.cut_bytes == 0 &&
            fit.params.arena_bytes == 16);
     free(odd - 1);
@@ -620,7 +620,7 @@ static void expect_refused(unsigned char *mem, size_t size)
     BAD_STATUS(REFUSED_IMAGE, CARVE_ERROR_CORRUPT_SET, NO_FILE,
                carve_layout_save_events(mem, OUT_PATH));
     BAD_STATUS(REFUSED_IMAGE, CARVE_ERROR_CORRUPT_SET, "`*fit` unchanged",
-               carve_layout_fit(mem, 90, &fit));
+               carve_layout_fit(mem, NULL, 90, &fit));
     EXPECT(r == NULL && log == NULL && !file_exists(OUT_PATH) &&
            memcmp(&fit, &before, sizeof fit) == 0 &&
            memcmp(mem, copy, size) == 0);
@@ -672,7 +672,7 @@ static int diagnoses(const unsigned char *mem, int save)
           carve_event_log_analyze(log, &a) == CARVE_SUCCESS &&
           carve_event_analysis_print(a, out, CARVE_FORMAT_JSON, 0) ==
               CARVE_SUCCESS;
-    ok &= carve_layout_fit(mem, 90, &fit) == CARVE_SUCCESS &&
+    ok &= carve_layout_fit(mem, NULL, 90, &fit) == CARVE_SUCCESS &&
           carve_fit_print(&fit, out, CARVE_FORMAT_TEXT) == CARVE_SUCCESS;
     if (save && ok) {
         ok &= carve_layout_save_events(mem, OUT_PATH) == CARVE_SUCCESS;

@@ -450,7 +450,7 @@ static void test_files(void)
                   CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve_event_log_save(NULL, path),
                   CARVE_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(carve_set_save_events(NULL, path),
+    EXPECT_STATUS(carve_layout_save_events(NULL, path),
                   CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve_event_log_analyze(NULL, NULL),
                   CARVE_ERROR_INVALID_ARGUMENT);

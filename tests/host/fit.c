@@ -55,18 +55,48 @@ static void expect_fit_serves(const carve_fit *fit)
     fixture_free(&f);
 }
 
+/* The parameters an image was planned with give the fit their NDRange;
+ * parameters for another number of arenas are refused. */
+static void test_planned_shape(const void *image)
+{
+    carve_plan_params planned;
+    carve_fit fit, untouched;
+    memset(&planned, 0, sizeof planned);
+    planned.work_dim = 2;
+    planned.global_size[0] = ITEMS / 2;
+    planned.global_size[1] = 2;
+    planned.arena_bytes = 2048;
+    REQUIRE_OK(carve_layout_fit(image, &planned, 100, &fit));
+    EXPECT(fit.params.work_dim == 2 && fit.params.global_size[0] == ITEMS / 2 &&
+           fit.params.global_size[1] == 2 && fit.params.arena_bytes == 640);
+    memset(&fit, 0x5a, sizeof fit);
+    untouched = fit;
+    planned.global_size[1] = 3;
+    EXPECT_STATUS(carve_layout_fit(image, &planned, 100, &fit),
+                  CARVE_ERROR_INVALID_ARGUMENT);
+    planned.work_dim = 0;
+    planned.arena_count = ITEMS + 1;
+    EXPECT_STATUS(carve_layout_fit(image, &planned, 100, &fit),
+                  CARVE_ERROR_INVALID_ARGUMENT);
+    planned.work_dim = 4;
+    EXPECT_STATUS(carve_layout_fit(image, &planned, 100, &fit),
+                  CARVE_ERROR_INVALID_ARGUMENT);
+    EXPECT(memcmp(&fit, &untouched, sizeof fit) == 0);
+}
+
 static void test_from_statistics(void)
 {
     core_fixture f = profiled(0, ITEMS, 0);
     uint32_t classes_4k = carve_heap_class_count(4096);
     carve_fit fit;
-    REQUIRE_OK(carve_layout_fit(f.image, 100, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 100, &fit));
     EXPECT(fit.work_items == ITEMS && fit.max_need_bytes == 640);
     EXPECT(fit.params.arena_bytes == 640 && fit.params.heap_bytes == 0);
     EXPECT(fit.above_cut == 0 && fit.spill_bytes == 0);
     EXPECT(fit.params.options == 0 && fit.params.large_request_bytes == 0);
     EXPECT(fit.params.arena_count == ITEMS && fit.params.work_dim == 0);
     EXPECT(fit.profiled_arena_bytes == 2048);
+    test_planned_shape(f.image);
     EXPECT(fit.profiled_total_bytes == ITEMS * 2048);
     EXPECT(fit.fitted_total_bytes == ITEMS * 640);
     expect_fit_serves(&fit);
@@ -75,7 +105,7 @@ static void test_from_statistics(void)
      * its 640 B, which cost at most 2.5x that in the heap, in a slot class
      * statistics cannot name: one page for the bytes, one more for each
      * other class. */
-    REQUIRE_OK(carve_layout_fit(f.image, 90, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 90, &fit));
     EXPECT(fit.cut_bytes == 576 && fit.params.arena_bytes == 576);
     EXPECT(fit.above_cut == 1 && fit.spill_bytes == 1600 && !fit.spill_exact);
     EXPECT(fit.spill_classes == classes_4k);
@@ -101,13 +131,13 @@ static void test_from_statistics(void)
     }
 
     /* The median: 320 B; work-items 5 to 9 spill 2.5 x 2560 B. */
-    REQUIRE_OK(carve_layout_fit(f.image, 50, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 50, &fit));
     EXPECT(fit.cut_bytes == 320 && fit.above_cut == 5);
     EXPECT(fit.spill_bytes == 6400 && fit.spill_pages == 2 + classes_4k - 1);
     expect_fit_serves(&fit);
 
     /* Below every need but the first. */
-    REQUIRE_OK(carve_layout_fit(f.image, 1, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 1, &fit));
     EXPECT(fit.cut_bytes == 64 && fit.above_cut == 9);
     expect_fit_serves(&fit);
     fixture_free(&f);
@@ -157,7 +187,7 @@ static void test_from_event_log(const char *save_to)
     expect_fit_serves(&fit);
     /* The image itself fits the same way: it has the log. */
     memset(&fit, 0, sizeof fit);
-    REQUIRE_OK(carve_layout_fit(f.image, 90, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 90, &fit));
     EXPECT(fit.spill_exact && fit.spill_bytes == 820);
     carve_event_log_release(log);
     fixture_free(&f);
@@ -200,7 +230,7 @@ static void test_understated(void)
 {
     core_fixture f = profiled(0, 3, 0);
     carve_fit fit;
-    REQUIRE_OK(carve_layout_fit(f.image, 100, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 100, &fit));
     EXPECT(fit.understated == 1);
     fixture_free(&f);
 }
@@ -218,7 +248,7 @@ static void test_profiled_heap(void)
     a = fixture_open(&f, 0);
     EXPECT(carve_alloc_malloc(&a, 500, 16, SITE) != NULL); /* >= 257: heap */
     EXPECT(carve_alloc_malloc(&a, 100, 16, SITE) != NULL);
-    REQUIRE_OK(carve_layout_fit(f.image, 100, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 100, &fit));
     EXPECT(fit.params.arena_bytes == 112 && fit.profiled_heap_bytes == 16384);
     EXPECT(fit.params.heap_bytes == 16384);
     EXPECT(fit.params.large_request_bytes == 257);
@@ -234,7 +264,7 @@ static void test_output_and_refusals(void)
     FILE *out;
     char *text;
     const carve_event_log *none[1] = {NULL};
-    REQUIRE_OK(carve_layout_fit(f.image, 90, &fit));
+    REQUIRE_OK(carve_layout_fit(f.image, NULL, 90, &fit));
     out = diag_capture_begin();
     REQUIRE_OK(carve_fit_print(&fit, out, CARVE_FORMAT_TEXT));
     text = diag_capture_end(out);
@@ -260,15 +290,14 @@ static void test_output_and_refusals(void)
     json_free(&j);
     free(text);
 
-    EXPECT_STATUS(carve_layout_fit(f.image, 0, &fit),
+    EXPECT_STATUS(carve_layout_fit(f.image, NULL, 0, &fit),
                   CARVE_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(carve_layout_fit(f.image, 100.5, &fit),
+    EXPECT_STATUS(carve_layout_fit(f.image, NULL, 100.5, &fit),
                   CARVE_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(carve_layout_fit(f.image, -3, &fit),
+    EXPECT_STATUS(carve_layout_fit(f.image, NULL, -3, &fit),
                   CARVE_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(carve_layout_fit(NULL, 50, &fit),
+    EXPECT_STATUS(carve_layout_fit(NULL, NULL, 50, &fit),
                   CARVE_ERROR_INVALID_ARGUMENT);
-    EXPECT_STATUS(carve_set_fit(NULL, 50, &fit), CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve_event_log_fit(none, 1, 50, &fit),
                   CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve_event_log_fit(none, 0, 50, &fit),

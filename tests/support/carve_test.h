@@ -54,6 +54,16 @@ static _Atomic int carve_test_failures;
     } while (0)
 
 /* Ends main: prints the verdict and returns the exit code. */
+/* A set's image for the carve_layout_* accessors, or NULL (which they
+ * refuse) when carve_set_image refuses: tests that care why call
+ * carve_set_image themselves. */
+static inline void *carve_test_image(const carve_set *set)
+{
+    void *image = NULL;
+    (void)carve_set_image(set, &image);
+    return image;
+}
+
 static inline int carve_test_finish(const char *name)
 {
     if (carve_test_failures == 0) {

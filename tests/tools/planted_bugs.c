@@ -102,9 +102,9 @@ static void legal_region_uses(carve_region *region, const carve_test_cl *cl)
     params.arena_bytes = 1000;
     REQUIRE_OK(carve_plan_compute(&params, &cl->limits, &plan));
     REQUIRE_OK(carve_set_create_in(region, cl->queue, &plan, 0, &set));
-    REQUIRE_OK(carve_set_summary(set, &summary));
+    REQUIRE_OK(carve_layout_summary(carve_test_image(set), &summary));
     EXPECT(summary.arena_count == 4);
-    REQUIRE_OK(carve_set_check(set, NULL, NULL));
+    REQUIRE_OK(carve_layout_check(carve_test_image(set), NULL, NULL));
     REQUIRE_OK(carve_set_reset(set));
     carve_set_release(set);
 }

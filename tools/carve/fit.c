@@ -13,7 +13,7 @@ static const char fit_help[] =
     "usage: carve fit FILE... [--percentile P] [--json]\n"
     "\n"
     "Fits a plan to one or more profiling runs of the same plan, saved with\n"
-    "carve_set_save_events: the smallest arena_bytes that served every\n"
+    "carve_layout_save_events: the smallest arena_bytes that served every\n"
     "work-item of every run, or P percent of them with a shared heap sized\n"
     "for the rest (HEAP_FALLBACK). Prints the carve_plan_params fields to\n"
     "use, how the heap was sized, what the fit does not guarantee, and the\n"

@@ -1,5 +1,5 @@
 /* log.c - `carve log`: analyses an event log saved by a program
- * (carve_set_save_events), apart from that program. */
+ * (carve_layout_save_events), apart from that program. */
 #include "cli.h"
 
 #include <carve/diagnostics.h>
@@ -9,7 +9,7 @@
 static const char log_help[] =
     "usage: carve log FILE [--json] [--top N]\n"
     "\n"
-    "Reads an event log that a program saved with carve_set_save_events (a\n"
+    "Reads an event log that a program saved with carve_layout_save_events (a\n"
     "plan with event_log_records set) and analyses it: totals, the peak of\n"
     "bytes in use, the call sites by bytes requested, the work-items by\n"
     "peak, leaks (blocks live at the end) by allocation site, and the\n"
