@@ -440,6 +440,22 @@ void carve__pool_walk(const carve__pool *p,
     }
 }
 
+int carve__pool_find_holding(const carve__pool *p, uint64_t offset,
+                             uint64_t *start)
+{
+    uint32_t i;
+    for (i = p->first; i != NONE; i = blk(p, i)->next_phys) {
+        const pool_block *b = blk(p, i);
+        if (offset < b->offset)
+            break; /* blocks lie in address order */
+        if (!b->is_free && offset - b->offset < b->size) {
+            *start = b->offset;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void carve__pool_get_stats(const carve__pool *p, carve__pool_stats *out)
 {
     uint32_t i;

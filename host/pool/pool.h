@@ -72,6 +72,12 @@ carve_status carve__pool_resize(carve__pool *pool, uint64_t offset,
 int carve__pool_find(const carve__pool *pool, uint64_t offset, uint64_t *size,
                      uint64_t *requested, void ***user);
 
+/* The live block holding byte `offset` (its start or any byte of it): 1
+ * with its start in *start, or 0. O(blocks before it): for a refusal's
+ * reason or a rare query, not for a hot path. */
+int carve__pool_find_holding(const carve__pool *pool, uint64_t offset,
+                             uint64_t *start);
+
 /* Calls visit(offset, size, requested, user, context) for every live block
  * in address order. O(blocks). */
 void carve__pool_walk(const carve__pool *pool,

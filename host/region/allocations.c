@@ -21,28 +21,12 @@ int carve__zc_refuse(uint32_t reason)
 
 /* ---- finding allocations ------------------------------------------------ */
 
-/* Whether a live block of the pool holds `offset` (a pool walk's visit). */
-typedef struct holding_search {
-    uint64_t offset;
-    int found;
-} holding_search;
-
-static void find_holding(uint64_t offset, uint64_t size, uint64_t requested,
-                         void *user, void *context)
-{
-    holding_search *h = context;
-    (void)requested;
-    (void)user;
-    if (h->offset >= offset && h->offset - offset < size)
-        h->found = 1;
-}
-
 /* Only a refusal walks the region's allocations, O(allocations), to tell
  * an interior pointer from a freed one. */
 int carve__zc_locate(const void *ptr, carve__located *out)
 {
     carve_region *r = carve_zc_region_of(ptr);
-    holding_search h;
+    uint64_t start = 0;
     if (ptr == NULL)
         return carve__zc_refuse(CARVE_ZC_REFUSED_NULL);
     if (r == NULL)
@@ -52,12 +36,10 @@ int carve__zc_locate(const void *ptr, carve__located *out)
     out->offset = (uint64_t)((const unsigned char *)ptr - r->host_base);
     if (!carve__pool_find(r->pool, out->offset, &out->size, &out->requested,
                           &out->slot)) {
-        h.offset = out->offset;
-        h.found = 0;
-        carve__pool_walk(r->pool, find_holding, &h);
+        int inside = carve__pool_find_holding(r->pool, out->offset, &start);
         pthread_mutex_unlock(&r->lock);
-        return carve__zc_refuse(h.found ? CARVE_ZC_REFUSED_INTERIOR
-                              : CARVE_ZC_REFUSED_FREED);
+        return carve__zc_refuse(inside ? CARVE_ZC_REFUSED_INTERIOR
+                                       : CARVE_ZC_REFUSED_FREED);
     }
     out->alloc = *out->slot;
     carve__zc_refusal = CARVE_ZC_REFUSED_NONE;

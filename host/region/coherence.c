@@ -54,22 +54,13 @@ static void write_decimal(uint64_t value)
     write_text(buf + i);
 }
 
-/* The live allocation holding `offset`: allocations start on alignment
- * boundaries, so walk back to the nearest start. O(offset / alignment) at
- * worst, which only a dying process pays. */
+/* The live allocation holding `offset`: its start and requested bytes.
+ * Reads the pool only (no allocation, no lock), as a signal handler may. */
 static int allocation_holding(const carve_region *r, uint64_t offset,
                               uint64_t *start, uint64_t *bytes)
 {
-    uint64_t at = offset & ~(r->alignment - 1), size = 0;
-    for (;;) {
-        if (carve__pool_find(r->pool, at, &size, bytes, NULL)) {
-            *start = at;
-            return offset < at + size;
-        }
-        if (at == 0)
-            return 0;
-        at -= r->alignment;
-    }
+    return carve__pool_find_holding(r->pool, offset, start) &&
+           carve__pool_find(r->pool, *start, NULL, bytes, NULL);
 }
 
 /* Only async-signal-safe calls, except the trylock: a mutex is never

@@ -59,6 +59,14 @@ static void test_basics(void)
     EXPECT(carve__pool_find(p, b, &size, &requested, &user));
     EXPECT(size == 256 && requested == 129 && user != NULL && *user == NULL);
     EXPECT(!carve__pool_find(p, b + 128, NULL, NULL, NULL));
+    /* Any byte of a live block names it; free space and the end none. */
+    size = 1;
+    EXPECT(carve__pool_find_holding(p, b + 255, &size) && size == b);
+    EXPECT(carve__pool_find_holding(p, a, &size) && size == a);
+    EXPECT(carve__pool_find_holding(p, c + 9, &size) && size == c);
+    size = 7;
+    EXPECT(!carve__pool_find_holding(p, b + 256, &size) && size == 7);
+    EXPECT(!carve__pool_find_holding(p, 1 << 20, &size) && size == 7);
     EXPECT_STATUS(carve__pool_free(p, b + 128), CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve__pool_free(p, 7), CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT_STATUS(carve__pool_alloc(p, 0, 1, &a), CARVE_ERROR_INVALID_ARGUMENT);
