@@ -1,18 +1,20 @@
 /*
  * ti_style.c - a host program written for TI's OpenCL (66AK2x / AM57x),
- * running unchanged on another platform through carve/ti_compat.h.
+ * running unchanged on another platform through carve's drop-in for TI's
+ * headers (pkg-config carve-ti, CMake carve::ti).
  *
  * It does what TI's documentation recommends for zero-copy: allocate with
  * __malloc_ddr (and the small on-chip tier with __malloc_msmc), wrap the
  * memory in CL_MEM_USE_HOST_PTR buffers, and read results through
  * clEnqueueMapBuffer, which on a non-coherent ARM + DSP system is where the
- * caches are made consistent. Nothing but the #include below is carve's.
+ * caches are made consistent. Nothing in it is carve's: the build puts
+ * carve's drop-in folder first on the include path.
  *
  * The kernel reports the address at which it sees the input; if that is
  * the address __malloc_ddr returned, the device worked on the host's own
  * bytes: zero-copy.
  */
-#include <carve/ti_compat.h> /* on TI: the TI OpenCL headers instead */
+#include <CL/cl.h> /* on TI, TI's header; here carve's drop-in layers it */
 
 #include <stdint.h>
 #include <stdio.h>

@@ -292,6 +292,14 @@ cl_mem carve__fault_clCreateBuffer(cl_context context, cl_mem_flags flags,
     return m;
 }
 
+cl_int carve__fault_clSetMemObjectDestructorCallback(
+    cl_mem buffer, void(CL_CALLBACK *notify)(cl_mem, void *), void *user,
+    const char *file, int line)
+{
+    FAIL_STATUS("clSetMemObjectDestructorCallback", CL_OUT_OF_HOST_MEMORY);
+    return clSetMemObjectDestructorCallback(buffer, notify, user);
+}
+
 cl_mem carve__fault_clCreateSubBuffer(cl_mem buffer, cl_mem_flags flags,
                                       cl_buffer_create_type type,
                                       const void *info, cl_int *errcode_ret,

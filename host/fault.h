@@ -85,6 +85,8 @@ cl_command_queue carve__fault_clCreateCommandQueue(
     CARVE__SITE);
 cl_mem carve__fault_clCreateBuffer(cl_context, cl_mem_flags, size_t, void *,
                                    cl_int *, CARVE__SITE);
+cl_int carve__fault_clSetMemObjectDestructorCallback(
+    cl_mem, void(CL_CALLBACK *)(cl_mem, void *), void *, CARVE__SITE);
 cl_mem carve__fault_clCreateSubBuffer(cl_mem, cl_mem_flags,
                                       cl_buffer_create_type, const void *,
                                       cl_int *, CARVE__SITE);
@@ -168,6 +170,7 @@ cl_int carve__fault_clSetKernelArgSVMPointer(cl_kernel, cl_uint, const void *,
 #define clCreateCommandQueue(...) carve__fault_clCreateCommandQueue(__VA_ARGS__, CARVE__HERE)
 #define clCreateBuffer(...) carve__fault_clCreateBuffer(__VA_ARGS__, CARVE__HERE)
 #define clCreateSubBuffer(...) carve__fault_clCreateSubBuffer(__VA_ARGS__, CARVE__HERE)
+#define clSetMemObjectDestructorCallback(...) carve__fault_clSetMemObjectDestructorCallback(__VA_ARGS__, CARVE__HERE)
 #define clCreateProgramWithSource(...) carve__fault_clCreateProgramWithSource(__VA_ARGS__, CARVE__HERE)
 #define clCompileProgram(...) carve__fault_clCompileProgram(__VA_ARGS__, CARVE__HERE)
 #define clLinkProgram(...) carve__fault_clLinkProgram(__VA_ARGS__, CARVE__HERE)

@@ -1,6 +1,7 @@
 /* status.c - names for carve's and OpenCL's status codes. */
 #include "carve_internal.h"
 #include "carve/diagnostics.h"
+#include "carve/ti_sdk.h"
 
 #include <stdarg.h>
 #include "fault.h" /* last: test builds wrap the calls above */
@@ -112,6 +113,10 @@ static const status_name status_names[] = {
     NAME(CL_INVALID_COMPILER_OPTIONS, "invalid compiler options"),
     NAME(CL_INVALID_LINKER_OPTIONS, "invalid linker options"),
     NAME(CL_INVALID_DEVICE_PARTITION_COUNT, "invalid device partition count"),
+    /* TI's runtime reports these for a kernel (carve/ti_sdk.h). */
+    NAME(CL_ERROR_KERNEL_ABORT_TI, "the kernel aborted (TI)"),
+    NAME(CL_ERROR_KERNEL_EXIT_TI, "the kernel called exit (TI)"),
+    NAME(CL_ERROR_KERNEL_TIMEOUT_TI, "the kernel ran past its timeout (TI)"),
 };
 
 const char *carve_status_string(carve_status status)

@@ -16,9 +16,15 @@
  * on-chip), with TI's semantics:
  * - every allocation is aligned to 128 bytes (the C66x cache line, and
  *   CL_DEVICE_MEM_BASE_ADDR_ALIGN on TI and PoCL);
- * - free takes exactly the pointer malloc returned; anything else (a
- *   pointer inside an allocation, one from the other tier, a double free)
- *   is refused and changes nothing; carve_ti_last_status() says why;
+ * - free takes exactly the pointer malloc returned, of either tier
+ *   (__free_ddr frees MSMC memory and __free_msmc DDR memory, as TI's
+ *   do); anything else (a pointer inside an allocation, a foreign one, a
+ *   double free) is refused and changes nothing; carve_ti_last_status()
+ *   says why;
+ * - memory that a live CL_MEM_USE_HOST_PTR buffer still uses is kept until
+ *   the buffer is released, when the buffer was made through
+ *   carve_ti_create_buffer (programs built with the drop-in folder, see
+ *   carve/ti_sdk.h, are), and the early free is reported on stderr;
  * - malloc returns NULL when the tier is full (or for 0 bytes).
  * The pools' bookkeeping lives outside the memory it manages, and every
  * call is bounded-time (TLSF) and thread-safe.
@@ -55,10 +61,10 @@ CARVE_API void *__malloc_msmc(size_t size);
 CARVE_API void __free_msmc(void *ptr);
 
 /* How this thread's latest TI-style call ended: CARVE_SUCCESS (also for a
- * free of NULL, which does nothing), CL_MEM_OBJECT_ALLOCATION_FAILURE (tier
- * full, or SIZE_MAX bytes), INVALID_ARGUMENT (malloc of 0 bytes, or a
- * pointer free does not know), OUT_OF_HOST_MEMORY (the tier could not be
- * mapped). */
+ * free of NULL, which does nothing, and for an early free kept until its
+ * buffer goes), CL_MEM_OBJECT_ALLOCATION_FAILURE (tier full, or SIZE_MAX
+ * bytes), INVALID_ARGUMENT (malloc of 0 bytes, or a pointer free does not
+ * know), OUT_OF_HOST_MEMORY (the tier could not be mapped). */
 CARVE_API carve_status carve_ti_last_status(void);
 
 /* Bytes in use and capacity of a tier ("ddr" or "msmc"); INVALID_ARGUMENT

@@ -35,7 +35,7 @@
 #include "carve_test.h"
 
 #include <carve/diagnostics.h>
-#include <carve/ti_compat.h>
+#include <carve/ti_sdk.h>
 
 /* the test's own calls are not carve's: declarations only */
 #define CARVE_FAULT_DECLARATIONS_ONLY 1
@@ -878,6 +878,7 @@ static void sweep_sets(fixture *f)
 }
 
 static void sweep_diagnostics(fixture *f);
+static void sweep_ti_sdk(fixture *f);
 
 static void run_device(void)
 {
@@ -944,10 +945,133 @@ static void run_device(void)
     sweep_releases(&f);
     sweep_sets(&f);
     sweep_diagnostics(&f);
+    sweep_ti_sdk(&f);
     clReleaseKernel(f.kernel);
     clReleaseProgram(f.program);
     carve_test_close_cl(&f.cl);
     free(user_memory);
+}
+
+/* ---- TI's SDK calls (carve/ti_sdk.h) ------------------------------------------------- */
+
+typedef struct ti_fixture {
+    fixture *f;
+    void *memory;      /* a __malloc_ddr block the buffers use */
+    cl_mem buffer;
+    cl_command_queue queue;
+    cl_device_info query;
+} ti_fixture;
+
+static carve_status attempt_ti_buffer(void *c)
+{
+    ti_fixture *t = c;
+    cl_int err = CL_SUCCESS;
+    t->buffer = carve_ti_create_buffer(t->f->cl.context,
+                                       CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
+                                       4096, t->memory, &err);
+    EXPECT((err == CL_SUCCESS) == (t->buffer != NULL));
+    return err;
+}
+
+static carve_status attempt_ti_msmc_buffer(void *c)
+{
+    ti_fixture *t = c;
+    static unsigned char initial[4096];
+    cl_int err = CL_SUCCESS;
+    t->buffer = carve_ti_create_buffer(
+        t->f->cl.context,
+        CL_MEM_READ_WRITE | CL_MEM_USE_MSMC_TI | CL_MEM_COPY_HOST_PTR,
+        sizeof initial, initial, &err);
+    EXPECT((err == CL_SUCCESS) == (t->buffer != NULL));
+    return err;
+}
+
+/* The buffer is the caller's: released through the counting wrapper. Its
+ * release gives back what carve kept for it: the DDR block stays the
+ * caller's, the MSMC block goes back to its tier. */
+static void settle_ti_buffer(void *c, carve_status status)
+{
+    ti_fixture *t = c;
+    size_t msmc_used = 1;
+    (void)status;
+    if (t->buffer != NULL)
+        carve__fault_clReleaseMemObject(t->buffer);
+    t->buffer = NULL;
+    EXPECT(__is_in_malloced_region(t->memory) == 1);
+    EXPECT_STATUS(carve_ti_usage("msmc", &msmc_used, NULL), CARVE_SUCCESS);
+    EXPECT(msmc_used == 0);
+}
+
+static carve_status attempt_ti_queue(void *c)
+{
+    ti_fixture *t = c;
+    cl_int err = CL_SUCCESS;
+    t->queue = carve_ti_create_command_queue(
+        t->f->cl.context, t->f->cl.device,
+        CL_QUEUE_KERNEL_TIMEOUT_COMPUTE_UNIT_TI, &err);
+    return err;
+}
+
+static void settle_ti_queue(void *c, carve_status status)
+{
+    ti_fixture *t = c;
+    (void)status;
+    if (t->queue != NULL)
+        carve__fault_clReleaseCommandQueue(t->queue);
+    t->queue = NULL;
+}
+
+static carve_status attempt_ti_query(void *c)
+{
+    ti_fixture *t = c;
+    char text[4096];
+    cl_ulong answer = 0;
+    size_t size = 0;
+    cl_int err = carve_ti_get_device_info(t->f->cl.device, t->query, 0, NULL,
+                                          &size);
+    int ti = t->query >= CL_DEVICE_MSMC_MEM_SIZE_TI &&
+             t->query <= CL_DEVICE_LOCAL_MEM_MAX_ALLOC_TI;
+    if (err == CL_SUCCESS && size <= sizeof text)
+        err = carve_ti_get_device_info(t->f->cl.device, t->query,
+                                       ti ? sizeof answer : sizeof text,
+                                       ti ? (void *)&answer : (void *)text,
+                                       NULL);
+    return err;
+}
+
+static void sweep_ti_sdk(fixture *f)
+{
+    static ti_fixture t;
+    memset(&t, 0, sizeof t);
+    t.f = f;
+    t.memory = __malloc_ddr(4096);
+    if (t.memory == NULL) {
+        fprintf(stderr, "__malloc_ddr(4096) failed\n");
+        exit(1);
+    }
+    sweep("carve_ti_create_buffer (over __malloc_ddr memory)",
+          attempt_ti_buffer, settle_ti_buffer, &t, CARVE_SUCCESS, NULL);
+    sweep("carve_ti_create_buffer (CL_MEM_USE_MSMC_TI)", attempt_ti_msmc_buffer,
+          settle_ti_buffer, &t, CARVE_SUCCESS, NULL);
+    sweep("carve_ti_create_command_queue (the timeout property)",
+          attempt_ti_queue, settle_ti_queue, &t, CARVE_SUCCESS, NULL);
+    t.query = CL_DEVICE_MSMC_MEM_SIZE_TI;
+    sweep("carve_ti_get_device_info (CL_DEVICE_MSMC_MEM_SIZE_TI)",
+          attempt_ti_query, settle_nothing, &t, CARVE_SUCCESS, NULL);
+    t.query = CL_DEVICE_GLOBAL_MEM_MAX_ALLOC_TI;
+    sweep("carve_ti_get_device_info (CL_DEVICE_GLOBAL_MEM_MAX_ALLOC_TI)",
+          attempt_ti_query, settle_nothing, &t, CARVE_SUCCESS, NULL);
+    t.query = CL_DEVICE_LOCAL_MEM_MAX_ALLOC_TI;
+    sweep("carve_ti_get_device_info (CL_DEVICE_LOCAL_MEM_MAX_ALLOC_TI)",
+          attempt_ti_query, settle_nothing, &t, CARVE_SUCCESS, NULL);
+    t.query = CL_DEVICE_EXTENSIONS;
+    sweep("carve_ti_get_device_info (CL_DEVICE_EXTENSIONS)", attempt_ti_query,
+          settle_nothing, &t, CARVE_SUCCESS, NULL);
+    t.query = CL_DEVICE_NAME;
+    sweep("carve_ti_get_device_info (passed on: CL_DEVICE_NAME)",
+          attempt_ti_query, settle_nothing, &t, CARVE_SUCCESS, NULL);
+    __free_ddr(t.memory);
+    EXPECT(__is_in_malloced_region(t.memory) == 0);
 }
 
 /* ---- diagnostics on a set's image, and event log files ------------------------------- */
@@ -1227,6 +1351,7 @@ static const char *const wrapped[] = {
     "malloc", "calloc", "realloc", "mmap", "memfd_create", "ftruncate", "fopen",
     "clGetPlatformIDs", "clGetPlatformInfo", "clGetDeviceIDs", "clGetDeviceInfo",
     "clCreateCommandQueue", "clCreateBuffer", "clCreateSubBuffer",
+    "clSetMemObjectDestructorCallback",
     "clCreateProgramWithSource", "clCompileProgram", "clLinkProgram",
     "clGetProgramBuildInfo", "clCreateKernel", "clSetKernelArg",
     "clEnqueueNDRangeKernel", "clEnqueueMapBuffer", "clEnqueueUnmapMemObject",
@@ -1371,19 +1496,21 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* the table so far, if a run crashes */
     printf("faults %s\n", section);
-    if (strcmp(section, "device") == 0 || strcmp(section, "all") == 0) {
-        run_device();
-    }
-    if (strcmp(section, "ti") == 0 || strcmp(section, "all") == 0) {
-        /* Read when a tier starts: small tiers. */
-        setenv("CARVE_TI_DDR_BYTES", "1048576", 1);
-        setenv("CARVE_TI_MSMC_BYTES", "65536", 1);
-        run_ti();
-    } else if (strcmp(section, "device") != 0) {
+    if (strcmp(section, "device") != 0 && strcmp(section, "ti") != 0 &&
+        strcmp(section, "all") != 0) {
         fprintf(stderr, "usage: %s all|device|ti [--sources DIR] [--table]\n",
                 argv[0]);
         return 2;
     }
+    /* Read when a tier starts: small tiers. */
+    setenv("CARVE_TI_DDR_BYTES", "1048576", 1);
+    setenv("CARVE_TI_MSMC_BYTES", "65536", 1);
+    /* The TI section first: it sweeps the tiers' start, which the device
+     * section's TI calls would otherwise have made already. */
+    if (strcmp(section, "device") != 0)
+        run_ti();
+    if (strcmp(section, "ti") != 0)
+        run_device();
     printf("  %zu entry points, %zu injection points reached, %lu runs\n",
            entry_count, site_count, total_runs);
     if (sources != NULL) {

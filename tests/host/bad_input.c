@@ -16,7 +16,7 @@
 #include "bad_input_images.h"
 #include "bad_input_table.h"
 
-#include <carve/ti_compat.h>
+#include <carve/ti_sdk.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -727,12 +727,12 @@ static void test_ti_calls(void)
     BAD_VOID_LAST("a pointer inside an allocation (+1, +128)",
                   carve_ti_last_status, CARVE_ERROR_INVALID_ARGUMENT,
                   "refused, nothing freed", __free_ddr(ddr + 128));
-    BAD_VOID_LAST("the other tier's allocation", carve_ti_last_status,
-                  CARVE_ERROR_INVALID_ARGUMENT, "refused, nothing freed",
-                  __free_ddr(msmc));
-    BAD_VOID_LAST("the other tier's allocation", carve_ti_last_status,
-                  CARVE_ERROR_INVALID_ARGUMENT, "refused, nothing freed",
-                  __free_msmc(ddr));
+    BAD_INT("NULL, memory carve did not hand out", 0, "nothing changes",
+            __is_in_malloced_region(NULL));
+    BAD_INT("NULL, memory carve did not hand out", 0, "nothing changes",
+            __is_in_malloced_region(on_heap));
+    BAD_STATUS("`kernel` NULL", CL_INVALID_KERNEL, "nothing changes",
+               __ti_set_kernel_timeout_ms(NULL, 10));
     REQUIRE_OK(carve_ti_usage("ddr", &in_use, NULL));
     EXPECT(in_use == used_before);
     __free_ddr(ddr);

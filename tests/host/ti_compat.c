@@ -1,7 +1,8 @@
 /*
  * ti_compat.c - __malloc_ddr / __free_ddr / __malloc_msmc / __free_msmc
- * keep TI's semantics: 128-byte alignment, exact pointers for free, NULL
- * when a tier is full; and misuse is refused without damage.
+ * keep TI's semantics: 128-byte alignment, exact pointers for free (of
+ * either tier, through either call), NULL when a tier is full; and misuse
+ * is refused without damage.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include "carve_test.h"
@@ -20,8 +21,6 @@ static void test_alignment_and_tiers(void)
     memset(b, 0x5a, 1000); /* the memory is really usable */
     REQUIRE_OK(carve_ti_usage("ddr", &used, &capacity));
     EXPECT(used == 128 + 1024 && capacity == (1u << 20));
-    __free_ddr(m); /* the wrong tier: refused */
-    EXPECT(carve_ti_last_status() == CARVE_ERROR_INVALID_ARGUMENT);
     __free_ddr((char *)b + 128); /* inside an allocation: refused */
     EXPECT(carve_ti_last_status() == CARVE_ERROR_INVALID_ARGUMENT);
     __free_ddr(b);
@@ -31,10 +30,15 @@ static void test_alignment_and_tiers(void)
     __free_ddr(NULL);
     EXPECT(carve_ti_last_status() == CARVE_SUCCESS);
     EXPECT(__malloc_ddr(0) == NULL);
-    __free_ddr(a);
-    __free_msmc(m);
+    __free_msmc(a); /* the other tier's call: TI's finds the tier itself */
     EXPECT(carve_ti_last_status() == CARVE_SUCCESS);
+    __free_ddr(m);
+    EXPECT(carve_ti_last_status() == CARVE_SUCCESS);
+    __free_ddr(&used); /* not a tier's memory: refused */
+    EXPECT(carve_ti_last_status() == CARVE_ERROR_INVALID_ARGUMENT);
     REQUIRE_OK(carve_ti_usage("ddr", &used, NULL));
+    EXPECT(used == 0);
+    REQUIRE_OK(carve_ti_usage("msmc", &used, NULL));
     EXPECT(used == 0);
     EXPECT_STATUS(carve_ti_usage("l2", &used, NULL),
                   CARVE_ERROR_INVALID_ARGUMENT);
