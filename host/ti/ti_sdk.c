@@ -199,8 +199,3 @@ cl_int __ti_set_kernel_timeout_ms(cl_kernel kernel, cl_uint timeout_in_ms)
     (void)timeout_in_ms;
     return kernel == NULL ? CL_INVALID_KERNEL : CL_INVALID_OPERATION;
 }
-
-const char *ocl_decode_error(int code)
-{
-    return carve_status_string(code);
-}

@@ -100,10 +100,6 @@ carve_ti_create_command_queue(cl_context context, cl_device_id device,
                               cl_command_queue_properties properties,
                               cl_int *errcode_ret);
 
-/* The name and meaning of an OpenCL, carve or TI status code, as
- * carve_status_string gives them ("CL_INVALID_VALUE: ..."). Never NULL. */
-CARVE_API const char *ocl_decode_error(int code);
-
 #ifdef __cplusplus
 }
 #endif

@@ -63,7 +63,7 @@ if(NM AND SHARED)
     string(REGEX REPLACE ".* " "" name "${line}")
     if(NOT name MATCHES "^carve_[a-z]" AND
        NOT name MATCHES "^__(malloc|free)_(ddr|msmc)$" AND
-       NOT name MATCHES "^(__is_in_malloced_region|__ti_set_kernel_timeout_ms|ocl_decode_error)$")
+       NOT name MATCHES "^__(is_in_malloced_region|ti_set_kernel_timeout_ms)$")
       message(FATAL_ERROR "libcarve.so exports ${name}")
     endif()
   endforeach()

@@ -1,10 +1,11 @@
 /*
  * ti_program.c - a host program written for TI's OpenCL SDK, in C, that
- * includes only what it would include on TI (<CL/cl.h>, <CL/cl_ext.h>) and
- * uses every name TI's headers add: the allocation functions, MSMC
- * buffers, TI's device queries, the kernel-timeout queue property and
- * call, TI's error codes, __is_in_malloced_region. Built through carve's
- * drop-in (pkg-config carve-ti, CMake carve::ti), with no change.
+ * includes only what it would include on TI (<CL/cl.h>, <CL/cl_ext.h>,
+ * "ocl_util.h") and uses every name TI's headers add: the allocation
+ * functions, MSMC buffers, TI's device queries, the kernel-timeout queue
+ * property and call, TI's error codes, __is_in_malloced_region. Built
+ * through carve's drop-in (pkg-config carve-ti, CMake carve::ti), with no
+ * change.
  *
  * It checks what carve documents for each (carve/ti_sdk.h), and makes two
  * mistakes TI programs make: a free through the other tier's call, and a
@@ -14,6 +15,8 @@
  */
 #include <CL/cl.h>
 #include <CL/cl_ext.h>
+
+#include "ocl_util.h" /* TI's helpers: ocl_decode_error */
 
 #include <stdio.h>
 #include <stdlib.h>

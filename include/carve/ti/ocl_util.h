@@ -4,15 +4,28 @@
  * carve's drop-in folder so that programs that include TI's "ocl_util.h"
  * build unchanged.
  *
- * ocl_decode_error is C (carve/ti_sdk.h). The others are C++, as on TI:
- * they take the C++ bindings' cl::Event (any version of the bindings: the
+ * ocl_decode_error works from C too. The others are C++, as on TI: they
+ * take the C++ bindings' cl::Event (any version of the bindings: the
  * event type is a template parameter, so this header needs none of them
- * itself) and print with printf.
+ * itself) and print with printf. Every helper is inline, so a program
+ * that also links its own copy of TI's ocl_util gets no clash.
  */
 #ifndef CARVE_TI_OCL_UTIL_H
 #define CARVE_TI_OCL_UTIL_H
 
 #include <CL/cl.h>
+
+/* The name and meaning of an OpenCL, carve or TI status code, as
+ * carve_status_string gives them ("CL_INVALID_VALUE: ..."). Never NULL. */
+#ifdef __cplusplus
+inline
+#else
+static inline
+#endif
+const char *ocl_decode_error(int code)
+{
+    return carve_status_string(code);
+}
 
 #ifdef __cplusplus
 
