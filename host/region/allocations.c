@@ -195,7 +195,7 @@ carve_status carve_zc_free(carve_region *r, void *ptr)
     return free_allocation(r, ptr, 0);
 }
 
-/* The set's calls below leave carve_zc_carve__zc_refusal as the user's latest
+/* The set's calls below leave carve_zc_last_refusal as the user's latest
  * carve_zc_* call left it. */
 carve_status carve__zc_reserve_for_set(void *ptr)
 {
