@@ -140,6 +140,13 @@ if(CXX_COMPILER AND PKG_CONFIG)
       -o "${WORK_DIR}/consumer_cxx")
   run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${lib_dir}"
       "${WORK_DIR}/consumer_cxx")
+  # A program written in C++'s idioms (exceptions, unique_ptr, vector):
+  # warning-free under the strict flags, and working.
+  run("${CXX_COMPILER}" -std=c++11 ${strict} ${extra}
+      "${SOURCE_DIR}/tests/install/consumer/consumer.cpp" ${flags}
+      -o "${WORK_DIR}/consumer_cpp")
+  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${lib_dir}"
+      "${WORK_DIR}/consumer_cpp")
 endif()
 # Programs written for TI's SDK build unchanged through carve-ti.pc and
 # carve::ti, and run (77: no OpenCL device, which the device tests report).
