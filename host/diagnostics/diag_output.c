@@ -92,6 +92,32 @@ void carve__json_text(carve__json *j, const char *key, const char *text)
     fputc('"', j->stream);
 }
 
+void carve__json_plan_params(carve__json *j, const char *key,
+                             const carve_plan_params *params)
+{
+    cl_uint d;
+    carve__json_open(j, key, '{');
+    carve__json_uint(j, "work_dim", params->work_dim);
+    carve__json_open(j, "global_size", '[');
+    for (d = 0; d < params->work_dim && d < 3; ++d)
+        carve__json_uint(j, NULL, params->global_size[d]);
+    carve__json_close(j, ']');
+    carve__json_uint(j, "arena_count", params->arena_count);
+    carve__json_uint(j, "arena_bytes", params->arena_bytes);
+    carve__json_uint(j, "arena_alignment", params->arena_alignment);
+    carve__json_uint(j, "heap_bytes", params->heap_bytes);
+    carve__json_uint(j, "heap_page_bytes", params->heap_page_bytes);
+    carve__json_uint(j, "large_request_bytes", params->large_request_bytes);
+    carve__json_uint(j, "error_log_records", params->error_log_records);
+    carve__json_uint(j, "event_log_records", params->event_log_records);
+    carve__json_bool(j, "checks", (params->options & CARVE_PLAN_CHECKS) != 0);
+    carve__json_bool(j, "heap_fallback",
+                     (params->options & CARVE_PLAN_HEAP_FALLBACK) != 0);
+    carve__json_bool(j, "small_runs",
+                     (params->options & CARVE_PLAN_SMALL_RUNS) != 0);
+    carve__json_close(j, '}');
+}
+
 void carve__json_site(carve__json *j, const char *key, uint32_t site)
 {
     if (site == CARVE_SITE_UNKNOWN) {

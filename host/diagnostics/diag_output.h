@@ -30,6 +30,12 @@ void carve__json_text(carve__json *j, const char *key, const char *text);
 /* A call site: {"file": F, "line": L}, or null when unknown. */
 void carve__json_site(carve__json *j, const char *key, uint32_t site);
 
+/* Every field of carve_plan_params under its own name, flags as booleans
+ * (checks, heap_fallback, small_runs): the one shape `carve fit --json`
+ * and `carve plan --json` give parameters in. */
+void carve__json_plan_params(carve__json *j, const char *key,
+                             const carve_plan_params *params);
+
 /* Why a carve_event_log cannot be read safely (records missing, a
  * geometry no plan has, arena records neither none nor one per arena), or
  * NULL: what the functions taking a log check, as one may be made by

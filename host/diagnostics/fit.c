@@ -360,22 +360,7 @@ static void json_fit(const carve_fit *f, FILE *out)
     carve__json_uint(&j, "profiled_arena_bytes", f->profiled_arena_bytes);
     carve__json_uint(&j, "profiled_total_bytes", f->profiled_total_bytes);
     carve__json_uint(&j, "fitted_total_bytes", f->fitted_total_bytes);
-    carve__json_open(&j, "params", '{');
-    carve__json_uint(&j, "work_dim", q->work_dim);
-    carve__json_uint(&j, "arena_count", q->arena_count);
-    carve__json_uint(&j, "arena_bytes", q->arena_bytes);
-    carve__json_uint(&j, "arena_alignment", q->arena_alignment);
-    carve__json_bool(&j, "checks", (q->options & CARVE_PLAN_CHECKS) != 0);
-    carve__json_bool(&j, "heap_fallback",
-                     (q->options & CARVE_PLAN_HEAP_FALLBACK) != 0);
-    carve__json_bool(&j, "small_runs",
-                     (q->options & CARVE_PLAN_SMALL_RUNS) != 0);
-    carve__json_uint(&j, "heap_bytes", q->heap_bytes);
-    carve__json_uint(&j, "heap_page_bytes", q->heap_page_bytes);
-    carve__json_uint(&j, "large_request_bytes", q->large_request_bytes);
-    carve__json_uint(&j, "error_log_records", q->error_log_records);
-    carve__json_uint(&j, "event_log_records", q->event_log_records);
-    carve__json_close(&j, '}');
+    carve__json_plan_params(&j, "params", q);
     carve__json_close(&j, '}');
 }
 

@@ -402,33 +402,6 @@ void cli_print_plan_command(const carve_plan_params *params, FILE *stream)
 
 /* ---- --json ---------------------------------------------------------------- */
 
-static void json_flags(carve__json *j, uint32_t options)
-{
-    size_t i;
-    for (i = 0; i < COUNT(flag_options); ++i)
-        carve__json_bool(j, flag_options[i].key,
-                         (options & flag_options[i].bit) != 0);
-}
-
-/* Every field of carve_plan_params, under its own name. */
-static void json_params(carve__json *j, const carve_plan_params *params)
-{
-    size_t i;
-    cl_uint d;
-    carve__json_open(j, "params", '{');
-    carve__json_uint(j, "work_dim", params->work_dim);
-    carve__json_open(j, "global_size", '[');
-    for (d = 0; d < params->work_dim && d < 3; ++d)
-        carve__json_uint(j, NULL, params->global_size[d]);
-    carve__json_close(j, ']');
-    carve__json_uint(j, "arena_count", params->arena_count);
-    for (i = 0; i < COUNT(param_options); ++i)
-        carve__json_uint(j, param_options[i].key,
-                         field_get(params, &param_options[i]));
-    json_flags(j, params->options);
-    carve__json_close(j, '}');
-}
-
 static void json_limits(carve__json *j, const plan_request *request)
 {
     size_t i;
@@ -484,6 +457,14 @@ static void json_parts(carve__json *j, const carve_plan *plan)
     carve__json_close(j, ']');
 }
 
+static void json_flags(carve__json *j, uint32_t options)
+{
+    size_t i;
+    for (i = 0; i < COUNT(flag_options); ++i)
+        carve__json_bool(j, flag_options[i].key,
+                         (options & flag_options[i].bit) != 0);
+}
+
 /* The computed plan, under carve_plan's field names. */
 static void json_plan(carve__json *j, const carve_plan *plan)
 {
@@ -532,7 +513,7 @@ static void print_json(const plan_request *request, const carve_plan *plan,
     carve__json_text(&j, "format", "carve-plan");
     carve__json_uint(&j, "version", 1);
     json_limits(&j, request);
-    json_params(&j, &request->params);
+    carve__json_plan_params(&j, "params", &request->params);
     carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
     if (status != CARVE_SUCCESS)
         json_refusal(&j, plan, status);
