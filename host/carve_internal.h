@@ -39,6 +39,11 @@ const carve_set_header *carve__header(const void *mem);
  * else SUCCESS with the header in *header. */
 carve_status carve__image(const void *mem, const carve_set_header **header);
 
+/* Makes the image at mem hold the launch's arenas from first_arena on (a
+ * slice of a split launch): CORRUPT_SET for an invalid header,
+ * INVALID_ARGUMENT when the last index would pass 32 bits. Resets keep it. */
+carve_status carve__layout_place(void *mem, uint32_t first_arena);
+
 /* A set's image is an allocation of its region that only the set may free
  * (host/set.c). Marks the live allocation at ptr so; INVALID_ARGUMENT if
  * there is none. From then on carve_zc_free and carve_zc_realloc refuse it
@@ -53,5 +58,15 @@ carve_status carve__zc_set_to_device(void *ptr);
 carve_status carve__zc_bind_set(cl_kernel kernel, cl_uint index, void *ptr);
 carve_status carve__zc_set_to_host(void *ptr, cl_uint num_events,
                                    const cl_event *events);
+
+/* Runs the zero-copy probe of `region` on another device of its context
+ * (host/region/probe.c): *zero_copy is 1 when that device worked on the
+ * region's own pages at the address the region's device saw. Leaves the
+ * region's pool as new, so call it before allocating. */
+carve_status carve__region_probe_device(carve_region *region,
+                                        cl_device_id device, int *zero_copy);
+/* CL_DEVICE_MEM_BASE_ADDR_ALIGN, at least a region's minimum alignment
+ * (host/region/region.c). */
+uint64_t carve__device_base_alignment(cl_device_id device);
 
 #endif /* CARVE_INTERNAL_H */

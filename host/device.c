@@ -168,26 +168,29 @@ static void release_header_programs(header_programs *h)
     h->count = 0;
 }
 
-/* One compile and link; the logs of both go to *log. */
-static cl_int build_once(cl_context context, cl_device_id device,
-                         const char *source, const char *options,
-                         cl_program *program, char **log)
+/* One compile and link for every device; the logs of both go to *log. */
+static cl_int build_once(cl_context context, cl_uint num_devices,
+                         const cl_device_id *devices, const char *source,
+                         const char *options, cl_program *program, char **log)
 {
+    cl_uint i;
     header_programs headers;
     cl_program compiled = NULL, linked = NULL;
     cl_int err = make_header_programs(context, &headers);
     if (err == CL_SUCCESS)
         compiled = clCreateProgramWithSource(context, 1, &source, NULL, &err);
     if (err == CL_SUCCESS) {
-        err = clCompileProgram(compiled, 1, &device, options ? options : "",
-                               headers.count, headers.programs, headers.names,
-                               NULL, NULL);
-        append_log(compiled, device, log);
+        err = clCompileProgram(compiled, num_devices, devices,
+                               options ? options : "", headers.count,
+                               headers.programs, headers.names, NULL, NULL);
+        for (i = 0; i < num_devices; ++i)
+            append_log(compiled, devices[i], log);
     }
     if (err == CL_SUCCESS) {
-        linked = clLinkProgram(context, 1, &device, "", 1, &compiled, NULL,
-                               NULL, &err);
-        append_log(linked, device, log);
+        linked = clLinkProgram(context, num_devices, devices, "", 1, &compiled,
+                               NULL, NULL, &err);
+        for (i = 0; i < num_devices; ++i)
+            append_log(linked, devices[i], log);
     }
     release_header_programs(&headers);
     if (compiled != NULL)
@@ -219,18 +222,40 @@ carve_status carve_program_build(cl_context context, cl_device_id device,
                                  const char *source, const char *options,
                                  cl_program *program, char **build_log)
 {
+    if (build_log != NULL)
+        *build_log = NULL;
+    if (device == NULL)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    return carve_program_build_for_devices(context, 1, &device, source,
+                                           options, program, build_log);
+}
+
+carve_status carve_program_build_for_devices(cl_context context,
+                                             cl_uint num_devices,
+                                             const cl_device_id *devices,
+                                             const char *source,
+                                             const char *options,
+                                             cl_program *program,
+                                             char **build_log)
+{
     char *log = NULL;
     cl_int err = CL_SUCCESS;
     int attempt;
+    cl_uint i;
     if (build_log != NULL)
         *build_log = NULL;
-    if (context == NULL || device == NULL || source == NULL || program == NULL)
+    if (context == NULL || num_devices == 0 || devices == NULL ||
+        source == NULL || program == NULL)
         return CARVE_ERROR_INVALID_ARGUMENT;
+    for (i = 0; i < num_devices; ++i)
+        if (devices[i] == NULL)
+            return CARVE_ERROR_INVALID_ARGUMENT;
     *program = NULL;
     for (attempt = 0; attempt < BUILD_ATTEMPTS; ++attempt) {
         free(log);
         log = NULL;
-        err = build_once(context, device, source, options, program, &log);
+        err = build_once(context, num_devices, devices, source, options,
+                         program, &log);
         if (err == CL_SUCCESS ||
             (err != CL_LINK_PROGRAM_FAILURE && err != CL_BUILD_PROGRAM_FAILURE &&
              err != CL_COMPILE_PROGRAM_FAILURE) ||

@@ -18,6 +18,7 @@ _Static_assert(offsetof(carve_set_header, large_bytes) == 64, "header field");
 _Static_assert(offsetof(carve_set_header, error_count) == 76, "header field");
 _Static_assert(offsetof(carve_set_header, event_count) == 88, "header field");
 _Static_assert(offsetof(carve_set_header, heap_offset) == 92, "header field");
+_Static_assert(offsetof(carve_set_header, first_arena) == 124, "header field");
 _Static_assert(offsetof(carve_set_header, heap_class_count) == 120,
                "header field");
 _Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
@@ -35,6 +36,7 @@ static int fields_valid(const carve_set_header *h)
 {
     uint32_t page = h->heap_page_bytes;
     if (h->arena_count == 0 || h->arena_granules == 0 ||
+        h->first_arena > UINT32_MAX - h->arena_count ||
         h->arena_granules > CARVE_MAX_ARENA_GRANULES ||
         h->arena_stride < (uint64_t)h->arena_granules * CARVE_GRANULE ||
         h->arena_stride % CARVE_GRANULE != 0 ||
@@ -388,4 +390,15 @@ void *carve_layout_block(void *mem, uint32_t index, uint32_t offset,
     if (bytes > start + b.bytes - offset)
         return NULL;
     return (unsigned char *)mem + offset;
+}
+
+carve_status carve__layout_place(void *mem, uint32_t first_arena)
+{
+    carve_set_header *h = (carve_set_header *)mem;
+    if (carve__header(mem) == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    if (first_arena > UINT32_MAX - h->arena_count)
+        return CARVE_ERROR_INVALID_ARGUMENT;
+    h->first_arena = first_arena;
+    return CARVE_SUCCESS;
 }

@@ -1,5 +1,6 @@
 /* status.c - names for carve's and OpenCL's status codes. */
 #include "carve_internal.h"
+#include "carve/split.h"
 #include "carve/diagnostics.h"
 #include "carve/ti_sdk.h"
 
@@ -50,6 +51,9 @@ static const status_name status_names[] = {
     NAME(CARVE_ERROR_NDRANGE_MISMATCH,
          "the launch's NDRange has another size than the plan's: launch "
          "the NDRange the plan was made for, or plan for this one"),
+    NAME(CARVE_ERROR_SLICE_REFUSED,
+         "a slice of a split launch does not fit its device: give that "
+         "device a smaller share, or plan smaller arenas"),
     NAME(CARVE_ERROR_IO, "a file could not be opened, read or written"),
     NAME(CARVE_ERROR_BAD_LOG,
          "not a carve event log, or a truncated or damaged one"),

@@ -105,7 +105,9 @@ typedef struct carve_set_header {
     carve_u32 heap_map_offset;  /* hint bitmaps: used, then room per class */
     carve_u32 heap_map_words;   /* words of each hint bitmap */
     carve_u32 heap_class_count;
-    carve_u32 reserved;
+    carve_u32 first_arena;   /* the launch-wide index of arena 0: past 0
+                                for a slice of a split launch (carve/split.h);
+                                carve_core_open subtracts it */
 } carve_set_header;
 
 /*

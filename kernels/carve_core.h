@@ -394,14 +394,17 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     return a;
 }
 
-/* The device's open: a view that also marks the arena opened. A refused
- * open (bad index) is counted in the header, so the host sees it; every
- * request on such a handle returns NULL. */
+/* The device's open: a view that also marks the arena opened. `index` is
+ * launch-wide: a slice of a split launch holds the arenas from its
+ * header's first_arena on (an index below wraps to one past the count). A
+ * refused open (an index outside the set) is counted in the header, so
+ * the host sees it; every request on such a handle returns NULL. */
 CARVE_INLINE carve_arena carve_core_open(CARVE_GLOBAL carve_u8 *base,
                                          carve_u32 index)
 {
-    carve_arena a = carve_core_view(base, index);
     CARVE_GLOBAL carve_set_header *h = (CARVE_GLOBAL carve_set_header *)base;
+    carve_arena a = carve_core_view(
+        base, base != 0 ? index - h->first_arena : index);
     if (a.state != 0)
         a.state->flags |= CARVE_ARENA_OPENED;
     else if (base != 0 && h->magic == CARVE_SET_MAGIC)

@@ -42,6 +42,19 @@ void carve__json_plan_params(carve__json *j, const char *key,
  * hand. */
 const char *carve__event_log_fault(const carve_event_log *log);
 
+/* A report's totals (carve_summary) and a whole report, as
+ * carve_report_print writes them, under `key` (NULL in an array or for the
+ * document). */
+void carve__json_summary(carve__json *j, const char *key,
+                         const carve_summary *s);
+void carve__json_report(carve__json *j, const char *key,
+                        const carve_report *r);
+/* The text report's sections, as carve_report_print writes them. */
+void carve__text_report(const carve_report *r, FILE *out);
+/* Adds `first` to every work-item number of a report (not to UNKNOWN or
+ * the heap's CARVE_HEAP_INDEX): a slice's report in launch-wide numbers. */
+void carve__report_shift_work_items(carve_report *r, uint32_t first);
+
 /* A distribution: {"max", "p50", "p90", "p99", "mean"}. */
 void carve__json_spread(carve__json *j, const char *key,
                         const carve_report_spread *s);

@@ -387,3 +387,36 @@ carve_status carve_layout_report(const void *mem, uint32_t top,
     *out = w.report;
     return CARVE_SUCCESS;
 }
+
+static uint32_t shifted(uint32_t work_item, uint32_t first)
+{
+    return work_item == CARVE_WORK_ITEM_UNKNOWN ? work_item : work_item + first;
+}
+
+static void shift_groups(const carve_report_group *groups, size_t count,
+                         uint32_t first)
+{
+    carve_report_group *g = (carve_report_group *)(uintptr_t)groups;
+    size_t i;
+    for (i = 0; i < count; ++i)
+        g[i].first_work_item = shifted(g[i].first_work_item, first);
+}
+
+void carve__report_shift_work_items(carve_report *r, uint32_t first)
+{
+    carve_error_record *e = (carve_error_record *)(uintptr_t)r->errors;
+    carve_report_peak *top = (carve_report_peak *)(uintptr_t)r->top;
+    size_t i;
+    /* CARVE_HEAP_INDEX, the heap's "arena", is CARVE_WORK_ITEM_UNKNOWN's
+     * value: neither moves. */
+    for (i = 0; i < r->error_count; ++i) {
+        e[i].arena = shifted(e[i].arena, first);
+        if (e[i].kind == CARVE_MISUSE_OTHER_ARENA)
+            e[i].detail = shifted(e[i].detail, first);
+    }
+    shift_groups(r->error_groups, r->error_group_count, first);
+    shift_groups(r->leaks, r->leak_count, first);
+    shift_groups(r->failures, r->failure_count, first);
+    for (i = 0; i < r->top_count; ++i)
+        top[i].work_item = shifted(top[i].work_item, first);
+}

@@ -240,9 +240,10 @@ static void json_error(carve__json *j, const carve_error_record *e)
     carve__json_close(j, '}');
 }
 
-static void json_totals(carve__json *j, const carve_summary *s)
+void carve__json_summary(carve__json *j, const char *key,
+                         const carve_summary *s)
 {
-    carve__json_open(j, "totals", '{');
+    carve__json_open(j, key, '{');
     carve__json_uint(j, "arena_count", s->arena_count);
     carve__json_uint(j, "arenas_opened", s->arenas_opened);
     carve__json_uint(j, "arenas_closed", s->arenas_closed);
@@ -264,68 +265,77 @@ static void json_totals(carve__json *j, const carve_summary *s)
     carve__json_close(j, '}');
 }
 
-static void json_report(const carve_report *r, FILE *out)
+void carve__json_report(carve__json *j, const char *key,
+                        const carve_report *r)
 {
-    carve__json j;
     size_t i;
-    carve__json_start(&j, out);
-    carve__json_open(&j, NULL, '{');
-    carve__json_text(&j, "format", "carve-report");
-    carve__json_uint(&j, "version", 1);
-    carve__json_uint(&j, "arena_bytes", r->arena_bytes);
-    carve__json_bool(&j, "checks", (r->options & CARVE_OPTION_CHECKS) != 0);
-    carve__json_bool(&j, "events", (r->options & CARVE_OPTION_EVENTS) != 0);
-    carve__json_open(&j, "invariants", '{');
-    carve__json_uint(&j, "broken_arenas", r->broken_arenas);
-    carve__json_uint(&j, "heap_broken", r->heap_broken);
-    carve__json_close(&j, '}');
-    carve__json_open(&j, "errors", '{');
-    carve__json_uint(&j, "device_kept", r->device_errors);
-    carve__json_uint(&j, "device_dropped", r->errors_dropped);
-    carve__json_uint(&j, "host_found", r->error_count - r->device_errors);
-    carve__json_uint(&j, "no_arena", r->summary.open_failures);
-    carve__json_open(&j, "groups", '[');
+    carve__json_open(j, key, '{');
+    carve__json_text(j, "format", "carve-report");
+    carve__json_uint(j, "version", 1);
+    carve__json_uint(j, "arena_bytes", r->arena_bytes);
+    carve__json_bool(j, "checks", (r->options & CARVE_OPTION_CHECKS) != 0);
+    carve__json_bool(j, "events", (r->options & CARVE_OPTION_EVENTS) != 0);
+    carve__json_open(j, "invariants", '{');
+    carve__json_uint(j, "broken_arenas", r->broken_arenas);
+    carve__json_uint(j, "heap_broken", r->heap_broken);
+    carve__json_close(j, '}');
+    carve__json_open(j, "errors", '{');
+    carve__json_uint(j, "device_kept", r->device_errors);
+    carve__json_uint(j, "device_dropped", r->errors_dropped);
+    carve__json_uint(j, "host_found", r->error_count - r->device_errors);
+    carve__json_uint(j, "no_arena", r->summary.open_failures);
+    carve__json_open(j, "groups", '[');
     for (i = 0; i < r->error_group_count; ++i)
-        json_group(&j, &r->error_groups[i],
+        json_group(j, &r->error_groups[i],
                    carve__misuse_key(r->error_groups[i].kind));
-    carve__json_close(&j, ']');
-    carve__json_open(&j, "records", '[');
+    carve__json_close(j, ']');
+    carve__json_open(j, "records", '[');
     for (i = 0; i < r->error_count; ++i)
-        json_error(&j, &r->errors[i]);
-    carve__json_close(&j, ']');
-    carve__json_close(&j, '}');
-    carve__json_open(&j, "leaks", '{');
-    carve__json_uint(&j, "blocks", r->leaked_blocks);
-    carve__json_uint(&j, "bytes", r->leaked_bytes);
-    carve__json_bool(&j, "sites_from_redzones",
+        json_error(j, &r->errors[i]);
+    carve__json_close(j, ']');
+    carve__json_close(j, '}');
+    carve__json_open(j, "leaks", '{');
+    carve__json_uint(j, "blocks", r->leaked_blocks);
+    carve__json_uint(j, "bytes", r->leaked_bytes);
+    carve__json_bool(j, "sites_from_redzones",
                      (r->sites_from & CARVE_REPORT_SITES_REDZONES) != 0);
-    carve__json_bool(&j, "sites_from_events",
+    carve__json_bool(j, "sites_from_events",
                      (r->sites_from & CARVE_REPORT_SITES_EVENTS) != 0);
-    carve__json_open(&j, "by_site", '[');
+    carve__json_open(j, "by_site", '[');
     for (i = 0; i < r->leak_count; ++i)
-        json_group(&j, &r->leaks[i], NULL);
-    carve__json_close(&j, ']');
-    carve__json_close(&j, '}');
-    carve__json_open(&j, "failures", '[');
+        json_group(j, &r->leaks[i], NULL);
+    carve__json_close(j, ']');
+    carve__json_close(j, '}');
+    carve__json_open(j, "failures", '[');
     for (i = 0; i < r->failure_count; ++i)
-        json_group(&j, &r->failures[i],
+        json_group(j, &r->failures[i],
                    carve__failure_key(r->failures[i].kind));
-    carve__json_close(&j, ']');
-    carve__json_open(&j, "high_water", '{');
-    carve__json_spread(&j, "footprint", &r->footprint);
-    carve__json_spread(&j, "in_use", &r->in_use);
-    carve__json_open(&j, "top", '[');
+    carve__json_close(j, ']');
+    carve__json_open(j, "high_water", '{');
+    carve__json_spread(j, "footprint", &r->footprint);
+    carve__json_spread(j, "in_use", &r->in_use);
+    carve__json_open(j, "top", '[');
     for (i = 0; i < r->top_count; ++i) {
-        carve__json_open(&j, NULL, '{');
-        carve__json_uint(&j, "work_item", r->top[i].work_item);
-        carve__json_uint(&j, "footprint_bytes", r->top[i].footprint_bytes);
-        carve__json_uint(&j, "in_use_bytes", r->top[i].in_use_bytes);
-        carve__json_close(&j, '}');
+        carve__json_open(j, NULL, '{');
+        carve__json_uint(j, "work_item", r->top[i].work_item);
+        carve__json_uint(j, "footprint_bytes", r->top[i].footprint_bytes);
+        carve__json_uint(j, "in_use_bytes", r->top[i].in_use_bytes);
+        carve__json_close(j, '}');
     }
-    carve__json_close(&j, ']');
-    carve__json_close(&j, '}');
-    json_totals(&j, &r->summary);
-    carve__json_close(&j, '}');
+    carve__json_close(j, ']');
+    carve__json_close(j, '}');
+    carve__json_summary(j, "totals", &r->summary);
+    carve__json_close(j, '}');
+}
+
+void carve__text_report(const carve_report *r, FILE *out)
+{
+    text_plan(r, out);
+    text_errors(r, r->list_limit, out);
+    text_leaks(r, r->list_limit, out);
+    text_failures(r, r->list_limit, out);
+    text_high_water(r, out);
+    text_totals(r, out);
 }
 
 carve_status carve_report_print(const carve_report *report, FILE *stream,
@@ -334,14 +344,11 @@ carve_status carve_report_print(const carve_report *report, FILE *stream,
     if (!carve__print_ok(report, stream, format))
         return CARVE_ERROR_INVALID_ARGUMENT;
     if (format == CARVE_FORMAT_JSON) {
-        json_report(report, stream);
+        carve__json j;
+        carve__json_start(&j, stream);
+        carve__json_report(&j, NULL, report);
     } else {
-        text_plan(report, stream);
-        text_errors(report, report->list_limit, stream);
-        text_leaks(report, report->list_limit, stream);
-        text_failures(report, report->list_limit, stream);
-        text_high_water(report, stream);
-        text_totals(report, stream);
+        carve__text_report(report, stream);
     }
     return carve__print_status(stream);
 }

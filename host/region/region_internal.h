@@ -131,9 +131,8 @@ extern const carve__backend_ops carve__buffer_backend;
 /* The SVM table for `backend`, or NULL when the library was built without
  * the OpenCL 2.0 SVM calls. */
 const carve__backend_ops *carve__svm_backend(carve_backend backend);
-/* The device's CL_DEVICE_MEM_BASE_ADDR_ALIGN, at least
- * CARVE__MIN_REGION_ALIGNMENT: where sub-buffers may start. */
-uint64_t carve__device_base_alignment(cl_device_id device);
+/* carve__device_base_alignment (carve_internal.h) is where sub-buffers
+ * may start: at least CARVE__MIN_REGION_ALIGNMENT. */
 
 /* ---- the registry (registry.c) ------------------------------------------ */
 /* Registers r; 0 when CARVE__MAX_REGIONS regions live already. */

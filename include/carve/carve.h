@@ -92,7 +92,7 @@ typedef cl_int carve_status;
 #define CARVE_ERROR_TIER_FULL (-7020)          /* the region (tier) has no room */
 #define CARVE_ERROR_INVALID_HEAP (-7021)       /* heap size or page size */
 #define CARVE_ERROR_INVALID_OPTION (-7022)     /* unknown option, log size */
-/* -7023 and -7024 are diagnostics.h's. */
+/* -7023 and -7024 are diagnostics.h's, -7026 split.h's. */
 #define CARVE_ERROR_NDRANGE_MISMATCH (-7025)   /* a launch's size is not the
                                                   plan's arena count */
 
@@ -114,6 +114,15 @@ CARVE_API const char *carve_status_string(carve_status status);
 CARVE_API carve_status carve_program_build(cl_context context, cl_device_id device,
                                  const char *source, const char *options,
                                  cl_program *program, char **build_log);
+
+/* carve_program_build for several devices of `context` at once (a split
+ * launch's, carve/split.h), so that one kernel object launches on each.
+ * Fails as carve_program_build, and with INVALID_ARGUMENT for num_devices
+ * 0 or a NULL device; the log holds every device's messages. */
+CARVE_API carve_status carve_program_build_for_devices(
+    cl_context context, cl_uint num_devices, const cl_device_id *devices,
+    const char *source, const char *options, cl_program *program,
+    char **build_log);
 
 /* The text of an embedded device source ("carve.clh", "carve_core.h",
  * "carve_port.h", "carve_probe.cl"), or NULL (for a NULL or unknown name,

@@ -2,11 +2,15 @@
  * ndrange.c - one arena per work-item, whatever the shape of the launch.
  *
  * For 1-, 2- and 3-D NDRanges (sizes that are not powers of two, explicit
- * local sizes, global offsets through clEnqueueNDRangeKernel with
- * carve_set_to_device / carve_set_bind / carve_set_to_host), every
- * work-item opens arena carve_flat_global_id() and writes its global ids
- * there; the host decodes them and checks that work-items map one-to-one
- * onto [0, arena_count). Also: carve_set_run refuses an NDRange whose size
+ * local sizes, global offsets), every work-item opens arena
+ * carve_flat_global_id() and writes its global ids there; the host decodes
+ * them and checks that work-items map one-to-one onto the launch's arenas.
+ * Offsets of the faster dimensions go through clEnqueueNDRangeKernel with
+ * carve_set_to_device / carve_set_bind / carve_set_to_host; an offset in
+ * the slowest dimension counts in the flat index, so those launches run as
+ * a split of one device (carve/split.h), whose set starts at the offset's
+ * first arena, and a plain set launched so has the work-items past its
+ * arenas refused and counted. Also: carve_set_run refuses an NDRange whose size
  * differs from the plan's, and a work-item that opens an index beyond the
  * plan gets a handle on which every request returns NULL, counted in the
  * header's open_failures.
@@ -14,6 +18,7 @@
 #include "device_support.h"
 
 #include <carve/diagnostics.h>
+#include <carve/split.h>
 
 static const char *const source = DEV_KERNEL_PRELUDE
     "kernel void where(global uchar *carved)\n"
@@ -91,10 +96,12 @@ static void launch_explicit(const carve_test_cl *cl, carve_set *set,
 }
 
 /* Checks that the launch `s` (as the kernel saw it) mapped its work-items
- * one-to-one onto the set's arenas, in carve_flat_global_id order. */
-static void check_mapping(const carve_set *set, const shape *s)
+ * one-to-one onto the set's arenas, in carve_flat_global_id order, the
+ * set's arena i being the launch's arena first + i. */
+static void check_mapping(const carve_set *set, const shape *s, uint32_t first)
 {
     const uint32_t count = carve_set_plan(set)->arena_count;
+    const int slowest = (int)s->dim - 1;
     uint32_t *seen = calloc(count, sizeof *seen);
     uint32_t i, bad = 0, missing = 0;
     carve_summary sum = dev_summary(set);
@@ -111,14 +118,16 @@ static void check_mapping(const carve_set *set, const shape *s)
             ++bad;
             continue;
         }
-        ok = p[0] == i && p[4] == s->dim;
+        ok = p[0] == first + i && p[4] == s->dim;
         for (d = 2; d >= 0; --d) {
-            uint64_t lo = d < (int)s->dim ? s->offset[d] : 0;
+            uint64_t off = d < (int)s->dim ? s->offset[d] : 0;
             uint64_t size = d < (int)s->dim ? s->global[d] : 1;
-            ok = ok && p[1 + d] >= lo && p[1 + d] < lo + size;
+            /* the slowest dimension's offset counts */
+            uint64_t lo = d < slowest ? off : 0;
+            ok = ok && p[1 + d] >= off && p[1 + d] < off + size;
             flat = flat * size + (p[1 + d] - lo);
         }
-        if (!ok || flat != i) {
+        if (!ok || flat != (uint64_t)first + i) {
             if (bad < 5)
                 fprintf(stderr, "  arena %u: flat %u, ids (%u, %u, %u), dim %u\n",
                         (unsigned)i, (unsigned)p[0], (unsigned)p[1],
@@ -126,7 +135,7 @@ static void check_mapping(const carve_set *set, const shape *s)
             ++bad;
             continue;
         }
-        seen[flat] += 1;
+        seen[flat - first] += 1;
     }
     for (i = 0; i < count; ++i)
         missing += seen[i] != 1;
@@ -143,6 +152,39 @@ static void check_mapping(const carve_set *set, const shape *s)
     free(seen);
 }
 
+/* A launch with an offset in its slowest dimension: a split of one
+ * device, whose set holds the launch's arenas from the offset's on. */
+static void run_offset_split(const carve_test_cl *cl, cl_kernel where,
+                             const shape *s)
+{
+    carve_split_params sp;
+    carve_split_plan plan;
+    carve_split *split = NULL;
+    carve_device_limits limits;
+    cl_uint d;
+    memset(&sp, 0, sizeof sp);
+    sp.plan.work_dim = s->dim;
+    for (d = 0; d < s->dim; ++d)
+        sp.plan.global_size[d] = s->global[d];
+    sp.plan.arena_bytes = 64;
+    memcpy(sp.global_offset, s->offset, sizeof sp.global_offset);
+    sp.granule = has(s->local, s->dim) ? s->local[s->dim - 1] : 0;
+    sp.device_count = 1;
+    REQUIRE_OK(carve_device_limits_query(cl->device, &limits));
+    REQUIRE_OK(carve_split_plan_compute(&sp, &limits, &plan));
+    EXPECT(plan.slices[0].first_arena ==
+           s->offset[s->dim - 1] *
+               (s->dim > 1 ? s->global[0] : 1) *
+               (s->dim > 2 ? s->global[1] : 1));
+    REQUIRE_OK(carve_split_create(cl->context, &cl->device, &cl->queue, &plan,
+                                  0, &split));
+    REQUIRE_OK(carve_split_run(split, where, 0,
+                               has(s->local, s->dim) ? s->local : NULL));
+    DEV_EXPECT_CHECK(carve_split_set(split, 0));
+    check_mapping(carve_split_set(split, 0), s, plan.slices[0].first_arena);
+    carve_split_release(split);
+}
+
 static void test_shapes(const carve_test_cl *cl, cl_kernel where)
 {
     static const shape shapes[] = {
@@ -152,6 +194,8 @@ static void test_shapes(const carve_test_cl *cl, cl_kernel where)
         {2, {64, 16, 1}, {16, 4, 0}, {0}},
         {3, {7, 5, 3}, {0}, {0}},
         {3, {16, 8, 4}, {4, 2, 2}, {0}},
+        {2, {13, 17, 1}, {0}, {100, 0, 0}},
+        {3, {9, 7, 5}, {0}, {3, 11, 0}},
         {1, {999, 1, 1}, {0}, {5, 0, 0}},
         {2, {13, 17, 1}, {0}, {100, 1, 0}},
         {3, {9, 7, 5}, {0}, {3, 11, 2}},
@@ -160,16 +204,40 @@ static void test_shapes(const carve_test_cl *cl, cl_kernel where)
     size_t i;
     for (i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         const shape *s = &shapes[i];
-        carve_plan plan = dev_plan(cl, s->dim, s->global, 64);
-        carve_set *set = dev_set(cl, &plan);
+        carve_plan plan;
+        carve_set *set;
+        if (s->offset[s->dim - 1] != 0) {
+            run_offset_split(cl, where, s);
+            continue;
+        }
+        plan = dev_plan(cl, s->dim, s->global, 64);
+        set = dev_set(cl, &plan);
         if (has(s->offset, s->dim) || has(s->local, s->dim))
             launch_explicit(cl, set, where, s);
         else
             REQUIRE_OK(carve_set_run(set, where, 0, s->dim, s->global, NULL));
         DEV_EXPECT_CHECK(set);
-        check_mapping(set, s);
+        check_mapping(set, s, 0);
         carve_set_release(set);
     }
+}
+
+/* A plain set launched with an offset in the slowest dimension: the
+ * work-items whose launch-wide index passes the set's arenas are refused
+ * and counted, never given another's arena. */
+static void test_offset_on_plain_set(const carve_test_cl *cl, cl_kernel where)
+{
+    const shape s = {1, {999, 1, 1}, {0}, {5, 0, 0}};
+    carve_plan plan = dev_plan(cl, 1, s.global, 64);
+    carve_set *set = dev_set(cl, &plan);
+    carve_summary sum;
+    launch_explicit(cl, set, where, &s);
+    DEV_EXPECT_CHECK(set);
+    sum = dev_summary(set);
+    EXPECT(sum.open_failures == 5);
+    EXPECT(sum.arenas_opened == 994 && sum.alloc_count == 994);
+    EXPECT(dev_stats(set, 4).flags == 0 && dev_stats(set, 5).alloc_count == 1);
+    carve_set_release(set);
 }
 
 /* A plan of 6 x 4 arenas: run refuses other sizes, takes other shapes of
@@ -199,11 +267,11 @@ static void test_size_mismatch(const carve_test_cl *cl, cl_kernel where)
 
     REQUIRE_OK(carve_set_run(set, where, 0, 1, flat, NULL));
     DEV_EXPECT_CHECK(set);
-    check_mapping(set, &flat_shape);
+    check_mapping(set, &flat_shape, 0);
     REQUIRE_OK(carve_set_reset(set));
     REQUIRE_OK(carve_set_run(set, where, 0, 3, cube_shape.global, NULL));
     DEV_EXPECT_CHECK(set);
-    check_mapping(set, &cube_shape);
+    check_mapping(set, &cube_shape, 0);
     carve_set_release(set);
 }
 
@@ -284,6 +352,7 @@ int main(void)
     REQUIRE_OK(err);
 
     test_shapes(&cl, where);
+    test_offset_on_plain_set(&cl, where);
     test_size_mismatch(&cl, where);
     test_open_beyond(&cl, beyond);
 

@@ -31,11 +31,11 @@
 
 static void test_strings(void)
 {
-    static const carve_status unknown[] = {1, -7000, -7026, INT_MIN, INT_MAX};
+    static const carve_status unknown[] = {1, -7000, -7027, INT_MIN, INT_MAX};
     size_t i;
     bad_section("Names of codes");
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i)
-        BAD_TEXT("a code neither carve nor OpenCL defines (1, -7000, -7026, "
+        BAD_TEXT("a code neither carve nor OpenCL defines (1, -7000, -7027, "
                  "INT_MIN, INT_MAX)",
                  "unknown status", "never NULL",
                  carve_status_string(unknown[i]));
