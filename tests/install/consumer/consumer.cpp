@@ -5,6 +5,7 @@
 // and read back with the carve_layout_* readers a set's image uses too.
 #include <carve/carve.h>
 #include <carve/diagnostics.h>
+#include <carve/split.h> // compiles as C++ too
 
 #include <cstdint>
 #include <cstdio>
