@@ -17,7 +17,8 @@
  * kernels; planning; statistics; sets; then regions and zero-copy
  * allocations (shared memory for the program's own buffers, and a set
  * placed in a chosen memory tier); last, images laid out in memory of
- * your own. diagnostics.h adds reports, event logs and fitting;
+ * your own. diagnostics.h adds reports, event logs and fitting; split.h
+ * splits one launch over several devices;
  * docs/design.md has the words (arena, image, region, tier...) and the
  * flow.
  *

@@ -114,7 +114,7 @@ if(PKG_CONFIG)
     endif()
   endforeach()
 endif()
-# The installed headers hold the API only: a file that includes all three
+# The installed headers hold the API only: a file that includes all four
 # compiles without a warning as C99, C11 and C++ under strict flags, with
 # nothing but the prefix's include directory (and no OpenCL version
 # chosen for it); the C++ consumer also links and runs.
@@ -122,7 +122,7 @@ set(strict -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Werror)
 set(headers_test "${WORK_DIR}/all_headers.c")
 file(WRITE "${headers_test}"
      "#include <carve/carve.h>\n#include <carve/diagnostics.h>\n"
-     "#include <carve/ti_compat.h>\n"
+     "#include <carve/ti_compat.h>\n#include <carve/split.h>\n"
      "int main(void) { return carve_version()[0] == '\\0'; }\n")
 foreach(std c99 c11)
   run("${C_COMPILER}" -std=${std} ${strict} -I${prefix}/include -fsyntax-only
