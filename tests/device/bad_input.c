@@ -25,6 +25,7 @@
 #include "device_support.h"
 
 #include <carve/diagnostics.h>
+#include <carve/split.h>
 #include <carve/ti_compat.h>
 
 #include <math.h>
@@ -988,6 +989,134 @@ static void test_set_use(env *e)
     carve_set_release(set);
 }
 
+/* ---- splits ----------------------------------------------------------------- */
+
+static carve_split_plan one_device_split(const env *e)
+{
+    carve_split_params p;
+    carve_split_plan plan;
+    memset(&p, 0, sizeof p);
+    p.plan.work_dim = 1;
+    p.plan.global_size[0] = ARENAS;
+    p.plan.arena_bytes = 256;
+    p.device_count = 1;
+    REQUIRE_OK(carve_split_plan_compute(&p, &e->cl.limits, &plan));
+    return plan;
+}
+
+static void test_split(env *e)
+{
+    carve_split_plan plan = one_device_split(e), changed = plan, refused;
+    carve_split_params too_big;
+    carve_split *split = (carve_split *)&split;
+    cl_device_id no_device = NULL;
+    cl_program program = (cl_program)&program;
+    char *log = (char *)&log;
+    carve_summary summary;
+    carve_arena_stats stats;
+    carve_fit fit;
+    cl_uint slice = 9;
+    uint32_t index = 9;
+    cl_int expected;
+    cl_kernel unset;
+    const char *good = "kernel void k(global int *p) { p[0] = 1; }\n";
+    const char *none = "`*split` NULL; nothing is made";
+    bad_section("Splits");
+    BAD_STATUS("`num_devices` 0, or a NULL device",
+               CARVE_ERROR_INVALID_ARGUMENT, "`*build_log` set to NULL",
+               carve_program_build_for_devices(e->cl.context, 0, &e->cl.device,
+                                               good, NULL, &program, &log));
+    EXPECT(log == NULL && program == (cl_program)&program);
+    BAD_STATUS("`num_devices` 0, or a NULL device",
+               CARVE_ERROR_INVALID_ARGUMENT, "`*build_log` set to NULL",
+               carve_program_build_for_devices(e->cl.context, 1, &no_device,
+                                               good, NULL, &program, &log));
+    BAD_STATUS("`context`, `devices`, `queues` NULL, or a NULL entry",
+               CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(NULL, &e->cl.device, &e->cl.queue, &plan, 0,
+                                  &split));
+    EXPECT(split == NULL);
+    BAD_STATUS("`context`, `devices`, `queues` NULL, or a NULL entry",
+               CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(e->cl.context, &no_device, &e->cl.queue,
+                                  &plan, 0, &split));
+    BAD_STATUS("unknown `flags` bits", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
+                                  &plan, 0x100, &split));
+    memset(&too_big, 0, sizeof too_big);
+    too_big.plan.work_dim = 1;
+    too_big.plan.global_size[0] = 0;
+    too_big.device_count = 1;
+    EXPECT(carve_split_plan_compute(&too_big, &e->cl.limits, &refused) ==
+           CARVE_ERROR_INVALID_NDRANGE);
+    BAD_STATUS("a plan `carve_split_plan_compute` refused",
+               CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
+                                  &refused, 0, &split));
+    changed.arena_count += 1;
+    BAD_STATUS("a plan changed by hand (its arena count)",
+               CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
+                                  &changed, 0, &split));
+    EXPECT(split == NULL);
+
+    REQUIRE_OK(carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
+                                  &plan, 0, &split));
+    BAD_STATUS("`kernel` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               "nothing launched", carve_split_run(split, NULL, 0, NULL));
+    BAD_NULL("a slice past the last", NOTHING, carve_split_set(split, 1));
+    BAD_STATUS("an arena outside the launch", CARVE_ERROR_INDEX_OUT_OF_RANGE,
+               "`*slice`, `*index` unchanged",
+               carve_split_locate(split, ARENAS, &slice, &index));
+    EXPECT(slice == 9 && index == 9);
+    BAD_STATUS("an arena outside the launch", CARVE_ERROR_INDEX_OUT_OF_RANGE,
+               NOTHING, carve_split_arena_stats(split, ARENAS, &stats));
+    BAD_STATUS("`out` NULL", CARVE_ERROR_INVALID_ARGUMENT, NOTHING,
+               carve_split_arena_stats(split, 0, NULL));
+    BAD_NULL("an offset that is no live block of the arena", NOTHING,
+             carve_split_block(split, 0, 16, 4));
+    BAD_STATUS("an unknown format", CARVE_ERROR_INVALID_ARGUMENT,
+               "prints nothing",
+               carve_split_report_print(split, stdout, (carve_format)7, 0));
+    BAD_STATUS("a percentile outside (0, 100]", CARVE_ERROR_INVALID_ARGUMENT,
+               NOTHING, carve_split_fit(split, 0.0, &fit, NULL));
+    /* A new kernel object, argument 1 unset: the launch fails. */
+    unset = clCreateKernel(e->program, "touch", &expected);
+    REQUIRE_OK(expected);
+    expected = clEnqueueNDRangeKernel(e->cl.queue, unset, 1, NULL,
+                                      &plan.slices[0].global_size[0], NULL, 0,
+                                      NULL, NULL);
+    REQUIRE_OK(clFinish(e->cl.queue));
+    BAD_PASSED_ON("a kernel with an argument not set",
+                  "OpenCL's status for the launch (`CL_INVALID_KERNEL_ARGS`)",
+                  expected,
+                  "`carve_split_message` names the device; every slice is "
+                  "back with the host",
+                  carve_split_run(split, unset, 0, NULL));
+    clReleaseKernel(unset);
+    EXPECT(carve_split_failed_slice(split) == 0);
+    EXPECT(strstr(carve_split_message(split), "device 0") != NULL);
+    EXPECT(carve_split_summary(split, &summary, NULL) == CARVE_SUCCESS);
+
+    REQUIRE_OK(carve_set_to_device(carve_split_set(split, 0)));
+    BAD_STATUS("a device owns a slice", CARVE_ERROR_WRONG_OWNER, NOTHING,
+               carve_split_summary(split, &summary, NULL));
+    BAD_STATUS("a device owns a slice", CARVE_ERROR_WRONG_OWNER, NOTHING,
+               carve_split_check(split, NULL, NULL, NULL));
+    BAD_STATUS("a device owns a slice", CARVE_ERROR_WRONG_OWNER,
+               "prints nothing",
+               carve_split_report_print(split, stdout, CARVE_FORMAT_TEXT, 0));
+    BAD_STATUS("a device owns a slice", CARVE_ERROR_WRONG_OWNER, NOTHING,
+               carve_split_fit(split, 90.0, &fit, NULL));
+    BAD_STATUS("a device owns a slice", CARVE_ERROR_WRONG_OWNER, NOTHING,
+               carve_split_reset(split));
+    BAD_STATUS("a device owns a slice", CARVE_SUCCESS,
+               "waits, then every slice is the host's",
+               carve_split_to_host(split, NULL));
+    EXPECT(carve_split_summary(split, &summary, NULL) == CARVE_SUCCESS);
+    carve_split_release(split);
+}
+
 int main(int argc, char **argv)
 {
     env e;
@@ -1010,6 +1139,7 @@ int main(int argc, char **argv)
     test_zero_copy(&e);
     test_set_create(&e);
     test_set_use(&e);
+    test_split(&e);
     munmap(e.user_memory, 2 * REGION_BYTES);
     clReleaseMemObject(e.plain);
     clReleaseKernel(e.touch);

@@ -16,6 +16,7 @@
 #include "bad_input_images.h"
 #include "bad_input_table.h"
 
+#include <carve/split.h>
 #include <carve/ti_sdk.h>
 
 #include <limits.h>
@@ -198,6 +199,147 @@ static void test_plan_compute(void)
                    carve_plan_compute(&c->params, &c->limits, &plan));
         EXPECT(plan.message[0] != '\0');
     }
+}
+
+/* ---- splitting a launch over devices ------------------------------------- */
+
+static carve_split_params split_params(size_t items, cl_uint devices)
+{
+    carve_split_params p;
+    memset(&p, 0, sizeof p);
+    p.plan.work_dim = 1;
+    p.plan.global_size[0] = items;
+    p.plan.arena_bytes = 1024;
+    p.device_count = devices;
+    return p;
+}
+
+static void test_split_plan(void)
+{
+    carve_device_limits limits[CARVE_SPLIT_MAX_DEVICES];
+    carve_split_params p = split_params(1000, 2);
+    carve_split_plan plan;
+    cl_device_id devices[2] = {NULL, NULL};
+    uint32_t shares[2] = {7, 7};
+    FILE *sink = tmpfile();
+    size_t i;
+    const char *says = "`plan->message` says what is wrong";
+    for (i = 0; i < CARVE_SPLIT_MAX_DEVICES; ++i)
+        limits[i] = fixture_limits();
+    bad_section("Splitting a launch over devices");
+    BAD_STATUS("`plan` NULL", CARVE_ERROR_INVALID_ARGUMENT, UNCHANGED,
+               carve_split_plan_compute(&p, limits, NULL));
+    BAD_STATUS("`params` or `limits` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               "`*plan` zeroed; `plan->message` says why",
+               carve_split_plan_compute(NULL, limits, &plan));
+    BAD_STATUS("`params` or `limits` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               "`*plan` zeroed; `plan->message` says why",
+               carve_split_plan_compute(&p, NULL, &plan));
+    p.device_count = 0;
+    BAD_STATUS("`device_count` 0", CARVE_ERROR_INVALID_ARGUMENT, says,
+               carve_split_plan_compute(&p, limits, &plan));
+    p.device_count = CARVE_SPLIT_MAX_DEVICES + 1;
+    BAD_STATUS("`device_count` above `CARVE_SPLIT_MAX_DEVICES` (16)",
+               CARVE_ERROR_INVALID_ARGUMENT, says,
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000, 2);
+    p.shares[0] = CARVE_SPLIT_MAX_SHARE + 1;
+    BAD_STATUS("a share above `CARVE_SPLIT_MAX_SHARE` (65535)",
+               CARVE_ERROR_INVALID_ARGUMENT, "`plan->message` names the device",
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000, 2);
+    p.plan.work_dim = 0;
+    p.plan.arena_count = 1000;
+    BAD_STATUS("`plan.work_dim` 0 (an arena count: no NDRange to split)",
+               CARVE_ERROR_INVALID_NDRANGE, says,
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(0, 2);
+    BAD_STATUS("a global size of 0", CARVE_ERROR_INVALID_NDRANGE, says,
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000, 3);
+    p.granule = 512;
+    BAD_STATUS("fewer granules in the slowest dimension than devices (1000 "
+               "work-items, granule 512, 3 devices)",
+               CARVE_ERROR_INVALID_NDRANGE,
+               "`plan->message` names the device left with nothing",
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000, 2);
+    p.global_offset[0] = UINT32_MAX - 10;
+    BAD_STATUS("work-items past 2^32 - 1, offset included",
+               CARVE_ERROR_INVALID_NDRANGE, says,
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000, 2);
+    p.plan.arena_bytes = 0;
+    BAD_STATUS("bad plan parameters (here `arena_bytes` 0)",
+               CARVE_ERROR_INVALID_ARENA_SIZE,
+               "as `carve_plan_compute` says them, before any device's "
+               "refusal",
+               carve_split_plan_compute(&p, limits, &plan));
+    p = split_params(1000000, 2);
+    limits[1].max_mem_alloc_size = 1u << 20;
+    BAD_STATUS("a slice too big for its device",
+               CARVE_ERROR_SLICE_REFUSED,
+               "`refused_slice`, `refused_status`; the message names the "
+               "device, by how much, what fits",
+               carve_split_plan_compute(&p, limits, &plan));
+    EXPECT(plan.refused_slice == 1 &&
+           plan.refused_status == CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    BAD_STATUS("a refused plan", CARVE_ERROR_INVALID_ARGUMENT,
+               "prints nothing", carve_split_plan_print(&plan, sink));
+    EXPECT(ftell(sink) == 0);
+    BAD_STATUS("`plan` or `stream` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               "prints nothing", carve_split_plan_print(NULL, sink));
+    BAD_STATUS("NULL `devices` or `shares`, `n` 0 or above 16",
+               CARVE_ERROR_INVALID_ARGUMENT, "`shares` unchanged",
+               carve_split_shares_by_compute_units(2, NULL, shares));
+    BAD_STATUS("NULL `devices` or `shares`, `n` 0 or above 16",
+               CARVE_ERROR_INVALID_ARGUMENT, "`shares` unchanged",
+               carve_split_shares_by_compute_units(0, devices, shares));
+    EXPECT(shares[0] == 7 && shares[1] == 7);
+    fclose(sink);
+}
+
+static void test_split_null(void)
+{
+    carve_summary summary;
+    carve_arena_stats stats;
+    carve_fit fit;
+    carve_split_info info;
+    cl_uint slice = 9;
+    uint32_t index = 9;
+    const char *none = "nothing happens";
+    bad_section("Splits without a split");
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_summary(NULL, &summary, NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_arena_stats(NULL, 0, &stats));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT,
+               "`*slice`, `*index` unchanged",
+               carve_split_locate(NULL, 0, &slice, &index));
+    EXPECT(slice == 9 && index == 9);
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_check(NULL, NULL, NULL, NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_fit(NULL, 50.0, &fit, NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_report_print(NULL, stdout, CARVE_FORMAT_TEXT, 0));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_info_get(NULL, &info));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_reset(NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_to_host(NULL, NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_run(NULL, NULL, 0, NULL));
+    BAD_STATUS("`split` NULL", CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_enqueue(NULL, NULL, 0, NULL, NULL));
+    BAD_NULL("`split` NULL", none, carve_split_set(NULL, 0));
+    BAD_NULL("`split` NULL", none, carve_split_block(NULL, 0, 16, 4));
+    BAD_NULL("`split` NULL", none, carve_split_get_plan(NULL));
+    BAD_NULL("`split` NULL", none, carve_split_message(NULL));
+    BAD_INT("`split` NULL (`CARVE_SPLIT_NO_SLICE`)", (long)CARVE_SPLIT_NO_SLICE,
+            none, carve_split_failed_slice(NULL));
+    BAD_VOID("`split` NULL", "returns", none, carve_split_release(NULL));
 }
 
 static void test_plan_format(void)
@@ -762,6 +904,8 @@ int main(int argc, char **argv)
     test_strings();
     test_plan_compute();
     test_plan_format();
+    test_split_plan();
+    test_split_null();
     test_layout_arguments();
     test_block_lookups();
     test_damaged_headers();
