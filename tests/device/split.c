@@ -12,8 +12,10 @@
  * in one region and in a region per device, the split run must give, bit
  * for bit, the outputs, every arena's statistics and every list the
  * parent device gave. Also: merged diagnostics (summary per device and in
- * total, check, report, fit), the per-device hand-back, and a work-item's
- * free of a block of another device's slice, refused and recorded.
+ * total, check, report, fit), the per-device hand-back, a work-item's free
+ * of a block of another device's slice, refused and recorded, and a
+ * device whose launch fails while the other's runs: the error names it,
+ * the other's results are there and readable.
  */
 #include "device_support.h"
 
@@ -453,6 +455,61 @@ static void test_foreign_free(rig *r)
     carve_split_release(split);
 }
 
+/* Shares 7:3 of 1000 work-items with a local size of 175: device 0's 700
+ * launch, device 1's 300 cannot (175 does not divide 300, and OpenCL C 1.2
+ * wants uniform work-groups). */
+static void test_device_fails(rig *r, const results *want)
+{
+    const size_t global[1] = {1000}, local[1] = {175};
+    const uint32_t shares[MAX_SUB] = {7, 3};
+    carve_split_plan plan;
+    carve_split *split = NULL;
+    uint32_t *input = make_input(1000);
+    carve_summary total, per[MAX_SUB];
+    carve_status status;
+    uint32_t i, differ = 0;
+    cl_int err;
+    cl_mem in, out;
+    if (r->sub_count != 2)
+        return;
+    plan = split_plan(r, 1, global, shares);
+    EXPECT(plan.slices[0].global_size[0] == 700);
+    REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
+                                  &split));
+    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                        1000 * 4, input, &err);
+    REQUIRE_OK(err);
+    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, 1000 * 4, NULL, &err);
+    REQUIRE_OK(err);
+    dev_arg(r->lists, 1, sizeof in, &in);
+    dev_arg(r->lists, 2, sizeof out, &out);
+    status = carve_split_run(split, r->lists, 0, local);
+    EXPECT(status == CL_INVALID_WORK_GROUP_SIZE);
+    EXPECT(carve_split_failed_slice(split) == 1);
+    EXPECT(strstr(carve_split_message(split), "device 1") != NULL &&
+           strstr(carve_split_message(split), "clEnqueueNDRangeKernel") !=
+               NULL);
+    if (status != CL_INVALID_WORK_GROUP_SIZE)
+        fprintf(stderr, "  run: %s; %s\n", carve_status_string(status),
+                carve_split_message(split));
+    /* Every slice is the host's: device 0's ran, device 1's did not. */
+    REQUIRE_OK(carve_split_summary(split, &total, per));
+    EXPECT(per[0].arenas_closed == 700 && per[1].arenas_opened == 0);
+    for (i = 0; i < 700; ++i) {
+        carve_arena_stats st;
+        REQUIRE_OK(carve_split_arena_stats(split, i, &st));
+        differ += !same_stats(&st, &want->stats[i]) ||
+                  walk_list(split, split_block, i, st.root) !=
+                      want->list_digest[i];
+    }
+    EXPECT(differ == 0);
+    EXPECT_STATUS(carve_split_check(split, NULL, NULL, NULL), CARVE_SUCCESS);
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    carve_split_release(split);
+    free(input);
+}
+
 static void test_partition(rig *r, const char *name)
 {
     static const size_t one_d[1] = {1000}, two_d[2] = {24, 37};
@@ -473,6 +530,7 @@ static void test_partition(rig *r, const char *name)
     snprintf(what, sizeof what, "%s, 2-D, uneven, a region per device", name);
     run_split(r, 2, two_d, uneven, CARVE_SPLIT_REGION_PER_DEVICE, &want2,
               what);
+    test_device_fails(r, &want1);
     results_free(&want1);
     results_free(&want2);
 }
