@@ -300,9 +300,9 @@ carve_status carve_split_to_host(carve_split *split, const cl_event *events)
             if (first == CARVE_SUCCESS)
                 first = status;
             /* Once more through the whole queue, so that the slice is
-             * the host's again if it can be. */
-            if (mine != NULL)
-                (void)carve_set_to_host(split->sets[i], 0, NULL);
+             * the host's again if it can be (also when that was the wait
+             * that failed: without events). */
+            (void)carve_set_to_host(split->sets[i], 0, NULL);
         }
     }
     return first;

@@ -18,8 +18,11 @@
  * LeakSanitizer covers the rest in a sanitizer build.
  *
  *   faults device   builds, regions of every backend, zero-copy calls,
- *                   sets, releases, and the diagnostics on a set's image
- *                   and its event log files
+ *                   sets, releases, the diagnostics on a set's image and
+ *                   its event log files, and a launch split over two
+ *                   sub-devices (carve/split.h; where the device makes
+ *                   none, skipped with a note, and --sources then finds
+ *                   the split's points unreached)
  *   faults ti       the TI-style allocator (before anything else starts
  *                   its tiers)
  *   faults all      both, in one process
@@ -35,6 +38,7 @@
 #include "carve_test.h"
 
 #include <carve/diagnostics.h>
+#include <carve/split.h>
 #include <carve/ti_sdk.h>
 
 /* the test's own calls are not carve's: declarations only */
@@ -46,6 +50,7 @@
 
 #define MAX_SITES 512
 #define MAX_RUNS 100000ul
+#define MAX_ENTRIES 192
 
 /* ---- the sweep ----------------------------------------------------------------------- */
 
@@ -66,7 +71,7 @@ typedef struct entry_record {
     unsigned failures;
 } entry_record;
 
-static entry_record entries[128];
+static entry_record entries[MAX_ENTRIES];
 static size_t entry_count;
 
 static void note_site(const char *site, carve_status status)
@@ -147,7 +152,8 @@ static int same_holdings(const carve__fault_holdings *a,
 static void sweep(const char *name, attempt_fn attempt, settle_fn settle,
                   void *context, carve_status clean, const carve_status *also)
 {
-    entry_record *e = &entries[entry_count < 128 ? entry_count++ : 127];
+    entry_record *e =
+        &entries[entry_count < MAX_ENTRIES ? entry_count++ : MAX_ENTRIES - 1];
     unsigned long k;
     snprintf(e->name, sizeof e->name, "%s", name);
     e->failures = 0;
@@ -594,7 +600,9 @@ static void sweep_releases(fixture *f)
         f->backend = CARVE_BACKEND_HOST_MEMORY;
     f->region_flags = 0;
     for (which = 0; which < 2; ++which) {
-        entry_record *e = &entries[entry_count < 128 ? entry_count++ : 127];
+        entry_record *e = &entries[entry_count < MAX_ENTRIES
+                                       ? entry_count++
+                                       : MAX_ENTRIES - 1];
         snprintf(e->name, sizeof e->name, "%s", names[which]);
         e->failures = 0;
         for (k = 1; k <= MAX_RUNS; ++k) {
@@ -878,6 +886,7 @@ static void sweep_sets(fixture *f)
 }
 
 static void sweep_diagnostics(fixture *f);
+static void sweep_split(fixture *f);
 static void sweep_ti_sdk(fixture *f);
 
 static void run_device(void)
@@ -945,6 +954,7 @@ static void run_device(void)
     sweep_releases(&f);
     sweep_sets(&f);
     sweep_diagnostics(&f);
+    sweep_split(&f);
     sweep_ti_sdk(&f);
     clReleaseKernel(f.kernel);
     clReleaseProgram(f.program);
@@ -1255,6 +1265,476 @@ static void sweep_diagnostics(fixture *f)
     remove(d.path);
     remove("faults_layout.carvelog");
     remove("faults_saved.carvelog");
+}
+
+/* ---- one launch split over two sub-devices (carve/split.h) ---------------------------- */
+
+#define SPLIT_ITEMS 64u
+
+typedef struct split_fixture {
+    cl_device_id subs[2];       /* of the fixture's device */
+    cl_context context;         /* holding the two */
+    cl_command_queue queues[2];
+    cl_program program;         /* kernel_source, built for both */
+    cl_kernel kernel;           /* its `keep` */
+    cl_program built;           /* made by an attempt */
+    char *log;
+    carve_split_plan plan;
+    carve_split *split;         /* made by an attempt, or the one worked on */
+    uint32_t flags;             /* carve_split_create's */
+    cl_uint arg_index;          /* where the launches bind the slices */
+    int with_events;            /* enqueue + to_host: through the events */
+    uint32_t shares[2];
+} split_fixture;
+
+/* Two sub-devices of `parent`, half its compute units each (any past two
+ * are released); 0 where it makes none. */
+static int make_sub_devices(cl_device_id parent, cl_device_id subs[2])
+{
+    cl_device_partition_property props[3] = {CL_DEVICE_PARTITION_EQUALLY, 1,
+                                             0};
+    cl_device_id made[64];
+    cl_uint units = 0, count = 0, i;
+    if (clGetDeviceInfo(parent, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
+                        &units, NULL) != CL_SUCCESS ||
+        units < 2)
+        return 0;
+    props[1] = (cl_device_partition_property)(units / 2);
+    if (clCreateSubDevices(parent, props, 0, NULL, &count) != CL_SUCCESS ||
+        count < 2 || count > 64 ||
+        clCreateSubDevices(parent, props, count, made, NULL) != CL_SUCCESS)
+        return 0;
+    for (i = 2; i < count; ++i)
+        clReleaseDevice(made[i]);
+    subs[0] = made[0];
+    subs[1] = made[1];
+    return 1;
+}
+
+/* The launch of the other fixtures (64 work-items, checks and an event
+ * log), split evenly by the sub-devices' compute units. */
+static carve_split_plan make_split_plan(const split_fixture *s)
+{
+    carve_split_params sp;
+    carve_device_limits limits[2];
+    carve_split_plan plan;
+    cl_uint i;
+    memset(&sp, 0, sizeof sp);
+    sp.plan.work_dim = 1;
+    sp.plan.global_size[0] = SPLIT_ITEMS;
+    sp.plan.arena_bytes = 256;
+    sp.plan.heap_bytes = 64u << 10;
+    sp.plan.event_log_records = 1024;
+    sp.plan.options = CARVE_PLAN_CHECKS;
+    sp.device_count = 2;
+    for (i = 0; i < 2; ++i)
+        REQUIRE_OK(carve_device_limits_query(s->subs[i], &limits[i]));
+    REQUIRE_OK(carve_split_shares_by_compute_units(2, s->subs, sp.shares));
+    REQUIRE_OK(carve_split_plan_compute(&sp, limits, &plan));
+    return plan;
+}
+
+/* A split runs the kernel on both devices and every slice checks out. */
+static void split_run_and_check(split_fixture *s, carve_split *split)
+{
+    carve_summary total, per[2];
+    cl_uint i;
+    EXPECT_STATUS(carve_split_run(split, s->kernel, 0, NULL), CARVE_SUCCESS);
+    EXPECT(carve_split_failed_slice(split) == CARVE_SPLIT_NO_SLICE);
+    EXPECT_STATUS(carve_split_check(split, NULL, NULL, NULL), CARVE_SUCCESS);
+    EXPECT_STATUS(carve_split_summary(split, &total, per), CARVE_SUCCESS);
+    EXPECT(total.arenas_closed == SPLIT_ITEMS);
+    for (i = 0; i < 2; ++i)
+        EXPECT(per[i].arenas_closed == s->plan.slices[i].plan.arena_count);
+}
+
+/* -- the build for both devices, the shares -- */
+
+static carve_status attempt_split_build(void *c)
+{
+    split_fixture *s = c;
+    s->built = NULL;
+    s->log = NULL;
+    return carve_program_build_for_devices(s->context, 2, s->subs,
+                                           kernel_source, NULL, &s->built,
+                                           &s->log);
+}
+
+static void settle_split_build(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    EXPECT(status == CARVE_SUCCESS ? s->log == NULL && s->built != NULL
+                                   : s->built == NULL);
+    if (s->built != NULL) { /* a kernel of it, for both devices */
+        cl_int err;
+        cl_kernel kernel = clCreateKernel(s->built, "keep", &err);
+        EXPECT(err == CL_SUCCESS);
+        if (kernel != NULL)
+            clReleaseKernel(kernel);
+        carve__fault_clReleaseProgram(s->built); /* the caller's now */
+    }
+    if (s->log != NULL)
+        carve__fault_free_caller_memory(s->log);
+    s->built = NULL;
+    s->log = NULL;
+}
+
+static carve_status attempt_split_shares(void *c)
+{
+    split_fixture *s = c;
+    s->shares[0] = s->shares[1] = 12345;
+    return carve_split_shares_by_compute_units(2, s->subs, s->shares);
+}
+
+static void settle_split_shares(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    cl_uint i, units;
+    for (i = 0; i < 2; ++i) {
+        if (status != CARVE_SUCCESS) { /* unchanged */
+            EXPECT(s->shares[i] == 12345);
+            continue;
+        }
+        REQUIRE_OK(clGetDeviceInfo(s->subs[i], CL_DEVICE_MAX_COMPUTE_UNITS,
+                                   sizeof units, &units, NULL));
+        EXPECT(s->shares[i] == units);
+    }
+}
+
+/* -- carving -- */
+
+static carve_status attempt_split_create(void *c)
+{
+    split_fixture *s = c;
+    s->split = NULL;
+    return carve_split_create(s->context, s->subs, s->queues, &s->plan,
+                              s->flags, &s->split);
+}
+
+/* A split made despite a fault works; a failed one is NULL. */
+static void settle_split_create(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    carve_split_info info;
+    if (status != CARVE_SUCCESS) {
+        EXPECT(s->split == NULL);
+        return;
+    }
+    EXPECT_STATUS(carve_split_info_get(s->split, &info), CARVE_SUCCESS);
+    EXPECT(info.device_count == 2 && info.region_count >= 1);
+    if (s->flags & CARVE_SPLIT_REGION_PER_DEVICE)
+        EXPECT(info.region_count == 2);
+    split_run_and_check(s, s->split);
+    carve_split_release(s->split);
+    s->split = NULL;
+}
+
+/* -- launching and handing back, on a live split s->split -- */
+
+static void prepare_split_launch(void *c)
+{
+    split_fixture *s = c;
+    REQUIRE_OK(carve_split_reset(s->split));
+}
+
+static carve_status attempt_split_run(void *c)
+{
+    split_fixture *s = c;
+    return carve_split_run(s->split, s->kernel, s->arg_index, NULL);
+}
+
+static carve_status attempt_split_enqueue(void *c)
+{
+    split_fixture *s = c;
+    cl_event events[2] = {NULL, NULL};
+    cl_event *mine = s->with_events ? events : NULL;
+    carve_status launched, taken;
+    cl_uint i;
+    launched = carve_split_enqueue(s->split, s->kernel, s->arg_index, NULL,
+                                   mine);
+    taken = carve_split_to_host(s->split, mine);
+    for (i = 0; i < 2; ++i)
+        if (events[i] != NULL) /* the caller's: through the counting wrapper */
+            carve__fault_clReleaseEvent(events[i]);
+    return launched != CARVE_SUCCESS ? launched : taken;
+}
+
+/* What split.h promises after a launch that failed on one device: the
+ * error names it, every slice is the host's again, and the other
+ * device's slice holds its results. Then the split runs as before. */
+static void settle_split_launch(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    carve_summary total, per[2];
+    cl_uint failed = carve_split_failed_slice(s->split), i;
+    const char *message = carve_split_message(s->split);
+    carve_status summed = carve_split_summary(s->split, &total, per);
+    char want[32];
+    EXPECT(message != NULL);
+    if (summed != CARVE_SUCCESS) { /* a slice left with its device */
+        fprintf(stderr, "after %s (%s): carve_split_summary gave %s\n",
+                carve_status_string(status), message,
+                carve_status_string(summed));
+        ++carve_test_failures;
+        for (i = 0; i < 2; ++i) /* to go on with the sweep */
+            REQUIRE_OK(carve_set_to_host(carve_split_set(s->split, i), 0,
+                                         NULL));
+    } else if (status == CARVE_SUCCESS) {
+        EXPECT(failed == CARVE_SPLIT_NO_SLICE && message[0] == '\0');
+        EXPECT(total.arenas_closed == SPLIT_ITEMS);
+    } else if (failed >= 2) {
+        fprintf(stderr, "after %s: no device named (\"%s\")\n",
+                carve_status_string(status), message);
+        ++carve_test_failures;
+    } else {
+        snprintf(want, sizeof want, "device %u", (unsigned)failed);
+        if (strstr(message, want) == NULL) {
+            fprintf(stderr, "after %s on device %u: \"%s\"\n",
+                    carve_status_string(status), (unsigned)failed, message);
+            ++carve_test_failures;
+        }
+        /* a bad argument fails on the first device, and on every one */
+        if (s->arg_index != 0)
+            EXPECT(failed == 0);
+        for (i = 0; i < 2 && s->arg_index == 0; ++i)
+            if (i != failed &&
+                per[i].arenas_closed != s->plan.slices[i].plan.arena_count) {
+                fprintf(stderr, "after %s on device %u: device %u closed %u "
+                                "of its %u arenas\n",
+                        carve_status_string(status), (unsigned)failed,
+                        (unsigned)i, (unsigned)per[i].arenas_closed,
+                        (unsigned)s->plan.slices[i].plan.arena_count);
+                ++carve_test_failures;
+            }
+    }
+    EXPECT_STATUS(carve_split_check(s->split, NULL, NULL, NULL),
+                  CARVE_SUCCESS);
+    REQUIRE_OK(carve_split_reset(s->split));
+    split_run_and_check(s, s->split);
+}
+
+/* -- resetting -- */
+
+static void prepare_split_reset(void *c)
+{
+    split_fixture *s = c;
+    REQUIRE_OK(carve_split_reset(s->split));
+    REQUIRE_OK(carve_split_run(s->split, s->kernel, 0, NULL));
+}
+
+static carve_status attempt_split_reset(void *c)
+{
+    split_fixture *s = c;
+    return carve_split_reset(s->split);
+}
+
+static void settle_split_reset(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    carve_summary total;
+    REQUIRE_OK(carve_split_summary(s->split, &total, NULL));
+    if (status == CARVE_SUCCESS)
+        EXPECT(total.arenas_opened == 0 && total.alloc_count == 0);
+    else /* unchanged */
+        EXPECT(total.arenas_closed == SPLIT_ITEMS);
+}
+
+/* With one slice the device's: WRONG_OWNER, and nothing reset. */
+static void prepare_split_reset_owned(void *c)
+{
+    split_fixture *s = c;
+    prepare_split_reset(c);
+    REQUIRE_OK(carve_set_to_device(carve_split_set(s->split, 1)));
+}
+
+static void settle_split_reset_owned(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    carve_summary total;
+    EXPECT_STATUS(carve_split_summary(s->split, &total, NULL),
+                  CARVE_ERROR_WRONG_OWNER);
+    REQUIRE_OK(carve_set_to_host(carve_split_set(s->split, 1), 0, NULL));
+    settle_split_reset(c, status);
+}
+
+/* -- diagnostics over both slices, after a run -- */
+
+static carve_status attempt_split_summary(void *c)
+{
+    split_fixture *s = c;
+    carve_summary total, per[2];
+    carve_status status = carve_split_summary(s->split, &total, per);
+    if (status == CARVE_SUCCESS)
+        EXPECT(total.arenas_closed == SPLIT_ITEMS &&
+               per[0].arena_count + per[1].arena_count == SPLIT_ITEMS);
+    return status;
+}
+
+static carve_status attempt_split_check(void *c)
+{
+    split_fixture *s = c;
+    cl_uint bad_slice = 0;
+    uint32_t bad_arena = 0, broken = 0;
+    return carve_split_check(s->split, &bad_slice, &bad_arena, &broken);
+}
+
+/* Text, then JSON, to a scratch file. */
+static carve_status attempt_split_report(void *c)
+{
+    split_fixture *s = c;
+    FILE *out = tmpfile();
+    carve_status status;
+    if (out == NULL)
+        exit(1);
+    status = carve_split_report_print(s->split, out, CARVE_FORMAT_TEXT, 3);
+    if (status == CARVE_SUCCESS)
+        status = carve_split_report_print(s->split, out, CARVE_FORMAT_JSON, 3);
+    fclose(out);
+    return status;
+}
+
+static carve_status attempt_split_fit(void *c)
+{
+    split_fixture *s = c;
+    carve_fit total, per[2];
+    carve_status status = carve_split_fit(s->split, 95.0, &total, per);
+    if (status == CARVE_SUCCESS)
+        EXPECT(total.work_items == SPLIT_ITEMS &&
+               per[0].work_items + per[1].work_items == SPLIT_ITEMS);
+    return status;
+}
+
+/* The results and the slices' owner as they were. */
+static void settle_split_intact(void *c, carve_status status)
+{
+    split_fixture *s = c;
+    carve_summary total;
+    (void)status;
+    EXPECT_STATUS(carve_split_check(s->split, NULL, NULL, NULL),
+                  CARVE_SUCCESS);
+    EXPECT_STATUS(carve_split_summary(s->split, &total, NULL), CARVE_SUCCESS);
+    EXPECT(total.arenas_closed == SPLIT_ITEMS);
+}
+
+/* The launches, on a live split of either layout. */
+static void sweep_split_launches(split_fixture *s, const char *layout)
+{
+    char name[96];
+    sweep_prepare = prepare_split_launch;
+    s->arg_index = 0;
+    snprintf(name, sizeof name, "carve_split_run (%s)", layout);
+    sweep(name, attempt_split_run, settle_split_launch, s, CARVE_SUCCESS,
+          NULL);
+    s->with_events = 1;
+    snprintf(name, sizeof name,
+             "carve_split_enqueue + carve_split_to_host (%s)", layout);
+    sweep(name, attempt_split_enqueue, settle_split_launch, s, CARVE_SUCCESS,
+          NULL);
+    s->with_events = 0;
+    snprintf(name, sizeof name,
+             "carve_split_enqueue + carve_split_to_host (%s, no events)",
+             layout);
+    sweep(name, attempt_split_enqueue, settle_split_launch, s, CARVE_SUCCESS,
+          NULL);
+    sweep_prepare = NULL;
+}
+
+static void sweep_split(fixture *f)
+{
+    static const carve_status build_also[] = {CL_COMPILE_PROGRAM_FAILURE,
+                                              CL_BUILD_PROGRAM_FAILURE,
+                                              CL_LINK_PROGRAM_FAILURE,
+                                              CARVE_SUCCESS};
+    static const carve_status create_also[] = {CARVE_ERROR_PROBE_FAILED,
+                                               CARVE_SUCCESS};
+    static const carve_status io_also[] = {CARVE_ERROR_IO, CARVE_SUCCESS};
+    static split_fixture s;
+    carve_split_info info;
+    cl_int err;
+    cl_uint i;
+    memset(&s, 0, sizeof s);
+    if (!make_sub_devices(f->cl.device, s.subs)) {
+        printf("  (the device makes no sub-devices: the split calls are not "
+               "swept, and their injection points are not reached)\n");
+        return;
+    }
+    s.context = clCreateContext(NULL, 2, s.subs, NULL, NULL, &err);
+    REQUIRE_OK(err);
+    for (i = 0; i < 2; ++i) {
+        s.queues[i] = clCreateCommandQueue(s.context, s.subs[i], 0, &err);
+        REQUIRE_OK(err);
+    }
+    sweep("carve_program_build_for_devices", attempt_split_build,
+          settle_split_build, &s, CARVE_SUCCESS, build_also);
+    REQUIRE_OK(carve_program_build_for_devices(s.context, 2, s.subs,
+                                               kernel_source, NULL, &s.program,
+                                               NULL));
+    s.kernel = clCreateKernel(s.program, "keep", &err);
+    REQUIRE_OK(err);
+    sweep("carve_split_shares_by_compute_units", attempt_split_shares,
+          settle_split_shares, &s, CARVE_SUCCESS, NULL);
+    s.plan = make_split_plan(&s);
+    /* one region for both devices where both are proven to work on it in
+     * place (a probe on each), else a region each */
+    s.flags = 0;
+    sweep("carve_split_create", attempt_split_create, settle_split_create, &s,
+          CARVE_SUCCESS, create_also);
+    sweep_drops_launches = 1; /* a probe's answer never comes */
+    sweep("carve_split_create, launch dropped", attempt_split_create,
+          settle_split_create, &s, CARVE_SUCCESS, create_also);
+    sweep_drops_launches = 0;
+    s.flags = CARVE_SPLIT_REGION_PER_DEVICE;
+    sweep("carve_split_create (a region per device)", attempt_split_create,
+          settle_split_create, &s, CARVE_SUCCESS, create_also);
+
+    /* a region per device */
+    REQUIRE_OK(carve_split_create(s.context, s.subs, s.queues, &s.plan,
+                                  CARVE_SPLIT_REGION_PER_DEVICE, &s.split));
+    split_run_and_check(&s, s.split);
+    sweep_split_launches(&s, "a region per device");
+    carve_split_release(s.split);
+
+    /* the default: one region for both, on this device */
+    REQUIRE_OK(carve_split_create(s.context, s.subs, s.queues, &s.plan, 0,
+                                  &s.split));
+    REQUIRE_OK(carve_split_info_get(s.split, &info));
+    if (info.region_count != 1)
+        printf("  (the sub-devices do not share one region: %s)\n", info.why);
+    split_run_and_check(&s, s.split);
+    sweep_split_launches(&s, info.region_count == 1 ? "one region"
+                                                    : "the default");
+    /* a launch that fails on every device: the first is named */
+    sweep_prepare = prepare_split_launch;
+    s.arg_index = 7;
+    sweep("carve_split_run (a bad argument index)", attempt_split_run,
+          settle_split_launch, &s, CL_INVALID_ARG_INDEX, NULL);
+    s.arg_index = 0;
+    sweep_prepare = prepare_split_reset;
+    sweep("carve_split_reset", attempt_split_reset, settle_split_reset, &s,
+          CARVE_SUCCESS, NULL);
+    sweep_prepare = prepare_split_reset_owned;
+    sweep("carve_split_reset (a slice the device's)", attempt_split_reset,
+          settle_split_reset_owned, &s, CARVE_ERROR_WRONG_OWNER, NULL);
+    sweep_prepare = NULL;
+    prepare_split_reset(&s); /* results to read */
+    sweep("carve_split_summary", attempt_split_summary, settle_split_intact,
+          &s, CARVE_SUCCESS, NULL);
+    sweep("carve_split_check", attempt_split_check, settle_split_intact, &s,
+          CARVE_SUCCESS, NULL);
+    sweep("carve_split_report_print (text, JSON)", attempt_split_report,
+          settle_split_intact, &s, CARVE_SUCCESS, io_also);
+    sweep("carve_split_fit", attempt_split_fit, settle_split_intact, &s,
+          CARVE_SUCCESS, NULL);
+    carve_split_release(s.split);
+    s.split = NULL;
+
+    clReleaseKernel(s.kernel);
+    carve__fault_clReleaseProgram(s.program);
+    for (i = 0; i < 2; ++i) {
+        clReleaseCommandQueue(s.queues[i]);
+        clReleaseDevice(s.subs[i]);
+    }
+    clReleaseContext(s.context);
 }
 
 /* ---- the TI-style allocator ------------------------------------------------------------ */
