@@ -75,22 +75,27 @@ static carve_status try_shared_region(carve_split *split, cl_context context)
             return CARVE_SUCCESS;
         }
     }
-    for (i = 1; i < split->count && status == CARVE_SUCCESS; ++i) {
+    for (i = 1; i < split->count; ++i) {
         int in_place = 0;
         status = carve__region_probe_device(region, split->devices[i],
                                             &in_place);
-        if (status == CARVE_SUCCESS && !in_place) {
+        /* A probe that gave no answer proves nothing either: each device
+         * then gets a region of its own, whose creation says what is
+         * wrong with the device if anything is. */
+        if (status != CARVE_SUCCESS || !in_place) {
             carve__message(split->why, sizeof split->why,
-                           "a region per device: device %u does not work on "
-                           "device 0's region in place",
-                           (unsigned)i);
+                           "a region per device: device %u %s device 0's "
+                           "region in place%s%s",
+                           (unsigned)i,
+                           status == CARVE_SUCCESS ? "does not work on"
+                                                   : "was not shown to use",
+                           status == CARVE_SUCCESS ? "" : ": its probe failed: ",
+                           status == CARVE_SUCCESS
+                               ? ""
+                               : carve_status_string(status));
             carve_region_release(region);
             return CARVE_SUCCESS;
         }
-    }
-    if (status != CARVE_SUCCESS) {
-        carve_region_release(region);
-        return status;
     }
     split->shared_region = region;
     carve__message(split->why, sizeof split->why,

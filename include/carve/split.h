@@ -166,12 +166,14 @@ typedef struct carve_split_info {
 /* Carves each slice of `plan` for devices[i], launching on queues[i] (one
  * per device, of `context`; the split keeps a reference to each). Tries
  * one region for every slice first (on devices[0], proven zero-copy by a
- * probe kernel on every device), else one per device, as carve_set_create
- * makes them. Fails with INVALID_ARGUMENT (a NULL pointer, unknown flags,
- * a plan refused or changed by hand), NOT_ZERO_COPY (with
- * CARVE_SET_REQUIRE_ZERO_COPY, a slice not proven so), or what
- * carve_set_create fails with; *split is NULL and nothing is leaked on
- * failure. */
+ * probe kernel on every device), else (a device not shown to work on it
+ * in place, or whose probe failed) one per device, as carve_set_create
+ * makes them; carve_split_info_get says which and why. Fails with
+ * INVALID_ARGUMENT (a NULL pointer, unknown flags, a plan refused or
+ * changed by hand), NOT_ZERO_COPY (with CARVE_SET_REQUIRE_ZERO_COPY, a
+ * slice not proven so), or what carve_region_create and carve_set_create
+ * fail with; *split is NULL and nothing is leaked on failure. O(devices)
+ * probe kernels and regions. */
 CARVE_API carve_status carve_split_create(cl_context context,
                                 const cl_device_id *devices,
                                 const cl_command_queue *queues,
@@ -198,7 +200,8 @@ CARVE_API carve_status carve_split_info_get(const carve_split *split,
  * argument arg_index, launched with the slice's offset and size and
  * `local_size`, which may be NULL), flushes every queue and returns
  * without waiting. events, if not NULL, receives one event per device
- * (NULL for a device whose launch failed), each released by the caller.
+ * (NULL for a device whose kernel was not enqueued), each released by the
+ * caller.
  * A device whose launch fails has its slice handed back at once; the
  * others still run. Returns SUCCESS, or the first failure's status, with
  * carve_split_message naming the device. INVALID_ARGUMENT (nothing
