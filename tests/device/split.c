@@ -535,6 +535,37 @@ static void test_partition(rig *r, const char *name)
     results_free(&want2);
 }
 
+/* The sub-devices' own limits, device 1's cut to 64 MiB of allocation (a
+ * device with less memory beside a larger one): an even split of 200 MiB
+ * of arenas is refused for device 1, naming it; shares 9:1 fit. */
+static void test_slice_refused(rig *r)
+{
+    carve_split_params sp;
+    carve_split_plan plan;
+    carve_device_limits limits[MAX_SUB];
+    cl_uint i;
+    memset(&sp, 0, sizeof sp);
+    sp.plan.work_dim = 1;
+    sp.plan.global_size[0] = 200 * 1024;
+    sp.plan.arena_bytes = 1024;
+    sp.device_count = 2;
+    for (i = 0; i < 2; ++i)
+        REQUIRE_OK(carve_device_limits_query(r->subs[i], &limits[i]));
+    if (limits[0].max_mem_alloc_size < (200u << 20) ||
+        limits[1].max_mem_alloc_size < (64u << 20))
+        return; /* a device too small for the case as written */
+    limits[1].max_mem_alloc_size = 64u << 20;
+    EXPECT_STATUS(carve_split_plan_compute(&sp, limits, &plan),
+                  CARVE_ERROR_SLICE_REFUSED);
+    EXPECT(plan.refused_slice == 1 &&
+           plan.refused_status == CARVE_ERROR_EXCEEDS_MAX_ALLOC);
+    EXPECT(strstr(plan.message, "device 1's slice") != NULL &&
+           strstr(plan.message, "too much") != NULL);
+    sp.shares[0] = 9;
+    sp.shares[1] = 1;
+    REQUIRE_OK(carve_split_plan_compute(&sp, limits, &plan));
+}
+
 int main(void)
 {
     carve_test_cl cl = carve_test_open_cl();
@@ -561,6 +592,7 @@ int main(void)
     test_partition(&r, "equally");
     test_report(&r);
     test_foreign_free(&r);
+    test_slice_refused(&r);
     rig_close(&r);
     if (rig_open(&r, cl.device, by_counts)) {
         test_partition(&r, "by counts");
