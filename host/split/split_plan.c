@@ -225,8 +225,10 @@ carve_status carve_split_plan_print(const carve_split_plan *plan,
     cl_uint i, d;
     if (stream == NULL || !carve__split_plan_usable(plan))
         return CARVE_ERROR_INVALID_ARGUMENT;
-    fprintf(stream, "split over %u devices along dimension %u\n",
-            (unsigned)plan->params.device_count, (unsigned)plan->split_dim);
+    fprintf(stream, "split over %u device%s along dimension %u\n",
+            (unsigned)plan->params.device_count,
+            plan->params.device_count == 1 ? "" : "s",
+            (unsigned)plan->split_dim);
     fprintf(stream, "%-7s %-22s %-22s %-25s %s\n", "device", "offset", "size",
             "arenas", "buffer");
     for (i = 0; i < plan->params.device_count; ++i) {

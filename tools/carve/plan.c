@@ -2,8 +2,12 @@
  * device's limits, or against limits given on the command line, with the
  * library's own carve_plan_compute; allocates nothing. Every field of
  * carve_plan_params has an option, so that the plan of any program can be
- * reproduced; --json prints the result for scripts. */
+ * reproduced; --json prints the result for scripts. --split lays out one
+ * launch over several devices with the same limits instead
+ * (carve_split_plan_compute, carve/split.h). */
 #include "cli.h"
+
+#include <carve/split.h>
 
 /* The library's JSON writer, which carve log and carve fit print with:
  * one key style, number format and string escaping for all of carve's
@@ -22,6 +26,7 @@ static const char plan_help[] =
     "                  [--heap-fallback] [--error-log N] [--event-log N]\n"
     "                  [--device SEL]\n"
     "                  [--max-alloc B] [--global-mem B] [--base-align B]\n"
+    "                  [--split S1,S2[,...] [--granule N] [--offset X[,Y[,Z]]]]\n"
     "                  [--json]\n"
     "\n"
     "Lays out the buffer a launch needs, one arena per work-item (or N\n"
@@ -75,12 +80,39 @@ static const char plan_help[] =
     "  --base-align B       plan for this CL_DEVICE_MEM_BASE_ADDR_ALIGN, in\n"
     "                       bytes (OpenCL reports it in bits)\n"
     "\n"
+    "one launch over several devices (carve/split.h):\n"
+    "  --split S1,S2[,...]  split the --ndrange launch along its slowest\n"
+    "                       dimension over as many devices as shares given\n"
+    "                       (1 to 16), in proportion to the shares (each 0\n"
+    "                       to 65535; all equal, or all 0, means evenly),\n"
+    "                       as carve_split_plan_compute does, and print the\n"
+    "                       slices instead of the plan table: each device's\n"
+    "                       offset, size, arenas and buffer. Every device\n"
+    "                       gets the same limits, those above (--device, or\n"
+    "                       --max-alloc, --global-mem and --base-align); a\n"
+    "                       program checks devices with different limits by\n"
+    "                       calling carve_split_plan_compute with each one's.\n"
+    "                       A slice too big for its device is refused with\n"
+    "                       CARVE_ERROR_SLICE_REFUSED, naming the device\n"
+    "  --granule N          slices start on multiples of N work-items of the\n"
+    "                       slowest dimension (the local size there, for a\n"
+    "                       launch that gives one); 0 or none means 1.\n"
+    "                       Only with --split\n"
+    "  --offset X[,Y[,Z]]   the launch's global offset, as many numbers as\n"
+    "                       --ndrange has; each slice adds its own in the\n"
+    "                       slowest dimension, which moves the arena indices.\n"
+    "                       Only with --split (--split 1: one device with an\n"
+    "                       offset)\n"
+    "\n"
     "output:\n"
     "  --json               one JSON object instead of the table: the\n"
     "                       parameters, the limits and where each came from,\n"
     "                       every part's offset and size, and the total; for\n"
     "                       a refused plan, \"refused\": true with the message\n"
-    "                       and the status\n"
+    "                       and the status. With --split, \"split\" in place\n"
+    "                       of \"plan\": the shares, granule and offset, each\n"
+    "                       slice's offset, size, arenas and bytes, and the\n"
+    "                       totals; a refused slice adds \"refused_slice\"\n"
     "\n"
     "With all three limits given, no device is used or needed; with some,\n"
     "they replace the device's. Numbers take a K, M, G or T suffix (powers\n"
@@ -92,6 +124,8 @@ static const char plan_help[] =
     "             --global-mem 1G --base-align 128\n"
     "  carve plan --ndrange 1024,256 --arena-bytes 1K --checks \\\n"
     "             --heap-bytes 64M --heap-fallback --event-log 64K --json \\\n"
+    "             --max-alloc 1G --global-mem 2G --base-align 128\n"
+    "  carve plan --ndrange 1000000 --arena-bytes 1K --split 3,1 \\\n"
     "             --max-alloc 1G --global-mem 2G --base-align 128\n"
     "\n"
     "exit codes: 0 the plan fits; 1 a device query failed; 2 a usage error,\n"
@@ -148,8 +182,9 @@ static const flag_option flag_options[] = {
     {"--small-runs", "small_runs", CARVE_PLAN_SMALL_RUNS},
 };
 
-/* Options of no table: --ndrange, --arenas, --device, --json. */
-#define OTHER_OPTION_COUNT 4
+/* Options of no table: --ndrange, --arenas, --device, --json, and the
+ * split's --split, --granule and --offset. */
+#define OTHER_OPTION_COUNT 7
 #define PLAN_OPTION_COUNT                                                     \
     (OTHER_OPTION_COUNT + COUNT(param_options) + COUNT(limit_options) +       \
      COUNT(flag_options))
@@ -195,6 +230,9 @@ static void list_options(cli_option options[PLAN_OPTION_COUNT])
         {"--arenas", "N", NULL},
         {"--device", "SEL", NULL},
         {"--json", NULL, NULL},
+        {"--split", "S1,S2[,...]", NULL},
+        {"--granule", "N", NULL},
+        {"--offset", "X[,Y[,Z]]", NULL},
     };
     size_t i, n = 0;
     for (i = 0; i < COUNT(others); ++i)
@@ -218,6 +256,10 @@ typedef struct plan_request {
     int limit_given[COUNT(limit_options)];
     int device_used; /* some limit is the device's, which `place` names */
     cli_device_place place;
+    /* --split: the launch over split.device_count devices, each with
+     * `limits`; split.plan is `params` once they are read. */
+    int split_given;
+    carve_split_params split;
 } plan_request;
 
 /* Sets the field `option` fills in `object` when the option is given;
@@ -239,41 +281,73 @@ static int read_number(const cli_command *self, const cli_arguments *args,
     return result;
 }
 
-#define NDRANGE_PART_MAX 32
+/* A list of numbers separated by commas, as an option takes it. */
+typedef struct number_list {
+    const char *option; /* "--ndrange" */
+    const char *form;   /* "X[,Y[,Z]]", as the help shows it */
+    const char *items;  /* "dimensions": what more than max_count are */
+    size_t max_count;
+    uint64_t max_value; /* of each number */
+} number_list;
+
+static const number_list ndrange_list = {"--ndrange", "X[,Y[,Z]]",
+                                         "dimensions", 3, SIZE_MAX};
+static const number_list offset_list = {"--offset", "X[,Y[,Z]]",
+                                        "dimensions", 3, SIZE_MAX};
+static const number_list share_list = {"--split", "S1,S2[,...]", "shares",
+                                       CARVE_SPLIT_MAX_DEVICES,
+                                       CARVE_SPLIT_MAX_SHARE};
+
+#define LIST_PART_MAX 32
+
+/* `text`, one to list->max_count numbers, into values[0..*count). */
+static int parse_list(const cli_command *self, const number_list *list,
+                      const char *text, uint64_t *values, size_t *count)
+{
+    const char *at = text;
+    size_t n = 0;
+    for (;;) {
+        const char *comma = strchr(at, ',');
+        size_t length = comma ? (size_t)(comma - at) : strlen(at);
+        char part[LIST_PART_MAX];
+        int result;
+        if (n == list->max_count)
+            return cli_usage_error(self, "%s: '%s' has more than %zu %s",
+                                   list->option, text, list->max_count,
+                                   list->items);
+        if (length == 0 || length >= sizeof part)
+            return cli_usage_error(self,
+                                   "%s: '%s' is not %s (1 to %zu numbers "
+                                   "separated by commas)",
+                                   list->option, text, list->form,
+                                   list->max_count);
+        memcpy(part, at, length);
+        part[length] = '\0';
+        result = cli_parse_number(self, list->option, part, list->max_value,
+                                  &values[n]);
+        if (result != CLI_CONTINUE)
+            return result;
+        ++n;
+        if (comma == NULL)
+            break;
+        at = comma + 1;
+    }
+    *count = n;
+    return CLI_CONTINUE;
+}
 
 /* "X[,Y[,Z]]" into params->work_dim and global_size. */
 static int parse_ndrange(const cli_command *self, const char *text,
                          carve_plan_params *params)
 {
-    const char *at = text;
-    cl_uint dims = 0;
-    for (;;) {
-        const char *comma = strchr(at, ',');
-        size_t length = comma ? (size_t)(comma - at) : strlen(at);
-        char part[NDRANGE_PART_MAX];
-        uint64_t size = 0;
-        int result;
-        if (dims == 3)
-            return cli_usage_error(self,
-                                   "--ndrange: '%s' has more than 3 "
-                                   "dimensions",
-                                   text);
-        if (length == 0 || length >= sizeof part)
-            return cli_usage_error(self,
-                                   "--ndrange: '%s' is not X[,Y[,Z]] (1 to 3 "
-                                   "numbers separated by commas)",
-                                   text);
-        memcpy(part, at, length);
-        part[length] = '\0';
-        result = cli_parse_number(self, "--ndrange", part, SIZE_MAX, &size);
-        if (result != CLI_CONTINUE)
-            return result;
-        params->global_size[dims++] = (size_t)size;
-        if (comma == NULL)
-            break;
-        at = comma + 1;
-    }
-    params->work_dim = dims;
+    uint64_t sizes[3];
+    size_t dims = 0, d;
+    int result = parse_list(self, &ndrange_list, text, sizes, &dims);
+    if (result != CLI_CONTINUE)
+        return result;
+    for (d = 0; d < dims; ++d)
+        params->global_size[d] = (size_t)sizes[d];
+    params->work_dim = (cl_uint)dims;
     return CLI_CONTINUE;
 }
 
@@ -303,6 +377,62 @@ static int read_params(const cli_command *self, const cli_arguments *args,
         if (cli_value(args, flag_options[i].name) != NULL)
             params->options |= flag_options[i].bit;
     return result;
+}
+
+/* --split, --granule and --offset into request->split (all 0 without
+ * --split). Only what the tool must know to fill them in is checked here;
+ * carve_split_plan_compute judges the values. Needs request->params. */
+static int read_split(const cli_command *self, const cli_arguments *args,
+                      plan_request *request)
+{
+    const char *shares = cli_value(args, "--split");
+    const char *granule = cli_value(args, "--granule");
+    const char *offset = cli_value(args, "--offset");
+    carve_split_params *split = &request->split;
+    uint64_t values[CARVE_SPLIT_MAX_DEVICES];
+    size_t count = 0, i;
+    int result;
+    memset(split, 0, sizeof *split);
+    request->split_given = shares != NULL;
+    if (shares == NULL) {
+        if (granule != NULL)
+            return cli_usage_error(self, "--granule needs --split: it says "
+                                         "where the slices of a split start");
+        if (offset != NULL)
+            return cli_usage_error(self, "--offset needs --split (for one "
+                                         "device with an offset, --split 1)");
+        return CLI_CONTINUE;
+    }
+    if (request->params.work_dim == 0)
+        return cli_usage_error(self, "--split needs --ndrange: a plan of "
+                                     "--arenas has no NDRange to split");
+    result = parse_list(self, &share_list, shares, values, &count);
+    if (result != CLI_CONTINUE)
+        return result;
+    split->device_count = (cl_uint)count;
+    for (i = 0; i < count; ++i)
+        split->shares[i] = (uint32_t)values[i];
+    if (granule != NULL) {
+        result = cli_parse_number(self, "--granule", granule, SIZE_MAX,
+                                  &values[0]);
+        if (result != CLI_CONTINUE)
+            return result;
+        split->granule = (size_t)values[0];
+    }
+    if (offset != NULL) {
+        result = parse_list(self, &offset_list, offset, values, &count);
+        if (result != CLI_CONTINUE)
+            return result;
+        if (count != request->params.work_dim)
+            return cli_usage_error(self,
+                                   "--offset: '%s' has %zu dimension(s), "
+                                   "--ndrange %u",
+                                   offset, count,
+                                   (unsigned)request->params.work_dim);
+        for (i = 0; i < count; ++i)
+            split->global_offset[i] = (size_t)values[i];
+    }
+    return CLI_CONTINUE;
 }
 
 static int limits_from_device(const cli_command *self, const char *selector,
@@ -487,18 +617,24 @@ static void json_plan(carve__json *j, const carve_plan *plan)
     carve__json_close(j, '}');
 }
 
-/* Why carve refused: its message, and the status as name and number. */
-static void json_refusal(carve__json *j, const carve_plan *plan,
-                         carve_status status)
+/* A status's name alone, what a script compares: carve_status_string
+ * says "NAME: what it means". */
+static void json_status_name(carve__json *j, const char *key,
+                             carve_status status)
 {
-    /* carve_status_string says "NAME: what it means"; the name alone is
-     * what a script compares. */
     const char *text = carve_status_string(status);
     size_t name_length = strcspn(text, ":");
     char name[64];
     snprintf(name, sizeof name, "%.*s", (int)name_length, text);
-    carve__json_text(j, "message", plan->message);
-    carve__json_text(j, "status", name);
+    carve__json_text(j, key, name);
+}
+
+/* Why carve refused: its message, and the status as name and number. */
+static void json_refusal(carve__json *j, const char *message,
+                         carve_status status)
+{
+    carve__json_text(j, "message", message);
+    json_status_name(j, "status", status);
     /* The writer has no signed integers; %.6g writes these four-digit
      * codes exactly. */
     carve__json_real(j, "status_code", (double)status);
@@ -516,13 +652,119 @@ static void print_json(const plan_request *request, const carve_plan *plan,
     carve__json_plan_params(&j, "params", &request->params);
     carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
     if (status != CARVE_SUCCESS)
-        json_refusal(&j, plan, status);
+        json_refusal(&j, plan->message, status);
     else
         json_plan(&j, plan);
     carve__json_close(&j, '}');
 }
 
+/* The first `dims` of a size_t[3] as a JSON array. */
+static void json_sizes(carve__json *j, const char *key, const size_t *sizes,
+                       cl_uint dims)
+{
+    cl_uint d;
+    carve__json_open(j, key, '[');
+    for (d = 0; d < dims; ++d)
+        carve__json_uint(j, NULL, sizes[d]);
+    carve__json_close(j, ']');
+}
+
+/* --split: what was asked (the shares as given, the granule as given, 0
+ * meaning 1, and the launch's offset), then, for a split that fits, each
+ * device's slice and the totals. */
+static void json_split(carve__json *j, const carve_split_params *params,
+                       const carve_split_plan *plan, carve_status status)
+{
+    const cl_uint dims = params->plan.work_dim;
+    cl_uint i;
+    carve__json_open(j, "split", '{');
+    carve__json_uint(j, "devices", params->device_count);
+    carve__json_uint(j, "split_dim", dims - 1);
+    carve__json_open(j, "shares", '[');
+    for (i = 0; i < params->device_count; ++i)
+        carve__json_uint(j, NULL, params->shares[i]);
+    carve__json_close(j, ']');
+    carve__json_uint(j, "granule", params->granule);
+    json_sizes(j, "global_offset", params->global_offset, dims);
+    if (status == CARVE_SUCCESS) {
+        carve__json_open(j, "slices", '[');
+        for (i = 0; i < params->device_count; ++i) {
+            const carve_slice *slice = &plan->slices[i];
+            carve__json_open(j, NULL, '{');
+            carve__json_uint(j, "device", i);
+            json_sizes(j, "global_offset", slice->global_offset, dims);
+            json_sizes(j, "global_size", slice->global_size, dims);
+            carve__json_uint(j, "first_arena", slice->first_arena);
+            carve__json_uint(j, "arena_count", slice->plan.arena_count);
+            carve__json_uint(j, "total_bytes", slice->plan.total_bytes);
+            carve__json_close(j, '}');
+        }
+        carve__json_close(j, ']');
+        carve__json_uint(j, "arena_count", plan->arena_count);
+        carve__json_uint(j, "total_bytes", plan->total_bytes);
+    }
+    carve__json_close(j, '}');
+}
+
+/* As print_json, with "split" in the place of "plan", and for a slice too
+ * big for its device which one and why. */
+static void print_split_json(const plan_request *request,
+                             const carve_split_plan *plan,
+                             carve_status status)
+{
+    carve__json j;
+    carve__json_start(&j, stdout);
+    carve__json_open(&j, NULL, '{');
+    carve__json_text(&j, "format", "carve-plan");
+    carve__json_uint(&j, "version", 1);
+    json_limits(&j, request);
+    carve__json_plan_params(&j, "params", &request->params);
+    carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
+    if (status != CARVE_SUCCESS)
+        json_refusal(&j, plan->message, status);
+    if (status == CARVE_ERROR_SLICE_REFUSED) {
+        carve__json_uint(&j, "refused_slice", plan->refused_slice);
+        json_status_name(&j, "refused_status", plan->refused_status);
+    }
+    json_split(&j, &request->split, plan, status);
+    carve__json_close(&j, '}');
+}
+
 /* ---- the command ------------------------------------------------------------- */
+
+/* Why carve refused, on stderr, whatever else is printed. */
+static void print_refusal(const char *message, carve_status status)
+{
+    fflush(stdout);
+    fprintf(stderr, "carve plan: refused: %s\nstatus: %s (%d)\n", message,
+            carve_status_string(status), (int)status);
+}
+
+/* --split: every device with the request's limits. */
+static int run_split(plan_request *request, int json)
+{
+    carve_device_limits limits[CARVE_SPLIT_MAX_DEVICES];
+    carve_split_plan plan;
+    carve_status status;
+    cl_uint i;
+    for (i = 0; i < CARVE_SPLIT_MAX_DEVICES; ++i)
+        limits[i] = request->limits;
+    request->split.plan = request->params;
+    status = carve_split_plan_compute(&request->split, limits, &plan);
+    if (status != CARVE_SUCCESS)
+        print_refusal(plan.message, status);
+    if (json) {
+        print_split_json(request, &plan, status);
+    } else if (status == CARVE_SUCCESS) {
+        status = carve_split_plan_print(&plan, stdout);
+        if (status != CARVE_SUCCESS) {
+            fprintf(stderr, "carve plan: printing the split failed: %s\n",
+                    carve_status_string(status));
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    return status == CARVE_SUCCESS ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+}
 
 static int run_plan(const cli_command *self, int argc, char **argv)
 {
@@ -537,18 +779,19 @@ static int run_plan(const cli_command *self, int argc, char **argv)
     if (result == CLI_CONTINUE)
         result = read_params(self, &args, &request.params);
     if (result == CLI_CONTINUE)
+        result = read_split(self, &args, &request);
+    if (result == CLI_CONTINUE)
         result = read_limits(self, &args, &request);
     if (result != CLI_CONTINUE)
         return result;
     json = cli_value(&args, "--json") != NULL;
     if (!json)
         print_limit_sources(&args, &request);
+    if (request.split_given)
+        return run_split(&request, json);
     status = carve_plan_compute(&request.params, &request.limits, &plan);
-    if (status != CARVE_SUCCESS) {
-        fflush(stdout);
-        fprintf(stderr, "carve plan: refused: %s\nstatus: %s (%d)\n",
-                plan.message, carve_status_string(status), (int)status);
-    }
+    if (status != CARVE_SUCCESS)
+        print_refusal(plan.message, status);
     if (json) {
         print_json(&request, &plan, status);
     } else if (status == CARVE_SUCCESS) {

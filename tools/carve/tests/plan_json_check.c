@@ -7,12 +7,16 @@
  *   plan_json_check parse    only that it parses, as a carve-plan object
  *   plan_json_check full     the plan of full_params(): every field set
  *   plan_json_check refused  the refusal of refused_params()
+ *   plan_json_check split    the split of split_params() (--split)
+ *   plan_json_check split_refused
+ *                            the refused slice of split_refused_params()
  *
  * tools/carve/tests/CMakeLists.txt runs the tool with the options that
  * stand for these parameters. The parameters the tool echoes are
  * compared field by field too: if the options and full_params() drift
  * apart, the check says which field. */
 #include <carve/carve.h>
+#include <carve/split.h>
 
 #include "json_check.h"
 
@@ -65,6 +69,42 @@ static carve_plan_params refused_params(void)
     p.arena_count = 4;
     p.arena_bytes = 1024;
     p.options = CARVE_PLAN_HEAP_FALLBACK;
+    return p;
+}
+
+/* --ndrange 100,40 --arena-bytes 1K --split 1,1 --granule 3 --offset 5,10,
+ * with test_limits(): slices on multiples of 3 rows, launch-wide arenas
+ * from row 10 on. */
+static carve_split_params split_params(void)
+{
+    carve_split_params p;
+    memset(&p, 0, sizeof p);
+    p.plan.work_dim = 2;
+    p.plan.global_size[0] = 100;
+    p.plan.global_size[1] = 40;
+    p.plan.arena_bytes = 1024;
+    p.device_count = 2;
+    p.shares[0] = 1;
+    p.shares[1] = 1;
+    p.granule = 3;
+    p.global_offset[0] = 5;
+    p.global_offset[1] = 10;
+    return p;
+}
+
+/* --ndrange 1000 --arena-bytes 1K --split 1,3 with --max-alloc 512K
+ * --global-mem 2G --base-align 4K: device 0's 250 arenas fit, device
+ * 1's 750 do not. */
+static carve_split_params split_refused_params(void)
+{
+    carve_split_params p;
+    memset(&p, 0, sizeof p);
+    p.plan.work_dim = 1;
+    p.plan.global_size[0] = 1000;
+    p.plan.arena_bytes = 1024;
+    p.device_count = 2;
+    p.shares[0] = 1;
+    p.shares[1] = 3;
     return p;
 }
 
@@ -210,6 +250,149 @@ static void check_refused(const json_flat *json)
     }
 }
 
+/* The limits of split_refused_params(): 512K --max-alloc. */
+static carve_device_limits split_refused_limits(void)
+{
+    carve_device_limits limits = test_limits();
+    limits.max_mem_alloc_size = 512u << 10;
+    return limits;
+}
+
+static void expect_sizes(const json_flat *json, const char *array,
+                         const size_t *sizes, cl_uint dims)
+{
+    char path[96];
+    cl_uint d;
+    for (d = 0; d < dims; ++d) {
+        snprintf(path, sizeof path, "%s[%u]", array, (unsigned)d);
+        expect_number(json, path, sizes[d]);
+    }
+    snprintf(path, sizeof path, "%s[%u]", array, (unsigned)dims);
+    if (json_get(json, path) != NULL) {
+        fprintf(stderr, "%s has more than %u numbers\n", array,
+                (unsigned)dims);
+        ++failures;
+    }
+}
+
+/* The "split" object's request: devices, split_dim, shares, granule and
+ * global_offset as given. */
+static void expect_split_request(const json_flat *json,
+                                 const carve_split_params *p)
+{
+    char path[64];
+    cl_uint i;
+    expect_params(json, &p->plan);
+    expect_number(json, "split.devices", p->device_count);
+    expect_number(json, "split.split_dim", p->plan.work_dim - 1);
+    for (i = 0; i < p->device_count; ++i) {
+        snprintf(path, sizeof path, "split.shares[%u]", (unsigned)i);
+        expect_number(json, path, p->shares[i]);
+    }
+    snprintf(path, sizeof path, "split.shares[%u]", (unsigned)i);
+    if (json_get(json, path) != NULL) {
+        fprintf(stderr, "split.shares has more than %u shares\n",
+                (unsigned)p->device_count);
+        ++failures;
+    }
+    expect_number(json, "split.granule", p->granule);
+    expect_sizes(json, "split.global_offset", p->global_offset,
+                 p->plan.work_dim);
+    if (json_get(json, "plan.total_bytes") != NULL) {
+        fprintf(stderr, "a split has a \"plan\"\n");
+        ++failures;
+    }
+}
+
+static void check_split(const json_flat *json)
+{
+    carve_split_params params = split_params();
+    carve_device_limits limits[2];
+    carve_split_plan plan;
+    carve_status status;
+    char path[96];
+    cl_uint i;
+    limits[0] = limits[1] = test_limits();
+    status = carve_split_plan_compute(&params, limits, &plan);
+    if (status != CARVE_SUCCESS) {
+        fprintf(stderr, "the library refuses split_params(): %s\n",
+                plan.message);
+        ++failures;
+        return;
+    }
+    expect_limits(json, &limits[0]);
+    expect_flag(json, "refused", 0);
+    expect_split_request(json, &params);
+    for (i = 0; i < params.device_count; ++i) {
+        const carve_slice *slice = &plan.slices[i];
+        snprintf(path, sizeof path, "split.slices[%u].device", (unsigned)i);
+        expect_number(json, path, i);
+        snprintf(path, sizeof path, "split.slices[%u].global_offset",
+                 (unsigned)i);
+        expect_sizes(json, path, slice->global_offset, params.plan.work_dim);
+        snprintf(path, sizeof path, "split.slices[%u].global_size",
+                 (unsigned)i);
+        expect_sizes(json, path, slice->global_size, params.plan.work_dim);
+        snprintf(path, sizeof path, "split.slices[%u].first_arena",
+                 (unsigned)i);
+        expect_number(json, path, slice->first_arena);
+        snprintf(path, sizeof path, "split.slices[%u].arena_count",
+                 (unsigned)i);
+        expect_number(json, path, slice->plan.arena_count);
+        snprintf(path, sizeof path, "split.slices[%u].total_bytes",
+                 (unsigned)i);
+        expect_number(json, path, slice->plan.total_bytes);
+    }
+    if (json_at(json, "split.slices[%u].device", (unsigned)i)[0] != '\0') {
+        fprintf(stderr, "split.slices has more than %u slices\n",
+                (unsigned)i);
+        ++failures;
+    }
+    expect_number(json, "split.arena_count", plan.arena_count);
+    expect_number(json, "split.total_bytes", plan.total_bytes);
+    if (json_get(json, "refused_slice") != NULL) {
+        fprintf(stderr, "a split that fits has a \"refused_slice\"\n");
+        ++failures;
+    }
+}
+
+static void check_split_refused(const json_flat *json)
+{
+    carve_split_params params = split_refused_params();
+    carve_device_limits limits[2];
+    carve_split_plan plan;
+    carve_status status;
+    char text[sizeof plan.message + 2];
+    const char *name;
+    limits[0] = limits[1] = split_refused_limits();
+    status = carve_split_plan_compute(&params, limits, &plan);
+    if (status != CARVE_ERROR_SLICE_REFUSED) {
+        fprintf(stderr, "the library does not refuse a slice of "
+                        "split_refused_params(): %s\n",
+                carve_status_string(status));
+        ++failures;
+        return;
+    }
+    expect_flag(json, "refused", 1);
+    expect_split_request(json, &params);
+    snprintf(text, sizeof text, "\"%s\"", plan.message);
+    expect_text(json, "message", text);
+    name = carve_status_string(status);
+    snprintf(text, sizeof text, "\"%.*s\"", (int)strcspn(name, ":"), name);
+    expect_text(json, "status", text);
+    snprintf(text, sizeof text, "%d", (int)status);
+    expect_text(json, "status_code", text);
+    expect_number(json, "refused_slice", plan.refused_slice);
+    name = carve_status_string(plan.refused_status);
+    snprintf(text, sizeof text, "\"%.*s\"", (int)strcspn(name, ":"), name);
+    expect_text(json, "refused_status", text);
+    if (json_get(json, "split.slices[0].device") != NULL ||
+        json_get(json, "split.total_bytes") != NULL) {
+        fprintf(stderr, "a refused split has slices\n");
+        ++failures;
+    }
+}
+
 /* All of stdin, NUL-terminated; exits on failure. */
 static char *read_input(void)
 {
@@ -235,8 +418,10 @@ int main(int argc, char **argv)
     char *text;
     json_flat json;
     if (strcmp(mode, "parse") != 0 && strcmp(mode, "full") != 0 &&
-        strcmp(mode, "refused") != 0) {
-        fprintf(stderr, "usage: plan_json_check parse|full|refused < json\n");
+        strcmp(mode, "refused") != 0 && strcmp(mode, "split") != 0 &&
+        strcmp(mode, "split_refused") != 0) {
+        fprintf(stderr, "usage: plan_json_check "
+                        "parse|full|refused|split|split_refused < json\n");
         return 2;
     }
     text = read_input();
@@ -250,6 +435,10 @@ int main(int argc, char **argv)
         check_full(&json);
     else if (strcmp(mode, "refused") == 0)
         check_refused(&json);
+    else if (strcmp(mode, "split") == 0)
+        check_split(&json);
+    else if (strcmp(mode, "split_refused") == 0)
+        check_split_refused(&json);
     json_free(&json);
     free(text);
     if (failures == 0)
