@@ -116,7 +116,7 @@ void example_print_zero_copy(const carve_set *set)
                info.how, info.evidence);
 }
 
-static void print_summary(const carve_summary *s, const carve_plan *plan)
+void example_print_summary(const carve_summary *s, uint32_t arena_bytes)
 {
     printf("arenas: %u of %u opened, %u closed, %u refused opens\n",
            s->arenas_opened, s->arena_count, s->arenas_closed,
@@ -131,8 +131,15 @@ static void print_summary(const carve_summary *s, const carve_plan *plan)
            "%llu of %u bytes (footprint %llu)\n",
            (unsigned long long)s->in_use_bytes,
            (unsigned long long)s->max_peak_in_use_bytes,
-           (unsigned)plan->arena_bytes,
+           (unsigned)arena_bytes,
            (unsigned long long)s->max_peak_footprint_bytes);
+}
+
+int example_summary_healthy(const carve_summary *s)
+{
+    return s->arenas_opened == s->arena_count &&
+           s->arenas_closed == s->arena_count && s->open_failures == 0 &&
+           s->failed_count == 0 && s->misuse_count == 0;
 }
 
 /* Why the first arena that failed a request did so: the likeliest cause
@@ -168,11 +175,8 @@ int example_report_set(const carve_set *set, carve_summary *summary)
                               __LINE__);
         return 0;
     }
-    print_summary(summary, carve_set_plan(set));
-    healthy = summary->arenas_opened == summary->arena_count &&
-              summary->arenas_closed == summary->arena_count &&
-              summary->open_failures == 0 && summary->failed_count == 0 &&
-              summary->misuse_count == 0;
+    example_print_summary(summary, carve_set_plan(set)->arena_bytes);
+    healthy = example_summary_healthy(summary);
     if (!healthy)
         print_first_failure(image, summary->arena_count);
     status = carve_layout_check(image, &bad_index, &broken);

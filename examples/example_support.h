@@ -65,6 +65,12 @@ carve_status example_plan_params(const example_opencl *cl,
 /* Says whether the device was shown to work on the host's own bytes. */
 void example_print_zero_copy(const carve_set *set);
 
+/* Prints a summary's arenas, requests and memory (arenas of arena_bytes). */
+void example_print_summary(const carve_summary *s, uint32_t arena_bytes);
+/* 1 when every arena was opened and closed, with no failed request and no
+ * refused pointer. */
+int example_summary_healthy(const carve_summary *s);
+
 /* Prints the set's statistics and runs the invariant check of every arena.
  * Returns 1 when every arena passed the check and was opened and closed,
  * with no failed request and no refused pointer; otherwise says what went

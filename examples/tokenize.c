@@ -10,8 +10,15 @@
  * - stop words ("the", "of", ...) are dropped;
  * - of the tokens left, one equal to the token kept just before it is
  *   folded into that token's repeat count: "very Very fast" -> very x2, fast.
+ *
+ * With --devices N the same kernel, unchanged, runs split over N
+ * sub-devices of the device (carve/split.h): its work-item numbers are
+ * launch-wide, so each finds its own line and arena as on one device. The
+ * host checks the lists with the same code, read through the split.
  */
 #include "example_support.h"
+
+#include <carve/split.h>
 
 #include <ctype.h>
 #include <stddef.h>
@@ -396,22 +403,49 @@ static int is_lowered_copy(const char *lowered, const char *word,
     return 1;
 }
 
-/* Walks the list at `head` in the set's image. carve_layout_block
- * refuses any offset that is not inside a live block of this line's own
- * arena, and the walk stops after `count` nodes, so even a broken or
- * cyclic list cannot crash or hang the host, or pass for a right one. */
-static int list_matches(void *image, uint32_t line, uint32_t head,
-                        const host_token *expected, uint32_t count)
+/* Where the host reads the device's lists: one set's image, or, split
+ * over sub-devices, every slice of the split. A line's arena is the line's
+ * own number in both (carve_flat_global_id is launch-wide), so the checks
+ * below are the same code for both, through these two calls. */
+typedef struct device_lists {
+    void *image;              /* one device: the set's image */
+    const carve_split *split; /* or split: NULL on one device */
+} device_lists;
+
+static const void *lists_block(const device_lists *lists, uint32_t line,
+                               uint32_t offset, size_t bytes)
+{
+    return lists->split != NULL
+               ? carve_split_block(lists->split, line, offset, bytes)
+               : carve_layout_block(lists->image, line, offset, bytes);
+}
+
+static carve_status lists_arena_stats(const device_lists *lists,
+                                      uint32_t line, carve_arena_stats *out)
+{
+    return lists->split != NULL
+               ? carve_split_arena_stats(lists->split, line, out)
+               : carve_layout_arena_stats(lists->image, line, out);
+}
+
+/* Walks the list at `head`. carve_layout_block (and carve_split_block,
+ * which finds the line's slice first) refuses any offset that is not
+ * inside a live block of this line's own arena, and the walk stops after
+ * `count` nodes, so even a broken or cyclic list cannot crash or hang the
+ * host, or pass for a right one. */
+static int list_matches(const device_lists *lists, uint32_t line,
+                        uint32_t head, const host_token *expected,
+                        uint32_t count)
 {
     uint32_t offset = head, i;
     for (i = 0; i < count; ++i) {
         const token_node *node =
-            carve_layout_block(image, line, offset, sizeof *node);
+            lists_block(lists, line, offset, sizeof *node);
         const char *text;
         if (node == NULL || node->length != expected[i].length ||
             node->repeats != expected[i].repeats)
             return 0;
-        text = carve_layout_block(image, line, node->text, node->length);
+        text = lists_block(lists, line, node->text, node->length);
         if (text == NULL ||
             !is_lowered_copy(text, expected[i].text, node->length))
             return 0;
@@ -422,14 +456,14 @@ static int list_matches(void *image, uint32_t line, uint32_t head,
 
 /* Checks one line's list against the reference; `expected` has room for
  * the longest line's tokens. */
-static carve_status verify_line(void *image, const corpus *c,
+static carve_status verify_line(const device_lists *lists, const corpus *c,
                                 uint32_t line, host_token *expected, tally *t)
 {
     const char *text = c->text + c->line_start[line];
     uint32_t length = c->line_start[line + 1] - 1 - c->line_start[line];
     uint32_t found, kept, i;
     carve_arena_stats stats;
-    carve_status status = carve_layout_arena_stats(image, line, &stats);
+    carve_status status = lists_arena_stats(lists, line, &stats);
     if (status != CARVE_SUCCESS)
         return status;
     kept = host_tokenize(text, length, expected, &found);
@@ -438,24 +472,23 @@ static carve_status verify_line(void *image, const corpus *c,
     for (i = 0; i < kept; ++i)
         t->kept_bytes += example_block_bytes(sizeof(token_node)) +
                          example_block_bytes(expected[i].length);
-    if (!list_matches(image, line, stats.root, expected, kept) &&
+    if (!list_matches(lists, line, stats.root, expected, kept) &&
         t->lines_wrong++ < 3)
         printf("mismatch in line %u: \"%.*s\"\n", line, (int)length, text);
     return CARVE_SUCCESS;
 }
 
-static carve_status verify_lines(const carve_set *set, const corpus *c,
+static carve_status verify_lines(const device_lists *lists, const corpus *c,
                                  tally *t)
 {
     host_token *expected = malloc((c->longest / 2 + 1) * sizeof *expected);
-    void *image = NULL;
-    carve_status status = carve_set_image(set, &image);
+    carve_status status = CARVE_SUCCESS;
     uint32_t line;
     if (expected == NULL)
         return CARVE_ERROR_OUT_OF_HOST_MEMORY;
     memset(t, 0, sizeof *t);
     for (line = 0; line < LINE_COUNT && status == CARVE_SUCCESS; ++line)
-        status = verify_line(image, c, line, expected, t);
+        status = verify_line(lists, c, line, expected, t);
     free(expected);
     return status;
 }
@@ -485,8 +518,8 @@ typedef struct inputs {
     cl_mem stop_words;
 } inputs;
 
-static carve_status upload(const example_opencl *cl, const corpus *c,
-                           inputs *in)
+/* The inputs, in `context`: every device of it reads them. */
+static carve_status upload(cl_context context, const corpus *c, inputs *in)
 {
     char packed[256];
     size_t packed_bytes = pack_stop_words(packed, sizeof packed);
@@ -494,13 +527,13 @@ static carve_status upload(const example_opencl *cl, const corpus *c,
     carve_status status;
     if (packed_bytes == 0)
         return CARVE_ERROR_BUFFER_TOO_SMALL;
-    in->text = clCreateBuffer(cl->context, flags, c->bytes, c->text, &status);
+    in->text = clCreateBuffer(context, flags, c->bytes, c->text, &status);
     if (status == CARVE_SUCCESS)
-        in->line_start = clCreateBuffer(cl->context, flags,
+        in->line_start = clCreateBuffer(context, flags,
                                         (LINE_COUNT + 1) * sizeof(uint32_t),
                                         c->line_start, &status);
     if (status == CARVE_SUCCESS)
-        in->stop_words = clCreateBuffer(cl->context, flags, packed_bytes,
+        in->stop_words = clCreateBuffer(context, flags, packed_bytes,
                                         packed, &status);
     return status;
 }
@@ -527,46 +560,91 @@ static carve_status set_input_args(cl_kernel kernel, const inputs *in)
     return status;
 }
 
-int main(void)
+/* ---- the program -----------------------------------------------------------
+ * Everything above is the workload; tests/bench/split.c includes this file
+ * with TOKENIZE_NO_MAIN defined to time that very kernel and corpus, and
+ * brings its own main. */
+#ifndef TOKENIZE_NO_MAIN
+
+static void usage(FILE *out)
 {
-    example_opencl cl;
-    corpus c = {0};
+    fprintf(out,
+            "usage: carve_example_tokenize [--devices N]\n"
+            "  --devices N  split the launch over N sub-devices of the device "
+            "(1 to %u),\n"
+            "               made CL_DEVICE_PARTITION_EQUALLY; without it, "
+            "one device\n",
+            CARVE_SPLIT_MAX_DEVICES);
+}
+
+/* --devices N in *devices, 0 without it. Returns 0 (after the usage) for
+ * anything else on the command line. */
+static int read_command_line(int argc, char **argv, cl_uint *devices)
+{
+    char *end = NULL;
+    unsigned long n;
+    *devices = 0;
+    if (argc == 1)
+        return 1;
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        exit(0);
+    }
+    if (argc == 3 && strcmp(argv[1], "--devices") == 0) {
+        n = strtoul(argv[2], &end, 10);
+        if (argv[2][0] != '\0' && *end == '\0' && n >= 1 &&
+            n <= CARVE_SPLIT_MAX_DEVICES) {
+            *devices = (cl_uint)n;
+            return 1;
+        }
+    }
+    usage(stderr);
+    return 0;
+}
+
+static void print_verified(const corpus *c, const tally *t)
+{
+    printf("verified: %u lines (%llu bytes, longest %u), %llu tokens, %llu "
+           "kept, %u mismatches\n",
+           (unsigned)LINE_COUNT, (unsigned long long)c->bytes,
+           (unsigned)c->longest, (unsigned long long)t->tokens_found,
+           (unsigned long long)t->tokens_kept, (unsigned)t->lines_wrong);
+}
+
+/* ---- on one device ------------------------------------------------------ */
+
+/* The launch on the device the example opened. Returns the first failed
+ * step's status; *passed says whether the results verified. */
+static carve_status tokenize_on_device(const example_opencl *cl,
+                                       const corpus *c, int *passed)
+{
     inputs in = {0};
     cl_program program = NULL;
     cl_kernel kernel = NULL;
     carve_plan plan;
     carve_set *set = NULL;
     carve_summary summary;
+    device_lists lists = {0};
     tally t;
     size_t lines = LINE_COUNT;
-    int passed = 0;
-    carve_status status = example_opencl_open(&cl);
-    if (status != CARVE_SUCCESS) {
-        example_opencl_close(&cl);
-        return status == CARVE_ERROR_NO_DEVICE ? example_no_device_exit() : 1;
-    }
-    EXAMPLE_CHECK(corpus_generate(&c));
-    EXAMPLE_CHECK(example_plan(&cl, lines, arena_bytes_for_line(c.longest),
+    carve_status status;
+    EXAMPLE_CHECK(example_plan(cl, lines, arena_bytes_for_line(c->longest),
                                &plan));
-    EXAMPLE_CHECK(example_kernel_build(&cl, kernel_source, "tokenize_lines",
+    EXAMPLE_CHECK(example_kernel_build(cl, kernel_source, "tokenize_lines",
                                        &program, &kernel));
-    EXAMPLE_CHECK(upload(&cl, &c, &in));
+    EXAMPLE_CHECK(upload(cl->context, c, &in));
     EXAMPLE_CHECK(set_input_args(kernel, &in));
-    EXAMPLE_CHECK(carve_set_create(cl.context, cl.device, cl.queue, &plan, 0,
-                                   &set));
+    EXAMPLE_CHECK(carve_set_create(cl->context, cl->device, cl->queue, &plan,
+                                   0, &set));
     example_print_zero_copy(set);
     EXAMPLE_CHECK(carve_set_run(set, kernel, 0, 1, &lines, NULL));
 
-    EXAMPLE_CHECK(verify_lines(set, &c, &t));
-    printf("verified: %u lines (%llu bytes, longest %u), %llu tokens, %llu "
-           "kept, %u mismatches\n",
-           (unsigned)LINE_COUNT, (unsigned long long)c.bytes,
-           (unsigned)c.longest,
-           (unsigned long long)t.tokens_found,
-           (unsigned long long)t.tokens_kept, (unsigned)t.lines_wrong);
-    passed = example_report_set(set, &summary);
-    passed = memory_matches_results(&summary, &t) && passed &&
-             t.lines_wrong == 0;
+    EXAMPLE_CHECK(carve_set_image(set, &lists.image));
+    EXAMPLE_CHECK(verify_lines(&lists, c, &t));
+    print_verified(c, &t);
+    *passed = example_report_set(set, &summary);
+    *passed = memory_matches_results(&summary, &t) && *passed &&
+              t.lines_wrong == 0;
 
 cleanup:
     carve_set_release(set);
@@ -575,9 +653,292 @@ cleanup:
         clReleaseKernel(kernel);
     if (program != NULL)
         clReleaseProgram(program);
+    return status;
+}
+
+/* ---- split over sub-devices (--devices N) ------------------------------- */
+
+typedef struct sub_devices {
+    cl_uint count;
+    cl_device_id device[CARVE_SPLIT_MAX_DEVICES];
+    cl_command_queue queue[CARVE_SPLIT_MAX_DEVICES]; /* one per device */
+    cl_context context;                              /* of them alone */
+} sub_devices;
+
+/* Why the device cannot be split as asked, and what to do instead. */
+static void say_why_not(cl_uint wanted, const char *why, const char *instead)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "--devices %u: %s.\n%s, or pick a device that can be split with "
+            "CARVE_DEVICE.\n",
+            (unsigned)wanted, why, instead);
+}
+
+/* `wanted` sub-devices of `parent` of units / wanted compute units each:
+ * partitioning equally may make more (7 units in 3 makes 3 of 2, 8 units
+ * in 3 makes 4 of 2): the first `wanted` are kept. Says why not, and
+ * returns CL_DEVICE_PARTITION_FAILED, when the device cannot. */
+static carve_status partition(cl_device_id parent, cl_uint wanted,
+                              sub_devices *s)
+{
+    cl_uint units = 0, made = 0, i;
+    cl_device_id *all;
+    cl_device_partition_property equally[3] = {CL_DEVICE_PARTITION_EQUALLY,
+                                               0, 0};
+    char why[160], instead[64];
+    carve_status status = clGetDeviceInfo(
+        parent, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
+    if (status != CL_SUCCESS)
+        return status;
+    if (units < wanted) {
+        snprintf(why, sizeof why, "the device has %u compute unit%s, fewer "
+                 "than the %u sub-devices asked for", (unsigned)units,
+                 units == 1 ? "" : "s", (unsigned)wanted);
+        snprintf(instead, sizeof instead, "Ask for at most --devices %u",
+                 (unsigned)units);
+        say_why_not(wanted, why, instead);
+        return CL_DEVICE_PARTITION_FAILED;
+    }
+    equally[1] = (cl_device_partition_property)(units / wanted);
+    status = clCreateSubDevices(parent, equally, 0, NULL, &made);
+    if (status != CL_SUCCESS || made < wanted) {
+        snprintf(why, sizeof why, "the device cannot be partitioned equally "
+                 "into sub-devices of %u compute unit%s (%s)",
+                 (unsigned)(units / wanted), units / wanted == 1 ? "" : "s",
+                 carve_status_string(status));
+        say_why_not(wanted, why, "Run without --devices (one device)");
+        return CL_DEVICE_PARTITION_FAILED;
+    }
+    all = malloc(made * sizeof *all);
+    if (all == NULL)
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    status = clCreateSubDevices(parent, equally, made, all, NULL);
+    for (i = 0; status == CL_SUCCESS && i < made; ++i) {
+        if (i < wanted)
+            s->device[s->count++] = all[i];
+        else
+            clReleaseDevice(all[i]);
+    }
+    free(all);
+    if (status == CL_SUCCESS)
+        printf("split: %u sub-device%s of %u compute unit%s each (the "
+               "device has %u)\n",
+               (unsigned)wanted, wanted == 1 ? "" : "s",
+               (unsigned)(units / wanted), units / wanted == 1 ? "" : "s",
+               (unsigned)units);
+    return status;
+}
+
+/* The sub-devices, a context of them and an in-order queue on each.
+ * Release with sub_devices_close, also after a failure. */
+static carve_status sub_devices_open(cl_device_id parent, cl_uint wanted,
+                                     sub_devices *s)
+{
+    carve_status status = partition(parent, wanted, s);
+    cl_uint i;
+    if (status == CL_SUCCESS)
+        s->context = clCreateContext(NULL, s->count, s->device, NULL, NULL,
+                                     &status);
+    for (i = 0; status == CL_SUCCESS && i < s->count; ++i)
+        s->queue[i] = clCreateCommandQueue(s->context, s->device[i], 0,
+                                           &status);
+    return status;
+}
+
+static void sub_devices_close(sub_devices *s)
+{
+    cl_uint i;
+    for (i = 0; i < s->count; ++i) {
+        if (s->queue[i] != NULL)
+            clReleaseCommandQueue(s->queue[i]);
+        clReleaseDevice(s->device[i]);
+    }
+    if (s->context != NULL)
+        clReleaseContext(s->context);
+}
+
+/* The kernel, built for every sub-device, so that one kernel object
+ * launches on each. */
+static carve_status split_kernel_build(const sub_devices *s,
+                                       cl_program *program, cl_kernel *kernel)
+{
+    char *log = NULL;
+    carve_status status = carve_program_build_for_devices(
+        s->context, s->count, s->device, kernel_source, "-cl-std=CL1.2",
+        program, &log);
+    if (status != CARVE_SUCCESS && log != NULL) {
+        fflush(stdout);
+        fprintf(stderr, "kernel build log:\n%s\n", log);
+    }
+    free(log);
+    if (status == CARVE_SUCCESS)
+        *kernel = clCreateKernel(*program, "tokenize_lines", &status);
+    return status;
+}
+
+/* One line per work-item, as on one device, split evenly over the
+ * sub-devices, each slice checked against its own device's limits; prints
+ * the split (or why it does not fit). */
+static carve_status split_plan(const sub_devices *s, uint64_t arena_bytes,
+                               carve_split_plan *plan)
+{
+    carve_split_params params;
+    carve_device_limits limits[CARVE_SPLIT_MAX_DEVICES];
+    carve_status status = CARVE_SUCCESS;
+    cl_uint i;
+    memset(&params, 0, sizeof params);
+    params.plan.work_dim = 1;
+    params.plan.global_size[0] = LINE_COUNT;
+    params.plan.arena_bytes = arena_bytes;
+    params.device_count = s->count;
+    for (i = 0; i < s->count && status == CARVE_SUCCESS; ++i)
+        status = carve_device_limits_query(s->device[i], &limits[i]);
+    if (status == CARVE_SUCCESS)
+        status = carve_split_plan_compute(&params, limits, plan);
+    if (status != CARVE_SUCCESS) {
+        fprintf(stderr, "the split plan does not fit: %s\n", plan->message);
+        return status;
+    }
+    return carve_split_plan_print(plan, stdout);
+}
+
+/* How carve_split_create laid the memory out, and why. */
+static void print_split_memory(const carve_split *split)
+{
+    carve_split_info info;
+    if (carve_split_info_get(split, &info) != CARVE_SUCCESS)
+        return;
+    printf("layout: %u region%s for %u devices (%s); zero-copy %s\n",
+           (unsigned)info.region_count, info.region_count == 1 ? "" : "s",
+           (unsigned)info.device_count, info.why,
+           info.zero_copy_verified ? "verified on every device"
+                                   : "not shown on every device (the "
+                                     "results are still correct)");
+}
+
+static void print_split_summary(const carve_summary *total,
+                                const carve_summary *per_device,
+                                const carve_split_plan *plan)
+{
+    cl_uint i;
+    example_print_summary(total, plan->slices[0].plan.arena_bytes);
+    for (i = 0; i < plan->params.device_count; ++i)
+        printf("  device %u: lines %u to %u, %llu allocations, %llu frees\n",
+               (unsigned)i, (unsigned)plan->slices[i].first_arena,
+               (unsigned)(plan->slices[i].first_arena +
+                          per_device[i].arena_count - 1),
+               (unsigned long long)per_device[i].alloc_count,
+               (unsigned long long)per_device[i].free_count);
+}
+
+/* example_report_set for a split: the totals over every slice (and each
+ * device's part), then the invariant check of every arena. The same
+ * verdict: 1 when every arena passed, was opened and closed, with no
+ * failed request and no refused pointer. */
+static int report_split(const carve_split *split, carve_summary *total)
+{
+    carve_summary per_device[CARVE_SPLIT_MAX_DEVICES];
+    uint32_t bad_arena = 0, broken = 0;
+    cl_uint bad_slice = 0;
+    carve_status status = carve_split_summary(split, total, per_device);
+    int healthy;
+    if (status != CARVE_SUCCESS) {
+        example_print_failure("carve_split_summary", status, __FILE__,
+                              __LINE__);
+        return 0;
+    }
+    print_split_summary(total, per_device, carve_split_get_plan(split));
+    healthy = example_summary_healthy(total);
+    status = carve_split_check(split, &bad_slice, &bad_arena, &broken);
+    if (status == CARVE_SUCCESS) {
+        printf("invariant check: all %u arenas pass\n", total->arena_count);
+        return healthy;
+    }
+    if (status == CARVE_ERROR_ARENA_INVALID)
+        printf("invariant check: FAILED, line %u (device %u) breaks "
+               "invariant %u (a CARVE_CHECK_* code of carve_core.h)\n",
+               bad_arena, (unsigned)bad_slice, broken);
+    else
+        example_print_failure("carve_split_check", status, __FILE__,
+                              __LINE__);
+    return 0;
+}
+
+/* The same launch split over `count` sub-devices of the opened device,
+ * verified by the same checks, read through the split. */
+static carve_status tokenize_split(const example_opencl *cl, const corpus *c,
+                                   cl_uint count, int *passed)
+{
+    sub_devices subs;
+    inputs in = {0};
+    cl_program program = NULL;
+    cl_kernel kernel = NULL;
+    carve_split_plan plan;
+    carve_split *split = NULL;
+    carve_summary summary;
+    device_lists lists = {0};
+    tally t;
+    carve_status status;
+    memset(&subs, 0, sizeof subs);
+    status = sub_devices_open(cl->device, count, &subs);
+    if (status == CL_DEVICE_PARTITION_FAILED)
+        goto cleanup; /* partition said why */
+    EXAMPLE_CHECK(status);
+    EXAMPLE_CHECK(split_plan(&subs, arena_bytes_for_line(c->longest), &plan));
+    EXAMPLE_CHECK(split_kernel_build(&subs, &program, &kernel));
+    EXAMPLE_CHECK(upload(subs.context, c, &in));
+    EXAMPLE_CHECK(set_input_args(kernel, &in));
+    EXAMPLE_CHECK(carve_split_create(subs.context, subs.device, subs.queue,
+                                     &plan, 0, &split));
+    print_split_memory(split);
+    status = carve_split_run(split, kernel, 0, NULL);
+    if (status != CARVE_SUCCESS)
+        fprintf(stderr, "%s\n", carve_split_message(split));
+    EXAMPLE_CHECK(status);
+
+    lists.split = split;
+    EXAMPLE_CHECK(verify_lines(&lists, c, &t));
+    print_verified(c, &t);
+    *passed = report_split(split, &summary);
+    *passed = memory_matches_results(&summary, &t) && *passed &&
+              t.lines_wrong == 0;
+
+cleanup:
+    carve_split_release(split);
+    release_inputs(&in);
+    if (kernel != NULL)
+        clReleaseKernel(kernel);
+    if (program != NULL)
+        clReleaseProgram(program);
+    sub_devices_close(&subs);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    example_opencl cl;
+    corpus c = {0};
+    cl_uint devices;
+    int passed = 0;
+    carve_status status;
+    if (!read_command_line(argc, argv, &devices))
+        return 2;
+    status = example_opencl_open(&cl);
+    if (status != CARVE_SUCCESS) {
+        example_opencl_close(&cl);
+        return status == CARVE_ERROR_NO_DEVICE ? example_no_device_exit() : 1;
+    }
+    EXAMPLE_CHECK(corpus_generate(&c));
+    status = devices == 0 ? tokenize_on_device(&cl, &c, &passed)
+                          : tokenize_split(&cl, &c, devices, &passed);
+
+cleanup:
     example_opencl_close(&cl);
     corpus_free(&c);
     if (status == CARVE_SUCCESS)
         printf("%s\n", passed ? "PASSED" : "FAILED");
     return status == CARVE_SUCCESS && passed ? 0 : 1;
 }
+
+#endif /* TOKENIZE_NO_MAIN */
