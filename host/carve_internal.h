@@ -43,6 +43,9 @@ carve_status carve__image(const void *mem, const carve_set_header **header);
  * slice of a split launch): CORRUPT_SET for an invalid header,
  * INVALID_ARGUMENT when the last index would pass 32 bits. Resets keep it. */
 carve_status carve__layout_place(void *mem, uint32_t first_arena);
+/* carve__layout_place on a set's image (the host owns a new set), also
+ * kept by the set so that carve_set_run launches it where it belongs. */
+carve_status carve__set_place(carve_set *set, uint32_t first_arena);
 
 /* A set's image is an allocation of its region that only the set may free
  * (host/set.c). Marks the live allocation at ptr so; INVALID_ARGUMENT if

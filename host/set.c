@@ -13,6 +13,7 @@ struct carve_set {
     int host_owned;
     carve_plan plan;
     carve_zero_copy_info zero_copy;
+    uint32_t first_arena; /* a split's slice: its arena 0's launch index */
 };
 
 static int plan_usable(const carve_plan *plan)
@@ -173,6 +174,7 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
                            const size_t *local_size)
 {
     uint64_t items = 1;
+    size_t offset[3] = {0, 0, 0};
     cl_uint d;
     cl_event done = NULL;
     carve_status status, taken;
@@ -191,11 +193,21 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
     }
     if (items != set->plan.arena_count)
         return CARVE_ERROR_NDRANGE_MISMATCH;
+    /* A split's slice is launched where the split launch has it: its
+     * first arena's row of the slowest dimension, which
+     * carve_flat_global_id counts. */
+    if (set->first_arena != 0) {
+        uint64_t row = items / global_size[work_dim - 1];
+        if (set->first_arena % row != 0)
+            return CARVE_ERROR_NDRANGE_MISMATCH;
+        offset[work_dim - 1] = set->first_arena / row;
+    }
     status = carve_set_bind(set, kernel, arg_index);
     if (status == CARVE_SUCCESS)
         status = carve_set_to_device(set);
     if (status == CARVE_SUCCESS)
-        status = clEnqueueNDRangeKernel(set->queue, kernel, work_dim, NULL,
+        status = clEnqueueNDRangeKernel(set->queue, kernel, work_dim,
+                                        set->first_arena != 0 ? offset : NULL,
                                         global_size, local_size, 0, NULL,
                                         &done);
     if (status == CARVE_SUCCESS)
@@ -212,6 +224,14 @@ carve_status carve_set_run(carve_set *set, cl_kernel kernel, cl_uint arg_index,
     if (taken != CARVE_SUCCESS)
         (void)carve_set_to_host(set, 0, NULL);
     return status != CARVE_SUCCESS ? status : taken;
+}
+
+carve_status carve__set_place(carve_set *set, uint32_t first_arena)
+{
+    carve_status status = carve__layout_place(set->base, first_arena);
+    if (status == CARVE_SUCCESS)
+        set->first_arena = first_arena;
+    return status;
 }
 
 carve_status carve_set_reset(carve_set *set)

@@ -396,7 +396,8 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
 
 /* The device's open: a view that also marks the arena opened. `index` is
  * launch-wide: a slice of a split launch holds the arenas from its
- * header's first_arena on (an index below wraps to one past the count). A
+ * header's first_arena on (an index below wraps past the count: the
+ * header keeps first_arena + count within 32 bits). A
  * refused open (an index outside the set) is counted in the header, so
  * the host sees it; every request on such a handle returns NULL. */
 CARVE_INLINE carve_arena carve_core_open(CARVE_GLOBAL carve_u8 *base,

@@ -35,26 +35,53 @@ static void note_failure(carve_split *split, cl_uint slice, const char *step,
 
 /* ---- carving ------------------------------------------------------------ */
 
+/* Why the slices cannot share a region; returns 0 (for the caller to
+ * return), after releasing `region` if there is one. */
+static int per_device(carve_split *split, carve_region *region,
+                      const char *format, unsigned a, const char *b)
+{
+    char reason[160];
+    carve__message(reason, sizeof reason, format, a, b);
+    carve__message(split->why, sizeof split->why, "a region per device: %s",
+                   reason);
+    carve_region_release(region);
+    return 0;
+}
+
 /* One region for every slice, where every device works on it in place:
- * made on devices[0], then probed on each other device. NULL, with the
- * reason in split->why, where that cannot be shown. */
-static carve_status try_shared_region(carve_split *split, cl_context context)
+ * made on devices[0], then probed on each other device. Where that cannot
+ * be had (the slices together larger than a device's largest buffer, a
+ * region that cannot be made, a device not shown to work on it in place,
+ * a probe that gave no answer), returns 0 with the reason in split->why:
+ * each device then gets a region of its own, whose creation says what is
+ * wrong with a device if anything is. */
+static int try_shared_region(carve_split *split, cl_context context)
 {
     carve_region_params params;
+    carve_region_info info;
     carve_region *region = NULL;
-    uint64_t alignment = 0, bytes = 0;
+    uint64_t alignment = 0, bytes = 0, largest = UINT64_MAX;
     carve_status status;
     cl_uint i;
-    /* A sub-buffer must start on every device's base alignment. */
+    /* A sub-buffer must start on every device's base alignment, and the
+     * one buffer must be one every device can have. */
     for (i = 0; i < split->count; ++i) {
+        const carve_plan *p = &split->plan.slices[i].plan;
         uint64_t a = carve__device_base_alignment(split->devices[i]);
-        if (split->plan.slices[i].plan.arena_alignment > a)
-            a = split->plan.slices[i].plan.arena_alignment;
+        if (p->arena_alignment > a)
+            a = p->arena_alignment;
         if (a > alignment)
             alignment = a;
+        if (p->limits.max_mem_alloc_size < largest)
+            largest = p->limits.max_mem_alloc_size;
     }
     for (i = 0; i < split->count; ++i)
         bytes += round_up(split->plan.slices[i].plan.total_bytes, alignment);
+    if (bytes > largest)
+        return per_device(split, NULL,
+                          "the slices together (%u MiB) pass %s",
+                          (unsigned)(bytes >> 20),
+                          "a device's CL_DEVICE_MAX_MEM_ALLOC_SIZE");
     memset(&params, 0, sizeof params);
     params.backend = CARVE_BACKEND_AUTO;
     params.bytes = bytes;
@@ -62,46 +89,38 @@ static carve_status try_shared_region(carve_split *split, cl_context context)
     params.name = "split";
     status = carve_region_create(context, split->devices[0], &params, &region);
     if (status != CARVE_SUCCESS)
-        return status;
-    {
-        carve_region_info info;
-        status = carve_region_get_info(region, &info);
-        if (status == CARVE_SUCCESS && !info.zero_copy_verified) {
-            carve__message(split->why, sizeof split->why,
-                           "a region per device: device 0 is not shown to "
-                           "work on host memory in place (%s)",
-                           info.zero_copy_evidence);
-            carve_region_release(region);
-            return CARVE_SUCCESS;
-        }
-    }
+        return per_device(split, NULL,
+                          "one region for all could not be made on device "
+                          "%u: %s",
+                          0, carve_status_string(status));
+    status = carve_region_get_info(region, &info);
+    if (status != CARVE_SUCCESS || !info.zero_copy_verified)
+        return per_device(split, region,
+                          "device %u is not shown to work on host memory in "
+                          "place (%s)",
+                          0, status == CARVE_SUCCESS
+                                 ? info.zero_copy_evidence
+                                 : carve_status_string(status));
     for (i = 1; i < split->count; ++i) {
         int in_place = 0;
         status = carve__region_probe_device(region, split->devices[i],
                                             &in_place);
-        /* A probe that gave no answer proves nothing either: each device
-         * then gets a region of its own, whose creation says what is
-         * wrong with the device if anything is. */
-        if (status != CARVE_SUCCESS || !in_place) {
-            carve__message(split->why, sizeof split->why,
-                           "a region per device: device %u %s device 0's "
-                           "region in place%s%s",
-                           (unsigned)i,
-                           status == CARVE_SUCCESS ? "does not work on"
-                                                   : "was not shown to use",
-                           status == CARVE_SUCCESS ? "" : ": its probe failed: ",
-                           status == CARVE_SUCCESS
-                               ? ""
-                               : carve_status_string(status));
-            carve_region_release(region);
-            return CARVE_SUCCESS;
-        }
+        if (status != CARVE_SUCCESS)
+            return per_device(split, region,
+                              "device %u was not shown to use device 0's "
+                              "region in place: its probe failed: %s",
+                              (unsigned)i, carve_status_string(status));
+        if (!in_place)
+            return per_device(split, region,
+                              "device %u does not work on device 0's region "
+                              "in place%s",
+                              (unsigned)i, "");
     }
     split->shared_region = region;
     carve__message(split->why, sizeof split->why,
                    "one region for every device: each device's probe kernel "
                    "worked on its pages in place");
-    return CARVE_SUCCESS;
+    return 1;
 }
 
 static carve_status carve_slices(carve_split *split, cl_context context,
@@ -111,7 +130,6 @@ static carve_status carve_slices(carve_split *split, cl_context context,
     cl_uint i;
     for (i = 0; i < split->count && status == CARVE_SUCCESS; ++i) {
         const carve_slice *s = &split->plan.slices[i];
-        void *image = NULL;
         status = split->shared_region != NULL
                      ? carve_set_create_in(split->shared_region,
                                            split->queues[i], &s->plan,
@@ -120,9 +138,7 @@ static carve_status carve_slices(carve_split *split, cl_context context,
                                         split->queues[i], &s->plan, set_flags,
                                         &split->sets[i]);
         if (status == CARVE_SUCCESS)
-            status = carve_set_image(split->sets[i], &image);
-        if (status == CARVE_SUCCESS)
-            status = carve__layout_place(image, s->first_arena);
+            status = carve__set_place(split->sets[i], s->first_arena);
     }
     return status;
 }
@@ -176,10 +192,8 @@ carve_status carve_split_create(cl_context context,
         carve__message(split->why, sizeof split->why,
                        "a region per device, as asked");
     else
-        status = try_shared_region(split, context);
-    if (status == CARVE_SUCCESS)
-        status = carve_slices(split, context,
-                              flags & CARVE_SET_REQUIRE_ZERO_COPY);
+        (void)try_shared_region(split, context);
+    status = carve_slices(split, context, flags & CARVE_SET_REQUIRE_ZERO_COPY);
     if (status == CARVE_SUCCESS) {
         verify_zero_copy(split);
         if ((flags & CARVE_SET_REQUIRE_ZERO_COPY) && !split->zero_copy_verified)
@@ -259,7 +273,10 @@ static carve_status launch_slice(carve_split *split, cl_uint i,
     }
     if (status != CARVE_SUCCESS) {
         note_failure(split, i, step, status);
-        if (*done == NULL)
+        /* After a failed flush the kernel may still run: its event says
+         * when the slice may come back. */
+        if (*done == NULL ||
+            carve_set_to_host(split->sets[i], 1, done) != CARVE_SUCCESS)
             (void)carve_set_to_host(split->sets[i], 0, NULL);
     }
     return status;

@@ -53,13 +53,18 @@ static carve_status row_stride(const carve_split_params *p,
                                carve_split_plan *plan, uint64_t *stride)
 {
     const cl_uint s = p->plan.work_dim - 1;
-    uint64_t below = 1;
+    uint64_t below = 1, end = (uint64_t)p->global_offset[s];
+    int fits = 1;
     cl_uint d;
-    for (d = 0; d < s; ++d) /* at most two sizes: checked one at a time */
-        below = below <= UINT32_MAX ? below * p->plan.global_size[d] : below;
-    if (below > UINT32_MAX || p->global_offset[s] > UINT32_MAX ||
-        p->plan.global_size[s] > UINT32_MAX ||
-        (p->global_offset[s] + p->plan.global_size[s]) * below > UINT32_MAX)
+    /* Every product is checked before it is made: no wrap-around. */
+    for (d = 0; d < s && fits; ++d) {
+        fits = p->plan.global_size[d] <= UINT32_MAX / below;
+        below *= fits ? p->plan.global_size[d] : 1;
+    }
+    fits = fits && end <= UINT32_MAX &&
+           (uint64_t)p->plan.global_size[s] <= UINT32_MAX - end;
+    end += fits ? (uint64_t)p->plan.global_size[s] : 0;
+    if (!fits || end > UINT32_MAX / below)
         return REFUSE(plan, CARVE_ERROR_INVALID_NDRANGE,
                       "the launch's work-items, its offset included, pass "
                       "%u, the reach of carve_flat_global_id",
@@ -183,8 +188,11 @@ carve_status carve_split_plan_compute(const carve_split_params *params,
             }
             continue;
         }
-        if (status != CARVE_SUCCESS)
+        if (status != CARVE_SUCCESS) {
+            plan->refused_slice = CARVE_SPLIT_NO_SLICE;
+            plan->refused_status = CARVE_SUCCESS;
             return status;
+        }
         plan->arena_count += plan->slices[i].plan.arena_count;
         plan->total_bytes += plan->slices[i].plan.total_bytes;
     }
@@ -198,23 +206,42 @@ carve_status carve_split_plan_compute(const carve_split_params *params,
 /* Whether `plan` is one carve_split_plan_compute accepted. */
 int carve__split_plan_usable(const carve_split_plan *plan)
 {
-    cl_uint i;
-    uint64_t arenas = 0;
+    cl_uint i, d, s;
+    uint64_t arenas = 0, row = 1, next;
     if (plan == NULL || plan->message[0] != '\0' ||
         plan->params.device_count == 0 ||
         plan->params.device_count > CARVE_SPLIT_MAX_DEVICES ||
-        plan->params.plan.work_dim < 1 || plan->params.plan.work_dim > 3)
+        plan->params.plan.work_dim < 1 || plan->params.plan.work_dim > 3 ||
+        plan->split_dim != plan->params.plan.work_dim - 1)
         return 0;
+    s = plan->split_dim;
+    for (d = 0; d < s; ++d)
+        row *= plan->params.plan.global_size[d]; /* < 2^32: computed so */
+    if (row == 0 || row > UINT32_MAX)
+        return 0;
+    next = plan->params.global_offset[s];
+    /* The slices tile the launch, in order, each where its first arena
+     * says; a plan changed by hand that breaks this is refused. */
     for (i = 0; i < plan->params.device_count; ++i) {
-        const carve_plan *p = &plan->slices[i].plan;
+        const carve_slice *sl = &plan->slices[i];
+        const carve_plan *p = &sl->plan;
+        uint64_t items = row * (uint64_t)sl->global_size[s];
+        for (d = 0; d < s; ++d)
+            if (sl->global_size[d] != plan->params.plan.global_size[d] ||
+                sl->global_offset[d] != plan->params.global_offset[d])
+                return 0;
         if (p->message[0] != '\0' || p->total_bytes == 0 ||
-            p->total_bytes > UINT32_MAX ||
-            (uint64_t)plan->slices[i].first_arena + p->arena_count >
-                UINT32_MAX)
+            p->total_bytes > UINT32_MAX || sl->global_size[s] == 0 ||
+            sl->global_size[s] > UINT32_MAX || sl->global_offset[s] != next ||
+            items != p->arena_count || sl->first_arena != next * row ||
+            (uint64_t)sl->first_arena + p->arena_count > UINT32_MAX)
             return 0;
+        next += sl->global_size[s];
         arenas += p->arena_count;
     }
-    return arenas == plan->arena_count;
+    return arenas == plan->arena_count &&
+           next == (uint64_t)plan->params.global_offset[s] +
+                       plan->params.plan.global_size[s];
 }
 
 carve_status carve_split_plan_print(const carve_split_plan *plan,

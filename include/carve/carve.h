@@ -430,7 +430,10 @@ CARVE_API carve_status carve_set_bind(carve_set *set, cl_kernel kernel,
  * whose size (the product of global_size, which must not overflow) is not
  * the plan's arena count: each work-item opens the arena of its flat
  * index, so launch the NDRange the plan was made for, or plan for this
- * one. Otherwise passes on
+ * one. The set of a split's slice (carve/split.h) is launched with the
+ * global offset in the slowest dimension that puts it where the split
+ * launch has it (NDRANGE_MISMATCH if the faster dimensions' sizes cannot
+ * put its first arena at the start of a row). Otherwise passes on
  * OpenCL's status for the argument or the launch (e.g.
  * CL_INVALID_KERNEL_ARGS, CL_INVALID_WORK_GROUP_SIZE); after a failed
  * launch the set is back with the host. If waiting for the kernel fails

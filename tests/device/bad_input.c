@@ -1058,6 +1058,12 @@ static void test_split(env *e)
                CARVE_ERROR_INVALID_ARGUMENT, none,
                carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
                                   &changed, 0, &split));
+    changed = plan;
+    changed.slices[0].first_arena = 5;
+    BAD_STATUS("a plan changed by hand (a slice's first arena)",
+               CARVE_ERROR_INVALID_ARGUMENT, none,
+               carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,
+                                  &changed, 0, &split));
     EXPECT(split == NULL);
 
     REQUIRE_OK(carve_split_create(e->cl.context, &e->cl.device, &e->cl.queue,

@@ -15,7 +15,8 @@
  * total, check, report, fit), the per-device hand-back, a work-item's free
  * of a block of another device's slice, refused and recorded, and a
  * device whose launch fails while the other's runs: the error names it,
- * the other's results are there and readable.
+ * the other's results are there and readable; one slice relaunched on its
+ * own through its set; slices too big to share one region.
  */
 #include "device_support.h"
 
@@ -510,6 +511,79 @@ static void test_device_fails(rig *r, const results *want)
     free(input);
 }
 
+/* One slice relaunched on its own through its set: carve_set_run puts it
+ * where the split launch has it, so its work-items open their own arenas
+ * and get the parent's results. */
+static void test_slice_alone(rig *r, const results *want)
+{
+    const size_t global[1] = {1000};
+    carve_split_plan plan = split_plan(r, 1, global, NULL);
+    carve_split *split = NULL;
+    carve_set *last;
+    uint32_t *input = make_input(1000), i, differ = 0;
+    const carve_slice *s;
+    carve_summary total, per[MAX_SUB];
+    cl_int err;
+    cl_mem in, out;
+    REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
+                                  &split));
+    last = carve_split_set(split, r->sub_count - 1);
+    s = &plan.slices[r->sub_count - 1];
+    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                        1000 * 4, input, &err);
+    REQUIRE_OK(err);
+    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, 1000 * 4, NULL, &err);
+    REQUIRE_OK(err);
+    dev_arg(r->lists, 1, sizeof in, &in);
+    dev_arg(r->lists, 2, sizeof out, &out);
+    REQUIRE_OK(carve_set_run(last, r->lists, 0, 1, s->global_size, NULL));
+    REQUIRE_OK(carve_split_summary(split, &total, per));
+    EXPECT(per[r->sub_count - 1].arenas_closed == s->plan.arena_count);
+    EXPECT(total.open_failures == 0 && per[0].arenas_opened == 0);
+    for (i = s->first_arena; i < 1000; ++i) {
+        carve_arena_stats st;
+        REQUIRE_OK(carve_split_arena_stats(split, i, &st));
+        differ += !same_stats(&st, &want->stats[i]) ||
+                  walk_list(split, split_block, i, st.root) !=
+                      want->list_digest[i];
+    }
+    EXPECT(differ == 0);
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    carve_split_release(split);
+    free(input);
+}
+
+/* Slices that together pass the devices' largest buffer cannot share one
+ * region: each device gets its own, and the split says why. */
+static void test_too_big_to_share(rig *r)
+{
+    carve_split_params sp;
+    carve_split_plan plan;
+    carve_device_limits limits[MAX_SUB];
+    carve_split *split = NULL;
+    carve_split_info info;
+    cl_uint i;
+    memset(&sp, 0, sizeof sp);
+    sp.plan.work_dim = 1;
+    sp.plan.global_size[0] = 4096;
+    sp.plan.arena_bytes = 1024;
+    sp.device_count = r->sub_count;
+    for (i = 0; i < r->sub_count; ++i)
+        REQUIRE_OK(carve_device_limits_query(r->subs[i], &limits[i]));
+    REQUIRE_OK(carve_split_plan_compute(&sp, limits, &plan));
+    /* Room for the largest slice and a little more, not for all. */
+    for (i = 0; i < r->sub_count; ++i)
+        limits[i].max_mem_alloc_size = plan.slices[0].plan.total_bytes * 5 / 4;
+    REQUIRE_OK(carve_split_plan_compute(&sp, limits, &plan));
+    REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
+                                  &split));
+    REQUIRE_OK(carve_split_info_get(split, &info));
+    EXPECT(info.region_count == r->sub_count);
+    EXPECT(strstr(info.why, "CL_DEVICE_MAX_MEM_ALLOC_SIZE") != NULL);
+    carve_split_release(split);
+}
+
 static void test_partition(rig *r, const char *name)
 {
     static const size_t one_d[1] = {1000}, two_d[2] = {24, 37};
@@ -531,6 +605,7 @@ static void test_partition(rig *r, const char *name)
     run_split(r, 2, two_d, uneven, CARVE_SPLIT_REGION_PER_DEVICE, &want2,
               what);
     test_device_fails(r, &want1);
+    test_slice_alone(r, &want1);
     results_free(&want1);
     results_free(&want2);
 }
@@ -593,6 +668,7 @@ int main(void)
     test_report(&r);
     test_foreign_free(&r);
     test_slice_refused(&r);
+    test_too_big_to_share(&r);
     rig_close(&r);
     if (rig_open(&r, cl.device, by_counts)) {
         test_partition(&r, "by counts");

@@ -197,6 +197,33 @@ static void test_refusals(void)
     p.global_offset[0] = UINT32_MAX - 500;
     EXPECT_STATUS(carve_split_plan_compute(&p, limits, &plan),
                   CARVE_ERROR_INVALID_NDRANGE);
+    /* Products that would wrap 64 bits are refused before they are made. */
+    memset(&p, 0, sizeof p);
+    p.plan.work_dim = 2;
+    p.plan.global_size[0] = UINT32_MAX;
+    p.plan.global_size[1] = 3;
+    p.global_offset[1] = UINT32_MAX;
+    p.plan.arena_bytes = 64;
+    p.device_count = 2;
+    EXPECT_STATUS(carve_split_plan_compute(&p, limits, &plan),
+                  CARVE_ERROR_INVALID_NDRANGE);
+    p.plan.work_dim = 3;
+    p.plan.global_size[0] = 2;
+    p.plan.global_size[1] = (size_t)1 << (sizeof(size_t) * 8 - 1);
+    p.plan.global_size[2] = 4;
+    p.global_offset[1] = 0;
+    EXPECT_STATUS(carve_split_plan_compute(&p, limits, &plan),
+                  CARVE_ERROR_INVALID_NDRANGE);
+    /* A parameter error after a device's refusal names no device. */
+    p = params_1d(1000000, 2);
+    p.plan.heap_bytes = 1 << 20;
+    p.plan.heap_page_bytes = 1000; /* not a power of two */
+    limits[0].base_addr_align = 16; /* refused before the heap is read */
+    EXPECT_STATUS(carve_split_plan_compute(&p, limits, &plan),
+                  CARVE_ERROR_INVALID_HEAP);
+    EXPECT(plan.refused_slice == CARVE_SPLIT_NO_SLICE &&
+           plan.refused_status == CARVE_SUCCESS);
+    limits[0] = limits[2];
     /* Bad parameters come before any device's refusal. */
     p = params_1d(1000, 2);
     p.plan.arena_bytes = 0;
