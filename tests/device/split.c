@@ -205,6 +205,21 @@ static uint32_t *make_input(size_t items)
     return input;
 }
 
+/* Buffers of the lists kernel's input (make_input's) and output, bound as
+ * its arguments 1 and 2; released by the caller. */
+static void bind_workload(rig *r, size_t items, const uint32_t *input,
+                          cl_mem *in, cl_mem *out)
+{
+    cl_int err;
+    *in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                         items * 4, (void *)(uintptr_t)input, &err);
+    REQUIRE_OK(err);
+    *out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, items * 4, NULL, &err);
+    REQUIRE_OK(err);
+    dev_arg(r->lists, 1, sizeof *in, in);
+    dev_arg(r->lists, 2, sizeof *out, out);
+}
+
 /* The reference: the launch on the parent device, one set. */
 static void run_parent(rig *r, cl_uint dim, const size_t *global,
                        results *res)
@@ -215,19 +230,12 @@ static void run_parent(rig *r, cl_uint dim, const size_t *global,
     carve_device_limits limits;
     carve_plan plan;
     carve_set *set = NULL;
-    cl_int err;
     cl_mem in, out;
     REQUIRE_OK(carve_device_limits_query(r->parent, &limits));
     REQUIRE_OK(carve_plan_compute(&params, &limits, &plan));
     REQUIRE_OK(carve_set_create(r->context, r->parent, r->parent_queue, &plan,
                                 0, &set));
-    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                        items * 4, input, &err);
-    REQUIRE_OK(err);
-    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, items * 4, NULL, &err);
-    REQUIRE_OK(err);
-    dev_arg(r->lists, 1, sizeof in, &in);
-    dev_arg(r->lists, 2, sizeof out, &out);
+    bind_workload(r, items, input, &in, &out);
     REQUIRE_OK(carve_set_run(set, r->lists, 0, dim, global, NULL));
     DEV_EXPECT_CHECK(set);
     results_alloc(res, items);
@@ -291,7 +299,6 @@ static void run_split(rig *r, cl_uint dim, const size_t *global,
     carve_split_info info;
     carve_summary total, per[MAX_SUB];
     carve_fit fit, fits[MAX_SUB];
-    cl_int err;
     cl_mem in, out;
     REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, flags,
                                   &split));
@@ -301,13 +308,7 @@ static void run_split(rig *r, cl_uint dim, const size_t *global,
     EXPECT(info.region_count ==
            ((flags & CARVE_SPLIT_REGION_PER_DEVICE) ? r->sub_count : 1));
     EXPECT(info.zero_copy_verified);
-    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                        items * 4, input, &err);
-    REQUIRE_OK(err);
-    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, items * 4, NULL, &err);
-    REQUIRE_OK(err);
-    dev_arg(r->lists, 1, sizeof in, &in);
-    dev_arg(r->lists, 2, sizeof out, &out);
+    bind_workload(r, items, input, &in, &out);
     REQUIRE_OK(carve_split_run(split, r->lists, 0, NULL));
     EXPECT(carve_split_failed_slice(split) == CARVE_SPLIT_NO_SLICE);
     EXPECT(strcmp(carve_split_message(split), "") == 0);
@@ -368,20 +369,13 @@ static void test_report(rig *r)
     carve_split_plan plan = split_plan(r, 1, global, NULL);
     carve_split *split = NULL;
     uint32_t *input = make_input(96);
-    cl_int err;
     cl_mem in, out;
     FILE *f;
     char text[8192], want[96];
     size_t n;
     REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
                                   &split));
-    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                        96 * 4, input, &err);
-    REQUIRE_OK(err);
-    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, 96 * 4, NULL, &err);
-    REQUIRE_OK(err);
-    dev_arg(r->lists, 1, sizeof in, &in);
-    dev_arg(r->lists, 2, sizeof out, &out);
+    bind_workload(r, 96, input, &in, &out);
     REQUIRE_OK(carve_split_run(split, r->lists, 0, NULL));
     f = tmpfile();
     REQUIRE_OK(carve_split_report_print(split, f, CARVE_FORMAT_TEXT, 3));
@@ -469,7 +463,6 @@ static void test_device_fails(rig *r, const results *want)
     carve_summary total, per[MAX_SUB];
     carve_status status;
     uint32_t i, differ = 0;
-    cl_int err;
     cl_mem in, out;
     if (r->sub_count != 2)
         return;
@@ -477,13 +470,7 @@ static void test_device_fails(rig *r, const results *want)
     EXPECT(plan.slices[0].global_size[0] == 700);
     REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
                                   &split));
-    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                        1000 * 4, input, &err);
-    REQUIRE_OK(err);
-    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, 1000 * 4, NULL, &err);
-    REQUIRE_OK(err);
-    dev_arg(r->lists, 1, sizeof in, &in);
-    dev_arg(r->lists, 2, sizeof out, &out);
+    bind_workload(r, 1000, input, &in, &out);
     status = carve_split_run(split, r->lists, 0, local);
     EXPECT(status == CL_INVALID_WORK_GROUP_SIZE);
     EXPECT(carve_split_failed_slice(split) == 1);
@@ -523,19 +510,12 @@ static void test_slice_alone(rig *r, const results *want)
     uint32_t *input = make_input(1000), i, differ = 0;
     const carve_slice *s;
     carve_summary total, per[MAX_SUB];
-    cl_int err;
     cl_mem in, out;
     REQUIRE_OK(carve_split_create(r->context, r->subs, r->queues, &plan, 0,
                                   &split));
     last = carve_split_set(split, r->sub_count - 1);
     s = &plan.slices[r->sub_count - 1];
-    in = clCreateBuffer(r->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                        1000 * 4, input, &err);
-    REQUIRE_OK(err);
-    out = clCreateBuffer(r->context, CL_MEM_WRITE_ONLY, 1000 * 4, NULL, &err);
-    REQUIRE_OK(err);
-    dev_arg(r->lists, 1, sizeof in, &in);
-    dev_arg(r->lists, 2, sizeof out, &out);
+    bind_workload(r, 1000, input, &in, &out);
     REQUIRE_OK(carve_set_run(last, r->lists, 0, 1, s->global_size, NULL));
     REQUIRE_OK(carve_split_summary(split, &total, per));
     EXPECT(per[r->sub_count - 1].arenas_closed == s->plan.arena_count);

@@ -640,20 +640,28 @@ static void json_refusal(carve__json *j, const char *message,
     carve__json_real(j, "status_code", (double)status);
 }
 
+/* What every --json document starts with: the request, and the refusal if
+ * carve refused it. Leaves the document's object open. */
+static void json_document_start(carve__json *j, const plan_request *request,
+                                const char *message, carve_status status)
+{
+    carve__json_start(j, stdout);
+    carve__json_open(j, NULL, '{');
+    carve__json_text(j, "format", "carve-plan");
+    carve__json_uint(j, "version", 1);
+    json_limits(j, request);
+    carve__json_plan_params(j, "params", &request->params);
+    carve__json_bool(j, "refused", status != CARVE_SUCCESS);
+    if (status != CARVE_SUCCESS)
+        json_refusal(j, message, status);
+}
+
 static void print_json(const plan_request *request, const carve_plan *plan,
                        carve_status status)
 {
     carve__json j;
-    carve__json_start(&j, stdout);
-    carve__json_open(&j, NULL, '{');
-    carve__json_text(&j, "format", "carve-plan");
-    carve__json_uint(&j, "version", 1);
-    json_limits(&j, request);
-    carve__json_plan_params(&j, "params", &request->params);
-    carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
-    if (status != CARVE_SUCCESS)
-        json_refusal(&j, plan->message, status);
-    else
+    json_document_start(&j, request, plan->message, status);
+    if (status == CARVE_SUCCESS)
         json_plan(&j, plan);
     carve__json_close(&j, '}');
 }
@@ -713,15 +721,7 @@ static void print_split_json(const plan_request *request,
                              carve_status status)
 {
     carve__json j;
-    carve__json_start(&j, stdout);
-    carve__json_open(&j, NULL, '{');
-    carve__json_text(&j, "format", "carve-plan");
-    carve__json_uint(&j, "version", 1);
-    json_limits(&j, request);
-    carve__json_plan_params(&j, "params", &request->params);
-    carve__json_bool(&j, "refused", status != CARVE_SUCCESS);
-    if (status != CARVE_SUCCESS)
-        json_refusal(&j, plan->message, status);
+    json_document_start(&j, request, plan->message, status);
     if (status == CARVE_ERROR_SLICE_REFUSED) {
         carve__json_uint(&j, "refused_slice", plan->refused_slice);
         json_status_name(&j, "refused_status", plan->refused_status);
