@@ -23,9 +23,9 @@ _Static_assert(offsetof(carve_set_header, heap_class_count) == 120,
                "header field");
 _Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
                "state entry fixed part");
-_Static_assert(offsetof(carve_arena_state, failed_count) == 28, "state field");
-_Static_assert(offsetof(carve_arena_state, root) == 52, "state field");
-_Static_assert(offsetof(carve_arena_state, heap_frees) == 76, "state field");
+_Static_assert(offsetof(carve_arena_state, failed_count) == 0, "state field");
+_Static_assert(offsetof(carve_arena_state, root) == 40, "state field");
+_Static_assert(offsetof(carve_arena_state, heap_frees) == 36, "state field");
 _Static_assert(sizeof(carve_error_record) == 32, "error record");
 _Static_assert(sizeof(carve_event_record) == 16, "event record");
 

@@ -24,7 +24,9 @@ typedef uint64_t carve_u64;
 #define CARVE_GRANULE_SHIFT 4u
 #define CARVE_MAX_ALIGN 128u
 #define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
-#define CARVE_SET_VERSION 2u
+/* 3: the state entry's hot words and bitmaps first (see below). A kernel
+ * built against another version's headers finds every open refused. */
+#define CARVE_SET_VERSION 3u
 /* Largest arena: granule indices and byte offsets must fit 32 bits. */
 #define CARVE_MAX_ARENA_GRANULES (1u << 27)
 
@@ -114,34 +116,42 @@ typedef struct carve_set_header {
  * One entry of the state table: statistics plus the allocator's metadata.
  * All-zero is a valid empty arena, so a reset is a memset of the table and
  * never touches arena bytes. The entry is followed in memory by
- * class_bits[class_words], heads[class_count], run_heads[run classes (see
- * carve_core_run_classes)], start_bits[bitmap_words] and
- * end_bits[bitmap_words].
+ * class_bits[class_words], start_bits[bitmap_words],
+ * end_bits[bitmap_words], run_heads[run classes (see
+ * carve_core_run_classes)] and heads[class_count].
+ *
+ * The order is for the cache: what only failures and refusals write comes
+ * first, then the words every request reads or writes, then the bitmaps,
+ * so that a work-item's malloc, realloc and free mostly touch one or two
+ * cache lines of its entry; the free-list heads, read only once blocks
+ * have been freed, come last. (Measured with cachegrind on the
+ * variable-length output workload: one L1 miss less per work-item.)
  */
 typedef struct carve_arena_state {
-    carve_u32 bump;           /* granules handed out from the bottom */
-    carve_u32 bump_peak;      /* highest bump: the footprint high-water */
-    carve_u32 live_granules;  /* granules of live blocks: a slot counts its
-                                 size rounded up to granules, so that runs
-                                 leave the figure what the requests alone
-                                 make it */
-    carve_u32 live_peak;      /* high-water of live_granules */
-    carve_u32 live_blocks;    /* live blocks, small ones in runs included */
-    carve_u32 alloc_count;    /* successful allocations in the arena */
-    carve_u32 free_count;     /* successful frees in the arena */
     carve_u32 failed_count;   /* requests that returned NULL */
     carve_u32 last_failure;   /* CARVE_FAIL_* of the latest failure */
     carve_u32 largest_failed; /* bytes of the largest failed request */
     carve_u32 misuse_count;   /* pointers refused by free/realloc */
     carve_u32 last_misuse;    /* CARVE_MISUSE_* of the latest refusal */
-    carve_u32 flags;          /* CARVE_ARENA_* */
-    carve_u32 root;           /* an offset the kernel leaves for the host */
     carve_u32 zero_requests;  /* requests for 0 bytes (NULL, not a failure) */
-    carve_u32 realloc_count;  /* reallocs of a live block, moved or not */
     carve_u32 failure_site;   /* call site of the latest failure */
     carve_u32 misuse_site;    /* call site of the latest refusal */
     carve_u32 heap_allocs;    /* this work-item's allocations in the heap */
     carve_u32 heap_frees;     /* heap blocks this work-item freed */
+
+    carve_u32 root;           /* an offset the kernel leaves for the host */
+    carve_u32 realloc_count;  /* reallocs of a live block, moved or not */
+    carve_u32 free_count;     /* successful frees in the arena */
+    carve_u32 alloc_count;    /* successful allocations in the arena */
+    carve_u32 live_blocks;    /* live blocks, small ones in runs included */
+    carve_u32 live_peak;      /* high-water of live_granules */
+    carve_u32 live_granules;  /* granules of live blocks: a slot counts its
+                                 size rounded up to granules, so that runs
+                                 leave the figure what the requests alone
+                                 make it */
+    carve_u32 bump_peak;      /* highest bump: the footprint high-water */
+    carve_u32 flags;          /* CARVE_ARENA_* */
+    carve_u32 bump;           /* granules handed out from the bottom */
 } carve_arena_state;
 
 #define CARVE_STATE_FIXED_WORDS 20u

@@ -379,11 +379,11 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
         a.heap = carve_heap_view(base);
     }
     a.class_bits = entry + CARVE_STATE_FIXED_WORDS;
-    a.heads = a.class_bits + a.class_words;
-    a.run_classes = carve_core_run_classes(a.granules, a.options);
-    a.run_heads = a.heads + a.class_count;
-    a.start_bits = a.run_heads + a.run_classes;
+    a.start_bits = a.class_bits + a.class_words;
     a.end_bits = a.start_bits + a.bitmap_words;
+    a.run_classes = carve_core_run_classes(a.granules, a.options);
+    a.run_heads = a.end_bits + a.bitmap_words;
+    a.heads = a.run_heads + a.run_classes;
     a.payload = base + h->arenas_offset + (carve_u64)index * h->arena_stride;
     /* Slots are aligned from the payload's address: with a payload below
      * 16-byte alignment (a device that aligns buffers less) they would not
