@@ -480,9 +480,13 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
     if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
         bytes < a->large_bytes) {
         p = carve_core_try_malloc(a, bytes, align, &why);
-        if (p == 0 && why != CARVE_FAIL_NONE)
+        if (p != 0 || why == CARVE_FAIL_NONE)
+            return p;
+        /* A plan with a heap fallback takes a request the arena cannot
+         * serve to the slow path, which asks the arena once more and then
+         * the heap: only overflow pays for that. */
+        if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
             return carve_alloc_failed(a, bytes, why, call, site);
-        return p;
     }
     return carve_alloc_malloc_slow(a, bytes, align, call, site);
 }
@@ -587,18 +591,40 @@ CARVE_INLINE int carve_alloc_resize(carve_arena *a, const carve_alloc_block *b,
     return carve_core_resize_in_place(a, &b->core, need);
 }
 
-/* carve_realloc(a, p, bytes) at `site`: C semantics. realloc(NULL, n)
- * allocates; realloc(p, 0) frees p and returns NULL; on failure p stays
- * valid and untouched; a refused p returns NULL and is recorded. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
-                                                    CARVE_GLOBAL void *p,
-                                                    carve_u64 bytes,
-                                                    carve_u32 site)
+/* The end of a realloc of the resolved (and counted) block b that could
+ * not stay where it is: a new block, the old one's bytes copied, the old
+ * one released. On failure b stays live and untouched. */
+CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc_move(
+    carve_arena *a, CARVE_GLOBAL void *p, const carve_alloc_block *b,
+    carve_u64 bytes, carve_u32 site)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    carve_u64 keep, i;
+    CARVE_GLOBAL carve_u8 *q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(
+        a, bytes, CARVE_DEFAULT_ALIGN, site, &why);
+    if (q == 0)
+        return carve_alloc_failed(a, bytes, why, CARVE_CALL_REALLOC, site);
+    /* Whole words: both blocks are 8-byte aligned and at least keep
+     * bytes rounded up to 8 long. */
+    keep = ((b->requested < bytes ? b->requested : bytes) + 3u) >> 2;
+    for (i = 0u; i < keep; ++i)
+        ((CARVE_GLOBAL carve_u32 *)q)[i] =
+            ((CARVE_GLOBAL const carve_u32 *)b->start)[i];
+    carve_alloc_log_event(a, CARVE_CALL_REALLOC_FREE, site,
+                          carve_alloc_offset(a, p), b->usable);
+    carve_alloc_release(a, b, CARVE_CALL_REALLOC, site);
+    return carve_alloc_finish(a, q, bytes, CARVE_CALL_REALLOC, site);
+}
+
+/* Every realloc the fast path below does not finish: NULL, a heap block,
+ * a size of 0 or past the arena's, checks or events on, a refused
+ * pointer. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_realloc_slow(carve_arena *a,
+                                                         CARVE_GLOBAL void *p,
+                                                         carve_u64 bytes,
+                                                         carve_u32 site)
 {
     carve_alloc_block b;
-    carve_u64 need, keep, i;
-    carve_u32 why = CARVE_FAIL_NONE;
-    CARVE_GLOBAL carve_u8 *q;
     if (a->state == 0)
         return 0;
     if (p == 0)
@@ -616,24 +642,49 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
     if (bytes > 0xffffffffu - CARVE_GRANULE)
         return carve_alloc_failed(a, bytes, CARVE_FAIL_TOO_LARGE,
                                   CARVE_CALL_REALLOC, site);
-    need = bytes + ((a->options & CARVE_OPTION_CHECKS) ? CARVE_GRANULE : 0u);
-    if (carve_alloc_resize(a, &b, bytes, need))
+    if (carve_alloc_resize(
+            a, &b, bytes,
+            bytes + ((a->options & CARVE_OPTION_CHECKS) ? CARVE_GRANULE : 0u)))
         return carve_alloc_finish(a, p, bytes, CARVE_CALL_REALLOC, site);
-    q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(a, bytes,
-                                                   CARVE_DEFAULT_ALIGN, site,
-                                                   &why);
-    if (q == 0)
-        return carve_alloc_failed(a, bytes, why, CARVE_CALL_REALLOC, site);
-    /* Whole words: both blocks are 8-byte aligned and at least keep
-     * bytes rounded up to 8 long. */
-    keep = ((b.requested < bytes ? b.requested : bytes) + 3u) >> 2;
-    for (i = 0u; i < keep; ++i)
-        ((CARVE_GLOBAL carve_u32 *)q)[i] =
-            ((CARVE_GLOBAL const carve_u32 *)b.start)[i];
-    carve_alloc_log_event(a, CARVE_CALL_REALLOC_FREE, site,
-                          carve_alloc_offset(a, p), b.usable);
-    carve_alloc_release(a, &b, CARVE_CALL_REALLOC, site);
-    return carve_alloc_finish(a, q, bytes, CARVE_CALL_REALLOC, site);
+    return carve_alloc_realloc_move(a, p, &b, bytes, site);
+}
+
+/* carve_realloc(a, p, bytes) at `site`: C semantics. realloc(NULL, n)
+ * allocates; realloc(p, 0) frees p and returns NULL; on failure p stays
+ * valid and untouched; a refused p returns NULL and is recorded.
+ * The fast path is an arena block resized on a plan with nothing to log
+ * or check: the block found (as free finds it) and grown or shrunk where
+ * it is, which is what growing one output block by block mostly is; the
+ * same steps as the slow path, without its redzone, event and heap
+ * branches. */
+CARVE_HOT CARVE_GLOBAL void *carve_alloc_realloc(carve_arena *a,
+                                                    CARVE_GLOBAL void *p,
+                                                    carve_u64 bytes,
+                                                    carve_u32 site)
+{
+    carve_alloc_block b;
+    if (p != 0 && a->state != 0 && bytes != 0u &&
+        (a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
+        bytes < a->large_bytes && bytes <= 0xffffffffu - CARVE_GRANULE &&
+        !carve_alloc_in_heap(a, p) &&
+        !(a->state->flags & CARVE_ARENA_CORRUPT)) {
+        b.usable = carve_core_find(a, p, &b.core);
+        if (b.usable == 0u) {
+            carve_alloc_refused(a, p, a->state->last_misuse,
+                                CARVE_CALL_REALLOC, site);
+            return 0;
+        }
+        a->state->realloc_count += 1u;
+        if (carve_core_resize_in_place(a, &b.core, bytes))
+            return p;
+        b.start = (CARVE_GLOBAL carve_u8 *)p;
+        b.in_heap = 0u;
+        b.requested = b.usable;
+        b.alloc_site = 0u;
+        b.rz = 0u;
+        return carve_alloc_realloc_move(a, p, &b, bytes, site);
+    }
+    return carve_alloc_realloc_slow(a, p, bytes, site);
 }
 
 /* Bytes the caller may use in the live block p: the requested size with

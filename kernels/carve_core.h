@@ -66,8 +66,10 @@
 #include "carve_port.h"
 
 #define CARVE_NO_CLASS 0xffffffffu
-/* Options that leave the allocation fast paths as they are. */
-#define CARVE_OPTION_FAST_PATH CARVE_OPTION_RUNS
+/* Options the arena's fast paths (carve_alloc.h) serve: runs change only
+ * the core, and a heap fallback only what happens after the arena could
+ * not serve a request, which the fast paths hand to the slow ones. */
+#define CARVE_OPTION_FAST_PATH (CARVE_OPTION_RUNS | CARVE_OPTION_HEAP_FALLBACK)
 
 /* A view of the shared heap (carve_heap.h), from the set's header: built
  * once when an arena is opened and kept in its handle, so that heap calls
@@ -1209,8 +1211,8 @@ CARVE_HOT carve_u32 carve_core_free(carve_arena *a, CARVE_GLOBAL void *p)
 
 /* Grows the live block [g, g + n) in place to m granules when the free block
  * or wilderness after it has room; returns 1 on success. */
-CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
-                                          carve_u32 n, carve_u32 m)
+CARVE_HOT int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
+                                       carve_u32 n, carve_u32 m)
 {
     CARVE_GLOBAL carve_arena_state *s = a->state;
     carve_u32 hi = g + n, fn;
@@ -1242,9 +1244,9 @@ CARVE_INLINE int carve_core_grow_in_place(const carve_arena *a, carve_u32 g,
 /* Makes the live block b hold `bytes` without moving it: a slot when they
  * fit it; a plain block by shrinking, or growing when free space follows.
  * On success a->granted holds the usable bytes. */
-CARVE_INLINE int carve_core_resize_in_place(carve_arena *a,
-                                            const carve_core_block *b,
-                                            carve_u64 bytes)
+CARVE_HOT int carve_core_resize_in_place(carve_arena *a,
+                                         const carve_core_block *b,
+                                         carve_u64 bytes)
 {
     carve_u32 m;
     if (b->n == 0u) {
