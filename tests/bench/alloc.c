@@ -9,7 +9,9 @@
  *   utilisation  each work-item fills its arena until carve_malloc fails
  *   varlen       variable-length output per work-item: carve_malloc and
  *                carve_realloc against count kernel + prefix sum + write
- *                kernel
+ *                kernel, and against a slot of the longest output's size
+ *                per work-item (what a program without an allocator does
+ *                when it can afford the memory)
  *   contention   every work-item allocating at once from one shared place
  * Variants of the alloc/free sections:
  *   bump floor   a private bump pointer per work-item that never frees (a
@@ -151,6 +153,19 @@ static const char *const kernel_source =
     "        out[0] = n;\n"
     "    carve_set_root(&a, out);\n"
     "    carve_arena_close(&a);\n"
+    "}\n"
+    "/* The hand-indexed alternative: a slot of the longest output's size\n"
+    " * for every work-item, its length in the first word. */\n"
+    "kernel void varlen_fixed(global uint *slots)\n"
+    "{\n"
+    "    uint id = (uint)get_global_id(0), n = 0u;\n"
+    "    uint v = bench_varlen_start(id);\n"
+    "    global uint *mine = slots + (size_t)id * (1u + BENCH_VARLEN_MAX);\n"
+    "    while (v != 1u && n < BENCH_VARLEN_MAX) {\n"
+    "        mine[1u + n++] = v;\n"
+    "        v = bench_varlen_next(v);\n"
+    "    }\n"
+    "    mine[0] = n;\n"
     "}\n"
     "kernel void varlen_count(global uint *counts)\n"
     "{\n"
@@ -917,7 +932,8 @@ typedef struct varlen_run {
     uint32_t long_items; /* outputs too long for a fitted arena */
     cl_kernel carve_kernel, fitted_kernel; /* one each: their arguments */
     cl_kernel count_kernel, write_kernel;  /* two-pass */
-    cl_mem counts, offsets, out;
+    cl_kernel fixed_kernel;                /* fixed slots */
+    cl_mem counts, offsets, out, slots;
     size_t out_bytes;
 } varlen_run;
 
@@ -1117,19 +1133,46 @@ static double run_varlen_two_pass(void *context)
     return ok ? seconds : -1.0;
 }
 
-/* Both ways for `items` work-items: three rows; returns the two-pass time
+/* One launch writing into a slot per work-item sized for the longest
+ * output, and the slots mapped for the host to read: what a program
+ * without an allocator does when it can afford the memory. */
+static double run_varlen_fixed(void *context)
+{
+    varlen_run *v = context;
+    size_t global = v->items;
+    size_t bytes = (size_t)v->items * (1u + BENCH_VARLEN_MAX) * 4u;
+    double start = bench_now(), seconds;
+    uint32_t *slots = NULL, id;
+    cl_int err = clEnqueueNDRangeKernel(v->dev->cl.queue, v->fixed_kernel, 1,
+                                        NULL, &global, NULL, 0, NULL, NULL);
+    int ok = 1;
+    slots = map_buffer(v, v->slots, CL_MAP_READ, bytes, &err);
+    seconds = bench_now() - start;
+    for (id = 0; err == CL_SUCCESS && ok && id < v->items; ++id) {
+        const uint32_t *mine = slots + (size_t)id * (1u + BENCH_VARLEN_MAX);
+        ok = trajectory_ok(v, id, mine + 1, mine[0], "fixed-slot varlen");
+    }
+    err = unmap_buffer(v, v->slots, slots, err);
+    if (err == CL_SUCCESS)
+        err = clFinish(v->dev->cl.queue);
+    if (err != CL_SUCCESS)
+        return fail_with("fixed-slot varlen", err);
+    return ok ? seconds : -1.0;
+}
+
+/* Every way for `items` work-items: five rows; returns the two-pass time
  * over the carve time. */
 static double measure_varlen(bench_report *r, const bench_device *d,
                              const bench_options *o, uint32_t items)
 {
-    static bench_run_fn const runs[4] = {run_varlen_two_pass,
+    static bench_run_fn const runs[5] = {run_varlen_two_pass,
                                          run_varlen_carve, run_varlen_fitted,
-                                         run_reset};
+                                         run_reset, run_varlen_fixed};
     varlen_run v;
-    void *const contexts[4] = {&v, &v, &v, &v};
+    void *const contexts[5] = {&v, &v, &v, &v, &v};
     uint32_t id;
     uint64_t words = 0;
-    bench_timing timings[4];
+    bench_timing timings[5];
     char label[32];
     memset(&v, 0, sizeof v);
     v.dev = d;
@@ -1147,6 +1190,10 @@ static double measure_varlen(bench_report *r, const bench_device *d,
                           (size_t)v.items * 4u);
     v.offsets = new_buffer(d, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
                            (size_t)v.items * 4u);
+    v.slots = new_buffer(d, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                         (size_t)v.items * (1u + BENCH_VARLEN_MAX) * 4u);
+    v.fixed_kernel = new_kernel(d->carve, "varlen_fixed");
+    set_arg(v.fixed_kernel, 0, sizeof v.slots, &v.slots);
     v.count_kernel = new_kernel(d->carve, "varlen_count");
     v.write_kernel = new_kernel(d->carve, "varlen_write");
     set_arg(v.count_kernel, 0, sizeof v.counts, &v.counts);
@@ -1163,7 +1210,7 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     v.carve_kernel = new_kernel(d->carve, "varlen_carve");
     v.fitted_kernel = new_kernel(d->carve, "varlen_carve");
     /* One context serves all: each run starts from its own reset. */
-    bench_time_together(o, 4, runs, contexts, timings);
+    bench_time_together(o, 5, runs, contexts, timings);
 
     snprintf(label, sizeof label, "2^%d", __builtin_ctz(v.items));
     bench_row(r, label, v.items, "two-pass", timings[0], (double)words,
@@ -1178,6 +1225,9 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     bench_row(r, label, v.items, "carve: its reset alone", timings[3], 0,
               "state MiB",
               (double)carve_set_plan(v.largest)->state_bytes / 1048576.0);
+    bench_row(r, label, v.items, "fixed slots", timings[4], (double)words,
+              "buffer MiB",
+              (double)v.items * (1u + BENCH_VARLEN_MAX) * 4u / 1048576.0);
 
     carve_set_release(v.largest);
     carve_set_release(v.fitted);
@@ -1185,6 +1235,8 @@ static double measure_varlen(bench_report *r, const bench_device *d,
     clReleaseKernel(v.fitted_kernel);
     clReleaseKernel(v.count_kernel);
     clReleaseKernel(v.write_kernel);
+    clReleaseKernel(v.fixed_kernel);
+    clReleaseMemObject(v.slots);
     clReleaseMemObject(v.counts);
     clReleaseMemObject(v.offsets);
     if (v.out != NULL)
@@ -1224,7 +1276,9 @@ static void section_varlen(bench_report *r, const bench_device *d,
                BENCH_VARLEN_MAX);
     bench_note(r, "carve: one block per work-item, doubled by carve_realloc "
                "when full; read in place. two-pass: count kernel, prefix sum "
-               "on the host (mapped), write kernel, output mapped");
+               "on the host (mapped), write kernel, output mapped. fixed "
+               "slots: no allocator, a slot of %u words per work-item, "
+               "mapped", 1u + BENCH_VARLEN_MAX);
     bench_note(r, "buffer MiB: what each needs; carve plans every arena "
                "for the longest output; 'fitted + heap' plans arenas of "
                "%u words and a heap for the longer outputs",
