@@ -467,8 +467,28 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
     return carve_alloc_finish(a, p, bytes, call, site);
 }
 
+/* A request of the fast path that the arena could not serve (`why`:
+ * OUT_OF_MEMORY or TOO_LARGE) on a plan that falls back to the heap: the
+ * rest of what carve_alloc_place does, without asking the arena again
+ * (which may have found itself damaged meanwhile). */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_overflow(carve_arena *a,
+                                                     carve_u64 bytes,
+                                                     carve_u32 align,
+                                                     carve_u32 call,
+                                                     carve_u32 site,
+                                                     carve_u32 why)
+{
+    CARVE_GLOBAL void *p = 0;
+    if (a->heap_end != 0u && bytes <= 0xffffffffu - CARVE_GRANULE)
+        p = carve_alloc_from_heap(a, bytes, align, bytes, site, &why);
+    if (p == 0)
+        return carve_alloc_failed(a, bytes, why, call, site);
+    return carve_alloc_finish(a, p, bytes, call, site);
+}
+
 /* An allocation for `call` at `site`: the fast path when the plan asks for
- * nothing but the arena (one test of the handle), else the slow path. */
+ * nothing but the arena, or the heap only for what the arena cannot
+ * serve (one test of the handle), else the slow path. */
 CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                                                     carve_u64 bytes,
                                                     carve_u32 align,
@@ -482,11 +502,12 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
         p = carve_core_try_malloc(a, bytes, align, &why);
         if (p != 0 || why == CARVE_FAIL_NONE)
             return p;
-        /* A plan with a heap fallback takes a request the arena cannot
-         * serve to the slow path, which asks the arena once more and then
-         * the heap: only overflow pays for that. */
         if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
             return carve_alloc_failed(a, bytes, why, call, site);
+        if (why == CARVE_FAIL_OUT_OF_MEMORY || why == CARVE_FAIL_TOO_LARGE)
+            return carve_alloc_overflow(a, bytes, align, call, site, why);
+        /* A corrupt arena, a bad alignment: the slow path decides, as it
+         * did before the fallback plans had a fast path. */
     }
     return carve_alloc_malloc_slow(a, bytes, align, call, site);
 }
@@ -562,8 +583,11 @@ CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
     carve_u32 kind;
     if (p == 0 || a->state == 0)
         return;
+    /* An arena known corrupt goes the slow way: its free is logged, but
+     * not counted as a refusal, so it must not set misuse_site. */
     if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
-        !carve_alloc_in_heap(a, p)) {
+        !carve_alloc_in_heap(a, p) &&
+        !(a->state->flags & CARVE_ARENA_CORRUPT)) {
         kind = carve_core_free(a, p);
         if (kind != CARVE_MISUSE_NONE)
             carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);
