@@ -382,11 +382,14 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
 }
 
 /* Where a request goes and what it gets, with nothing counted as failed:
- * the arena first unless the request is large, then the heap if allowed. */
+ * the arena first unless the request is large, then the heap if allowed.
+ * `arena_said`: CARVE_FAIL_NONE, or why the arena (asked by a fast path)
+ * could not serve it. */
 CARVE_INLINE CARVE_GLOBAL void *carve_alloc_place(carve_arena *a,
                                                   carve_u64 bytes,
                                                   carve_u32 align,
                                                   carve_u32 site,
+                                                  carve_u32 arena_said,
                                                   carve_u32 *why)
 {
     int checks = (a->options & CARVE_OPTION_CHECKS) != 0u;
@@ -404,10 +407,16 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_place(carve_arena *a,
     if (bytes > 0xffffffffu - CARVE_GRANULE)
         return 0;
     if (!to_heap) {
-        p = carve_core_try_malloc(a, need, align, why);
-        if (p != 0 || *why == CARVE_FAIL_NONE ||
-            *why == CARVE_FAIL_BAD_ALIGNMENT || *why == CARVE_FAIL_CORRUPT)
-            return p;
+        /* The fast path may have asked the arena already: it is not asked
+         * twice (it may have found itself damaged the first time). */
+        if (arena_said != CARVE_FAIL_NONE) {
+            *why = arena_said;
+        } else {
+            p = carve_core_try_malloc(a, need, align, why);
+            if (p != 0 || *why == CARVE_FAIL_NONE ||
+                *why == CARVE_FAIL_BAD_ALIGNMENT || *why == CARVE_FAIL_CORRUPT)
+                return p;
+        }
         to_heap = a->heap_end != 0u &&
                   (a->options & CARVE_OPTION_HEAP_FALLBACK) != 0u;
     }
@@ -455,35 +464,36 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
                                                         carve_u64 bytes,
                                                         carve_u32 align,
                                                         carve_u32 call,
-                                                        carve_u32 site)
+                                                        carve_u32 site,
+                                                        carve_u32 arena_said)
 {
     carve_u32 why = CARVE_FAIL_NONE;
     CARVE_GLOBAL void *p;
     if (a->state == 0)
         return 0;
-    p = carve_alloc_place(a, bytes, align, site, &why);
+    p = carve_alloc_place(a, bytes, align, site, arena_said, &why);
     if (p == 0)
         return carve_alloc_failed(a, bytes, why, call, site);
     return carve_alloc_finish(a, p, bytes, call, site);
 }
 
-/* A request of the fast path that the arena could not serve (`why`:
- * OUT_OF_MEMORY or TOO_LARGE) on a plan that falls back to the heap: the
- * rest of what carve_alloc_place does, without asking the arena again
- * (which may have found itself damaged meanwhile). */
-CARVE_COLD CARVE_GLOBAL void *carve_alloc_overflow(carve_arena *a,
+/* A fast-path request the arena did not serve (`why`) on a plan with a
+ * heap fallback: what it could not serve goes to the heap without asking
+ * the arena again (which may have found itself damaged the first time); a
+ * corrupt arena or a bad alignment is the slow path's to decide, as it was
+ * before these plans had a fast path. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_fallback(carve_arena *a,
                                                      carve_u64 bytes,
                                                      carve_u32 align,
                                                      carve_u32 call,
                                                      carve_u32 site,
                                                      carve_u32 why)
 {
-    CARVE_GLOBAL void *p = 0;
-    if (a->heap_end != 0u && bytes <= 0xffffffffu - CARVE_GRANULE)
-        p = carve_alloc_from_heap(a, bytes, align, bytes, site, &why);
-    if (p == 0)
-        return carve_alloc_failed(a, bytes, why, call, site);
-    return carve_alloc_finish(a, p, bytes, call, site);
+    return carve_alloc_malloc_slow(
+        a, bytes, align, call, site,
+        why == CARVE_FAIL_OUT_OF_MEMORY || why == CARVE_FAIL_TOO_LARGE
+            ? why
+            : CARVE_FAIL_NONE);
 }
 
 /* An allocation for `call` at `site`: the fast path when the plan asks for
@@ -504,12 +514,10 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
             return p;
         if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
             return carve_alloc_failed(a, bytes, why, call, site);
-        if (why == CARVE_FAIL_OUT_OF_MEMORY || why == CARVE_FAIL_TOO_LARGE)
-            return carve_alloc_overflow(a, bytes, align, call, site, why);
-        /* A corrupt arena, a bad alignment: the slow path decides, as it
-         * did before the fallback plans had a fast path. */
+        return carve_alloc_fallback(a, bytes, align, call, site, why);
     }
-    return carve_alloc_malloc_slow(a, bytes, align, call, site);
+    return carve_alloc_malloc_slow(a, bytes, align, call, site,
+                                   CARVE_FAIL_NONE);
 }
 
 /* carve_malloc_aligned(a, bytes, align) at `site`. */
@@ -625,7 +633,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_realloc_move(
     carve_u32 why = CARVE_FAIL_NONE;
     carve_u64 keep, i;
     CARVE_GLOBAL carve_u8 *q = (CARVE_GLOBAL carve_u8 *)carve_alloc_place(
-        a, bytes, CARVE_DEFAULT_ALIGN, site, &why);
+        a, bytes, CARVE_DEFAULT_ALIGN, site, CARVE_FAIL_NONE, &why);
     if (q == 0)
         return carve_alloc_failed(a, bytes, why, CARVE_CALL_REALLOC, site);
     /* Whole words: both blocks are 8-byte aligned and at least keep
@@ -653,7 +661,8 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_realloc_slow(carve_arena *a,
         return 0;
     if (p == 0)
         return carve_alloc_malloc_slow(a, bytes, CARVE_DEFAULT_ALIGN,
-                                       CARVE_CALL_REALLOC, site);
+                                       CARVE_CALL_REALLOC, site,
+                                       CARVE_FAIL_NONE);
     if (!carve_alloc_resolve(a, p, CARVE_CALL_REALLOC, site, &b))
         return 0;
     a->state->realloc_count += 1u;
