@@ -278,7 +278,15 @@ static void test_corruption_is_contained(void)
     EXPECT(carve_malloc(&a, 64) == NULL);
     EXPECT(state_of(&a)->last_failure == CARVE_FAIL_CORRUPT);
     EXPECT(state_of(&a)->flags & CARVE_ARENA_CORRUPT);
-    carve_free(&a, p); /* refused quietly: the arena is quarantined */
+    /* Refused quietly: the arena is quarantined. Logged, but no refusal
+     * is counted, so misuse_site stays what the last counted one left. */
+    {
+        uint32_t misuses = state_of(&a)->misuse_count;
+        uint32_t site = state_of(&a)->misuse_site;
+        carve_free(&a, p);
+        EXPECT(state_of(&a)->misuse_count == misuses);
+        EXPECT(state_of(&a)->misuse_site == site);
+    }
     EXPECT(carve_malloc(&a, 16) == NULL);
     EXPECT(memcmp(snapshot, neighbour, sizeof snapshot) == 0);
     {

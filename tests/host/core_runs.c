@@ -153,6 +153,39 @@ static void test_damage(void)
     fixture_free(&f);
 }
 
+/* A plan with a heap fallback: a request the arena cannot serve goes to
+ * the heap even when the arena, trying to make room by giving its empty
+ * runs back, finds a run header damaged: the arena is then corrupt, and
+ * the heap still serves (the arena is not asked a second time). */
+static void test_damage_with_fallback(void)
+{
+    carve_plan_params p;
+    core_fixture f;
+    carve_arena a;
+    unsigned char *slot, *from_heap;
+    int i;
+    memset(&p, 0, sizeof p);
+    p.arena_count = 1;
+    p.arena_bytes = 1024;
+    p.heap_bytes = 64 * 1024;
+    p.options = CARVE_PLAN_SMALL_RUNS | CARVE_PLAN_HEAP_FALLBACK;
+    f = fixture_make_params(&p);
+    a = fixture_open(&f, 0);
+    slot = carve_malloc(&a, 16); /* a run of 16-byte slots at granule 0 */
+    carve_free(&a, slot);        /* empty, it waits at its list's head */
+    for (i = 0; i < 3; ++i)      /* nearly all that is left */
+        EXPECT(carve_malloc(&a, 250) != NULL);
+    ((uint32_t *)(void *)a.payload)[0] = 0; /* the run's tag */
+    from_heap = carve_malloc(&a, 250);
+    EXPECT(from_heap != NULL);
+    EXPECT(from_heap >= f.image + f.plan.heap_offset &&
+           from_heap < f.image + f.plan.heap_offset + f.plan.heap_bytes);
+    EXPECT(a.state->heap_allocs == 1);
+    EXPECT(a.state->failed_count == 0);
+    EXPECT(a.state->flags & CARVE_ARENA_CORRUPT);
+    fixture_free(&f);
+}
+
 /* The one walker visits each live slot; the block accessor finds them. */
 static void test_walkers(void)
 {
@@ -190,6 +223,7 @@ int main(void)
     test_runs_given_back();
     test_utilisation();
     test_damage();
+    test_damage_with_fallback();
     test_walkers();
     return carve_test_finish("core_runs");
 }
