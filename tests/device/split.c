@@ -285,13 +285,34 @@ static int same_stats(const carve_arena_stats *a, const carve_arena_stats *b)
            a->heap_allocs == b->heap_allocs && a->heap_frees == b->heap_frees;
 }
 
+/* Arenas [first, end) of the split whose statistics or block list differ
+ * from the one-device reference; the first few are named. */
+static uint32_t arenas_differing(const carve_split *split,
+                                 const results *want, uint32_t first,
+                                 uint32_t end, const char *what)
+{
+    uint32_t i, differ = 0;
+    for (i = first; i < end; ++i) {
+        carve_arena_stats st;
+        REQUIRE_OK(carve_split_arena_stats(split, i, &st));
+        if (!same_stats(&st, &want->stats[i]) ||
+            walk_list(split, split_block, i, st.root) !=
+                want->list_digest[i]) {
+            if (differ++ < 3)
+                fprintf(stderr, "  %s: arena %u differs from one device's\n",
+                        what, (unsigned)i);
+        }
+    }
+    return differ;
+}
+
 /* The split run of the same launch, compared with the reference. */
 static void run_split(rig *r, cl_uint dim, const size_t *global,
                       const uint32_t *shares, uint32_t flags,
                       const results *want, const char *what)
 {
     carve_split_plan plan = split_plan(r, dim, global, shares);
-    size_t items = want->items, i;
+    size_t items = want->items;
     uint32_t *input = make_input(items), *output = dev_xmalloc(items * 4);
     uint32_t differ = 0, bad_arena = 0, broken = 0;
     cl_uint bad_slice = 0;
@@ -315,17 +336,7 @@ static void run_split(rig *r, cl_uint dim, const size_t *global,
     REQUIRE_OK(clEnqueueReadBuffer(r->queues[0], out, CL_TRUE, 0, items * 4,
                                    output, 0, NULL, NULL));
     EXPECT(memcmp(output, want->output, items * 4) == 0);
-    for (i = 0; i < items; ++i) {
-        carve_arena_stats st;
-        REQUIRE_OK(carve_split_arena_stats(split, (uint32_t)i, &st));
-        if (!same_stats(&st, &want->stats[i]) ||
-            walk_list(split, split_block, (uint32_t)i, st.root) !=
-                want->list_digest[i]) {
-            if (differ++ < 3)
-                fprintf(stderr, "  %s: arena %zu differs from one device's\n",
-                        what, i);
-        }
-    }
+    differ = arenas_differing(split, want, 0, (uint32_t)items, what);
     EXPECT(differ == 0);
     EXPECT_STATUS(carve_split_check(split, &bad_slice, &bad_arena, &broken), CARVE_SUCCESS);
     /* Totals add up the devices', which each hold their own slice. */
@@ -462,7 +473,7 @@ static void test_device_fails(rig *r, const results *want)
     uint32_t *input = make_input(1000);
     carve_summary total, per[MAX_SUB];
     carve_status status;
-    uint32_t i, differ = 0;
+    uint32_t differ = 0;
     cl_mem in, out;
     if (r->sub_count != 2)
         return;
@@ -483,13 +494,7 @@ static void test_device_fails(rig *r, const results *want)
     /* Every slice is the host's: device 0's ran, device 1's did not. */
     REQUIRE_OK(carve_split_summary(split, &total, per));
     EXPECT(per[0].arenas_closed == 700 && per[1].arenas_opened == 0);
-    for (i = 0; i < 700; ++i) {
-        carve_arena_stats st;
-        REQUIRE_OK(carve_split_arena_stats(split, i, &st));
-        differ += !same_stats(&st, &want->stats[i]) ||
-                  walk_list(split, split_block, i, st.root) !=
-                      want->list_digest[i];
-    }
+    differ = arenas_differing(split, want, 0, 700, "failed launch");
     EXPECT(differ == 0);
     EXPECT_STATUS(carve_split_check(split, NULL, NULL, NULL), CARVE_SUCCESS);
     clReleaseMemObject(in);
@@ -507,7 +512,7 @@ static void test_slice_alone(rig *r, const results *want)
     carve_split_plan plan = split_plan(r, 1, global, NULL);
     carve_split *split = NULL;
     carve_set *last;
-    uint32_t *input = make_input(1000), i, differ = 0;
+    uint32_t *input = make_input(1000), differ = 0;
     const carve_slice *s;
     carve_summary total, per[MAX_SUB];
     cl_mem in, out;
@@ -520,13 +525,8 @@ static void test_slice_alone(rig *r, const results *want)
     REQUIRE_OK(carve_split_summary(split, &total, per));
     EXPECT(per[r->sub_count - 1].arenas_closed == s->plan.arena_count);
     EXPECT(total.open_failures == 0 && per[0].arenas_opened == 0);
-    for (i = s->first_arena; i < 1000; ++i) {
-        carve_arena_stats st;
-        REQUIRE_OK(carve_split_arena_stats(split, i, &st));
-        differ += !same_stats(&st, &want->stats[i]) ||
-                  walk_list(split, split_block, i, st.root) !=
-                      want->list_digest[i];
-    }
+    differ = arenas_differing(split, want, s->first_arena, 1000,
+                              "slice alone");
     EXPECT(differ == 0);
     clReleaseMemObject(in);
     clReleaseMemObject(out);
