@@ -39,6 +39,13 @@ const carve_set_header *carve__header(const void *mem);
  * else SUCCESS with the header in *header. */
 carve_status carve__image(const void *mem, const carve_set_header **header);
 
+/* carve_heap_check of the image's heap with the reservations the state
+ * entries hold (carve_heap.h): r->broken says what it found (OK, also
+ * with no heap). Fails with CORRUPT_SET, or OUT_OF_HOST_MEMORY for the
+ * table of holds (4 bytes a page). O(arenas + heap pages x bitmap
+ * words). */
+carve_status carve__heap_check(const void *mem, carve_heap_report *r);
+
 /* Makes the image at mem hold the launch's arenas from first_arena on (a
  * slice of a split launch): CORRUPT_SET for an invalid header,
  * INVALID_ARGUMENT when the last index would pass 32 bits. Resets keep it. */

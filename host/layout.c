@@ -5,6 +5,7 @@
 #include "carve_internal.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "fault.h" /* last: test builds wrap the calls above */
 
@@ -24,7 +25,8 @@ _Static_assert(offsetof(carve_set_header, heap_class_count) == 120,
 _Static_assert(sizeof(carve_arena_state) == CARVE_STATE_FIXED_WORDS * 4,
                "state entry fixed part");
 _Static_assert(offsetof(carve_arena_state, failed_count) == 0, "state field");
-_Static_assert(offsetof(carve_arena_state, root) == 40, "state field");
+_Static_assert(offsetof(carve_arena_state, heap_hold) == 44, "state field");
+_Static_assert(offsetof(carve_arena_state, root) == 48, "state field");
 _Static_assert(offsetof(carve_arena_state, heap_frees) == 36, "state field");
 _Static_assert(sizeof(carve_error_record) == 32, "error record");
 _Static_assert(sizeof(carve_event_record) == 16, "event record");
@@ -294,14 +296,65 @@ carve_status carve_layout_summary(const void *mem, carve_summary *out)
                                                           : h->event_capacity;
     if (h->heap_pages != 0) {
         carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)mem);
-        carve_heap_report report;
-        carve_heap_check(&hp, &report);
+        carve_heap_walk walk = carve_heap_walk_start();
+        carve_heap_block b;
         out->heap_pages = h->heap_pages;
         out->heap_bytes = (uint64_t)h->heap_pages * h->heap_page_bytes;
-        out->heap_free_pages = report.free_pages;
-        out->heap_in_use_bytes = report.live_bytes;
-        out->heap_live_blocks = report.live_blocks;
+        /* The walk, not the check: a page whose count says more than its
+         * bits (reservations a work-item still holds) is not broken, and
+         * the check would need a table of holds, a host allocation, to
+         * tell. */
+        for (i = 0; i < h->heap_pages; ++i)
+            out->heap_free_pages += *carve_heap_state(&hp, i) == 0;
+        while (carve_heap_walk_next(&hp, &walk, &b)) {
+            out->heap_in_use_bytes += b.bytes;
+            out->heap_live_blocks += 1;
+        }
     }
+    return CARVE_SUCCESS;
+}
+
+carve_status carve__heap_check(const void *mem, carve_heap_report *r)
+{
+    const carve_set_header *h = carve__header(mem);
+    carve_heap hp;
+    carve_u32 *held;
+    uint32_t i;
+    memset(r, 0, sizeof *r);
+    if (h == NULL)
+        return CARVE_ERROR_CORRUPT_SET;
+    if (h->heap_pages == 0)
+        return CARVE_SUCCESS;
+    hp = carve_heap_view((carve_u8 *)(uintptr_t)mem);
+    held = calloc(h->heap_pages, sizeof *held);
+    if (held == NULL)
+        return CARVE_ERROR_OUT_OF_HOST_MEMORY;
+    for (i = 0; i < h->arena_count; ++i) {
+        const carve_arena_state *st =
+            carve_core_view((carve_u8 *)(uintptr_t)mem, i).state;
+        uint32_t n = st->heap_hold & CARVE_HEAP_COUNT_MASK;
+        uint32_t page = st->heap_hold_page - 1u, cls = st->heap_hold >> 24;
+        uint32_t sum;
+        if (n == 0)
+            continue;
+        /* A hold names a page and class there can be, agrees with the
+         * other holds on that page, and together they fit in it: what
+         * carve_heap_check then compares with the page. */
+        sum = page < h->heap_pages ? (held[page] & CARVE_HEAP_COUNT_MASK) + n
+                                   : 0;
+        if (n > CARVE_HEAP_HOLD_MAX || page >= h->heap_pages ||
+            cls >= h->heap_class_count ||
+            (held[page] != 0 && held[page] >> 24 != cls + 1) ||
+            sum > carve_heap_slots(&hp, cls)) {
+            carve_heap_check_fail(r, CARVE_HEAP_CHECK_HOLD,
+                                  page < h->heap_pages ? page : 0);
+            free(held);
+            return CARVE_SUCCESS;
+        }
+        held[page] = (cls + 1) << 24 | sum;
+    }
+    carve_heap_check(&hp, held, r);
+    free(held);
     return CARVE_SUCCESS;
 }
 
@@ -327,9 +380,11 @@ carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
         }
     }
     if (h->heap_pages != 0) {
-        carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)mem);
         carve_heap_report heap_report;
-        if (carve_heap_check(&hp, &heap_report) != CARVE_HEAP_CHECK_OK) {
+        carve_status status = carve__heap_check(mem, &heap_report);
+        if (status != CARVE_SUCCESS)
+            return status;
+        if (heap_report.broken != CARVE_HEAP_CHECK_OK) {
             if (bad_index != NULL)
                 *bad_index = CARVE_HEAP_INDEX;
             if (broken != NULL)

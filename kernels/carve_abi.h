@@ -24,9 +24,10 @@ typedef uint64_t carve_u64;
 #define CARVE_GRANULE_SHIFT 4u
 #define CARVE_MAX_ALIGN 128u
 #define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
-/* 3: the state entry's hot words and bitmaps first (see below). A kernel
- * built against another version's headers finds every open refused. */
-#define CARVE_SET_VERSION 3u
+/* 4: the state entry holds the work-item's heap reservations (see below).
+ * A kernel built against another version's headers finds every open
+ * refused. */
+#define CARVE_SET_VERSION 4u
 /* Largest arena: granule indices and byte offsets must fit 32 bits. */
 #define CARVE_MAX_ARENA_GRANULES (1u << 27)
 
@@ -138,6 +139,10 @@ typedef struct carve_arena_state {
     carve_u32 misuse_site;    /* call site of the latest refusal */
     carve_u32 heap_allocs;    /* this work-item's allocations in the heap */
     carve_u32 heap_frees;     /* heap blocks this work-item freed */
+    carve_u32 heap_hold_page; /* page + 1 of the heap page this work-item
+                                 holds reservations on; 0: none */
+    carve_u32 heap_hold;      /* class << 24 | reservations held there
+                                 beyond its live blocks (carve_heap.h) */
 
     carve_u32 root;           /* an offset the kernel leaves for the host */
     carve_u32 realloc_count;  /* reallocs of a live block, moved or not */
@@ -154,7 +159,7 @@ typedef struct carve_arena_state {
     carve_u32 bump;           /* granules handed out from the bottom */
 } carve_arena_state;
 
-#define CARVE_STATE_FIXED_WORDS 20u
+#define CARVE_STATE_FIXED_WORDS 22u
 
 /* A record of the error log: one misuse or damage found on the device. */
 typedef struct carve_error_record {
@@ -216,5 +221,8 @@ typedef struct carve_event_record {
 #define CARVE_HEAP_CHECK_RUN 23u      /* a large block's pages disagree */
 #define CARVE_HEAP_CHECK_USED_HINT 24u  /* used map differs from states */
 #define CARVE_HEAP_CHECK_ROOM_HINT 25u  /* a page with room lacks its hint */
+#define CARVE_HEAP_CHECK_HOLD 26u     /* a work-item's held reservations name
+                                         no page of their class, or more
+                                         than the page's count leaves */
 
 #endif /* CARVE_ABI_H */

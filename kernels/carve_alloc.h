@@ -221,6 +221,15 @@ CARVE_INLINE carve_redzone carve_redzone_read(const carve_arena *a,
     return r;
 }
 
+/* carve_arena_close: the heap reservations the work-item holds go back
+ * (carve_heap.h), and the arena is marked closed. */
+CARVE_INLINE void carve_alloc_close(carve_arena *a)
+{
+    if (a->state != 0 && a->heap_end != 0u)
+        carve_heap_give_back(&a->heap, a->state);
+    carve_core_close(a);
+}
+
 /* ---- where a pointer lives -------------------------------------------------- */
 
 /* A live block found from a pointer. */
@@ -270,11 +279,11 @@ CARVE_INLINE int carve_alloc_resolve(carve_arena *a, CARVE_GLOBAL void *p,
          * that releases it: realloc and usable_size read the block, with
          * checks free reads its redzone, and with events it logs the free,
          * all before the release. */
-        kind = call == CARVE_CALL_FREE &&
-                       !(a->options & (CARVE_OPTION_CHECKS | CARVE_OPTION_EVENTS))
-                   ? carve_heap_resolve(hp, off - a->heap_begin, &b->heap)
-                   : carve_heap_resolve_live(hp, off - a->heap_begin,
-                                             &b->heap);
+        kind = carve_heap_resolve_held(hp, off - a->heap_begin, a->state,
+                                       &b->heap);
+        if (call != CARVE_CALL_FREE ||
+            (a->options & (CARVE_OPTION_CHECKS | CARVE_OPTION_EVENTS)))
+            kind = carve_heap_live(hp, kind, &b->heap);
         if (kind != CARVE_MISUSE_NONE) {
             carve_alloc_refuse(a, p, kind, call, site);
             return 0;
@@ -329,7 +338,8 @@ CARVE_INLINE void carve_alloc_release(carve_arena *a, const carve_alloc_block *b
         carve_core_retire(a, &b->core);
         return;
     }
-    if (carve_heap_release(&a->heap, &b->heap) != CARVE_MISUSE_NONE) {
+    if (carve_heap_release(&a->heap, &b->heap, a->state) !=
+        CARVE_MISUSE_NONE) {
         carve_alloc_refuse(a, b->start, CARVE_MISUSE_FREED, call, site);
         return;
     }
@@ -339,7 +349,7 @@ CARVE_INLINE void carve_alloc_release(carve_arena *a, const carve_alloc_block *b
 /* ---- allocation ----------------------------------------------------------------- */
 
 /* A block of `need` bytes in the shared heap, or 0 with *why. */
-CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
+CARVE_HOT CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
                                                       carve_u64 need,
                                                       carve_u32 align,
                                                       carve_u64 bytes,
@@ -364,10 +374,12 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
         carve_heap_cursor cursor;
         cursor.page = a->heap_page;
         cursor.seen = a->heap_seen;
+        cursor.next = a->heap_next;
         p = carve_heap_alloc_small(hp, c, a->index * 2654435761u, &contended,
-                                   &cursor);
+                                   &cursor, a->state);
         a->heap_page = cursor.page;
         a->heap_seen = cursor.seen;
+        a->heap_next = cursor.next;
     } else {
         k = (carve_u32)((need + hp->page_bytes - 1u) / hp->page_bytes);
         p = carve_heap_alloc_large(hp, k, bytes, site, a->index, &contended);
@@ -444,7 +456,8 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_finish(carve_arena *a,
         b.in_heap = carve_alloc_in_heap(a, p);
         b.heap.large = 0u;
         if (b.in_heap) {
-            carve_heap_resolve(&a->heap, off - a->heap_begin, &b.heap);
+            carve_heap_resolve_held(&a->heap, off - a->heap_begin, a->state,
+                                    &b.heap);
             b.usable = b.heap.bytes;
         } else {
             /* The request or resize that made the block left its usable
@@ -496,9 +509,29 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_fallback(carve_arena *a,
             : CARVE_FAIL_NONE);
 }
 
-/* An allocation for `call` at `site`: the fast path when the plan asks for
- * nothing but the arena, or the heap only for what the arena cannot
- * serve (one test of the handle), else the slow path. */
+/* A request that goes to the heap by its size on a plan with nothing to
+ * check or log: the slow path's steps without the redzone and the event. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
+                                                         carve_u64 bytes,
+                                                         carve_u32 align,
+                                                         carve_u32 call,
+                                                         carve_u32 site)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL void *p;
+    /* large_bytes is at least 1 with a heap: bytes is not 0. */
+    if (bytes > 0xffffffffu - CARVE_GRANULE || align == 0u ||
+        (align & (align - 1u)) != 0u || align > CARVE_MAX_ALIGN)
+        return carve_alloc_malloc_slow(a, bytes, align, call, site,
+                                       CARVE_FAIL_NONE);
+    p = carve_alloc_from_heap(a, bytes, align, bytes, site, &why);
+    return p != 0 ? p : carve_alloc_failed(a, bytes, why, call, site);
+}
+
+/* An allocation for `call` at `site`: on a plan with nothing to check or
+ * log (one test of the handle), the fast path of the arena, or of the heap
+ * for a request that goes there by its size (the slow path's steps
+ * without the redzone and the event); else the slow path. */
 CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                                                     carve_u64 bytes,
                                                     carve_u32 align,
@@ -507,14 +540,17 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
 {
     carve_u32 why = CARVE_FAIL_NONE;
     CARVE_GLOBAL void *p;
-    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
-        bytes < a->large_bytes) {
-        p = carve_core_try_malloc(a, bytes, align, &why);
-        if (p != 0 || why == CARVE_FAIL_NONE)
-            return p;
-        if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
-            return carve_alloc_failed(a, bytes, why, call, site);
-        return carve_alloc_fallback(a, bytes, align, call, site, why);
+    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u) {
+        if (bytes < a->large_bytes) {
+            p = carve_core_try_malloc(a, bytes, align, &why);
+            if (p != 0 || why == CARVE_FAIL_NONE)
+                return p;
+            if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
+                return carve_alloc_failed(a, bytes, why, call, site);
+            return carve_alloc_fallback(a, bytes, align, call, site, why);
+        }
+        if (a->heap_end != 0u)
+            return carve_alloc_heap_request(a, bytes, align, call, site);
     }
     return carve_alloc_malloc_slow(a, bytes, align, call, site,
                                    CARVE_FAIL_NONE);
@@ -553,8 +589,9 @@ CARVE_INLINE CARVE_GLOBAL void *carve_alloc_calloc(carve_arena *a,
     if (!(a->options & CARVE_OPTION_CHECKS)) {
         bytes = a->granted;
         if (carve_alloc_in_heap(a, w)) {
-            carve_heap_resolve(&a->heap,
-                               carve_alloc_offset(a, w) - a->heap_begin, &hb);
+            carve_heap_resolve_held(&a->heap,
+                                    carve_alloc_offset(a, w) - a->heap_begin,
+                                    a->state, &hb);
             bytes = hb.bytes;
         }
     }
@@ -584,6 +621,24 @@ CARVE_COLD void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
     carve_alloc_release(a, &b, CARVE_CALL_FREE, site);
 }
 
+/* A heap block's free on a plan with nothing to check or log: the slow
+ * path's steps without the checks' reads of the block and the event. */
+CARVE_COLD void carve_alloc_heap_free(carve_arena *a, CARVE_GLOBAL void *p,
+                                        carve_u32 site)
+{
+    carve_alloc_block b;
+    carve_u32 kind = carve_heap_resolve_held(
+        &a->heap, carve_alloc_offset(a, p) - a->heap_begin, a->state,
+        &b.heap);
+    if (kind != CARVE_MISUSE_NONE) {
+        carve_alloc_refuse(a, p, kind, CARVE_CALL_FREE, site);
+        return;
+    }
+    b.start = (CARVE_GLOBAL carve_u8 *)p;
+    b.in_heap = 1u;
+    carve_alloc_release(a, &b, CARVE_CALL_FREE, site);
+}
+
 /* carve_free(a, p) at `site`. */
 CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
                                    carve_u32 site)
@@ -591,15 +646,19 @@ CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
     carve_u32 kind;
     if (p == 0 || a->state == 0)
         return;
-    /* An arena known corrupt goes the slow way: its free is logged, but
-     * not counted as a refusal, so it must not set misuse_site. */
-    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u &&
-        !carve_alloc_in_heap(a, p) &&
-        !(a->state->flags & CARVE_ARENA_CORRUPT)) {
-        kind = carve_core_free(a, p);
-        if (kind != CARVE_MISUSE_NONE)
-            carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);
-        return;
+    if ((a->options & ~CARVE_OPTION_FAST_PATH) == 0u) {
+        if (carve_alloc_in_heap(a, p)) {
+            carve_alloc_heap_free(a, p, site);
+            return;
+        }
+        /* An arena known corrupt goes the slow way: its free is logged,
+         * but not counted as a refusal, so it must not set misuse_site. */
+        if (!(a->state->flags & CARVE_ARENA_CORRUPT)) {
+            kind = carve_core_free(a, p);
+            if (kind != CARVE_MISUSE_NONE)
+                carve_alloc_refused(a, p, kind, CARVE_CALL_FREE, site);
+            return;
+        }
     }
     carve_alloc_free_slow(a, p, site);
 }

@@ -18,7 +18,7 @@
      ((carve_u32)__LINE__ & 0xfffffu))
 
 #define carve_arena_open(carved, index) carve_core_open((carved), (index))
-#define carve_arena_close(a) carve_core_close(a)
+#define carve_arena_close(a) carve_alloc_close(a)
 
 /* The site is captured here, at the caller's line. */
 #define carve_malloc(a, n) \

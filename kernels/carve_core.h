@@ -139,6 +139,7 @@ typedef struct carve_arena {
      * the state it left that page in (carve_heap.h's cursor). */
     carve_u32 heap_page;
     carve_u32 heap_seen;
+    carve_u32 heap_next; /* the slot after the one it took last */
     carve_heap heap; /* the heap's view; zero when there is none */
 } carve_arena;
 
@@ -362,6 +363,7 @@ CARVE_INLINE carve_arena carve_core_view(CARVE_GLOBAL carve_u8 *base,
     a.heap_end = 0u;
     a.heap_page = 0u;
     a.heap_seen = 0u;
+    a.heap_next = 0u;
     a.heap = no_heap;
     if (base == 0 || h->magic != CARVE_SET_MAGIC ||
         h->version != CARVE_SET_VERSION || index >= h->arena_count)

@@ -30,6 +30,28 @@
  *   with compare-and-swap from 0; a run that meets a taken page is given
  *   back. The first page's bitmap words hold the requested size, the
  *   allocation site and the owner arena.
+ * Held reservations: a page's count is its live slots plus the reservations
+ * work-items hold there without a block. A work-item that reserves on a
+ * page takes up to carve_heap_hold_cap of them (16 slots and 1 KiB at
+ * most, and no more than it allocated in the heap so far) with one
+ * compare-and-swap and serves its next requests of that class from them
+ * with one atomic_or each; a free that would drop the count keeps the
+ * reservation instead when the work-item holds none or holds on that page
+ * (up to the same bound). So a work-item that allocates and frees blocks of
+ * one class pays two atomics a pair, not five. Reservations never set a
+ * bit: a slot reserved but not handed out has a clear bit, so a stale free
+ * of it is still refused as a double free. A work-item holds on one page
+ * at a time, in two words of its state entry that only it writes
+ * (heap_hold_page, heap_hold); while it holds any, the page can be neither
+ * released nor given another class, so a free on it needs no load of the
+ * page's state. They are given back when it needs another class, by
+ * carve_arena_close (carve_heap_give_back), and by carve_set_reset. A
+ * kernel that returns without closing leaves them held: the host's check
+ * counts them (count = bits + holds), and no one else can use those slots
+ * until a reset. What holds keep from others is bounded: a work-item holds
+ * at most as many slots as it allocated in the heap, at most
+ * CARVE_HEAP_HOLD_MAX, and at most 1 KiB of them; slots over 1 KiB are
+ * never held.
  * Two kinds of hint bitmaps make searches cheap: `used` (a bit per page that
  * is not free) and one `room` bitmap per class (a bit per page of that class
  * with a free slot). Hints may be briefly stale in either direction, which
@@ -69,6 +91,10 @@
 #define CARVE_HEAP_MAX_CLASSES 64u
 /* Compare-and-swap attempts on one page word before moving on. */
 #define CARVE_HEAP_TRIES 8u
+/* Reservations a work-item may hold beyond its live blocks (the scheme):
+ * at most 16 slots, and at most 64 granules (1 KiB) of them. */
+#define CARVE_HEAP_HOLD_MAX 16u
+#define CARVE_HEAP_HOLD_GRANULES 64u
 
 
 /* ---- classes ------------------------------------------------------------- */
@@ -247,48 +273,115 @@ CARVE_INLINE void carve_heap_sync_room(const carve_heap *hp, carve_u32 page,
 
 /* ---- small blocks ---------------------------------------------------------- */
 
-/* Reserves a slot of class c on `page`, claiming the page if it is free,
- * starting from a guess of its state (`seen`: a compare-and-swap that
- * fails says what the state was). Returns 1 with the state it left in
- * *after, or 0 if the page has no room for c. */
-CARVE_INLINE int carve_heap_reserve(const carve_heap *hp, carve_u32 page,
-                                    carve_u32 c, carve_u32 seen,
-                                    carve_u32 *after)
+/* Reserves up to `want` >= 1 slots of class c on `page` (as many as it
+ * has room for), claiming the page if it is free, starting from a guess of
+ * its state (`seen`: a compare-and-swap that fails says what the state
+ * was). Returns how many it reserved, with the state it left in *after, or
+ * 0 if the page has no room for c. */
+CARVE_INLINE carve_u32 carve_heap_reserve(const carve_heap *hp,
+                                          carve_u32 page, carve_u32 c,
+                                          carve_u32 seen, carve_u32 want,
+                                          carve_u32 *after)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
-    carve_u32 mine = (c + 1u) << 24, i;
+    carve_u32 mine = (c + 1u) << 24, slots = carve_heap_slots(hp, c), i;
     for (i = 0u; i < CARVE_HEAP_TRIES; ++i) {
-        carve_u32 next, old;
+        carve_u32 next, old, room;
         if (seen == 0u)
-            next = mine | 1u;
+            room = slots;
         else if (carve_heap_has_room(hp, seen, c))
-            next = seen + 1u;
+            room = slots - (seen & CARVE_HEAP_COUNT_MASK);
         else
-            return 0;
+            return 0u;
+        room = room < want ? room : want;
+        next = (seen == 0u ? mine : seen) + room;
         old = CARVE_ATOMIC_CAS(state, seen, next);
         if (old == seen) {
             *after = next;
-            return 1;
+            return room;
         }
         seen = old;
     }
-    return 0;
+    return 0u;
 }
 
-/* Gives a reservation back: the count drops, and the page is released if
- * that was the last one. */
+/* Gives n reservations back: the count drops, and the page is released if
+ * those were the last. */
 CARVE_INLINE void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
-                                       carve_u32 c)
+                                       carve_u32 c, carve_u32 n)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
-    carve_u32 old = CARVE_ATOMIC_SUB(state, 1u);
+    carve_u32 old = CARVE_ATOMIC_SUB(state, n);
     carve_u32 count = old & CARVE_HEAP_COUNT_MASK;
-    if (count == 1u &&
+    if (count == n &&
         CARVE_ATOMIC_CAS(state, (c + 1u) << 24, 0u) == ((c + 1u) << 24)) {
         carve_heap_sync_room(hp, page, c);
         carve_heap_sync_used(hp, page);
     } else if (count == carve_heap_slots(hp, c)) {
         carve_heap_sync_room(hp, page, c); /* it was full, has room now */
+    }
+}
+
+/* ---- held reservations (the scheme) ---------------------------------------- */
+
+/* The most reservations of class c a work-item that allocated `allocs`
+ * blocks in the heap may hold beyond its live blocks: min(allocs,
+ * CARVE_HEAP_HOLD_MAX, CARVE_HEAP_HOLD_GRANULES / the slot's granules).
+ * The last by shifts: slots are 2 or 3 x 2^e granules. */
+CARVE_INLINE carve_u32 carve_heap_hold_cap(carve_u32 c, carve_u32 allocs)
+{
+    carve_u32 k = c - 1u;
+    carve_u32 fit = c == 0u ? CARVE_HEAP_HOLD_GRANULES
+                            : (CARVE_HEAP_HOLD_GRANULES / ((k & 1u) ? 3u : 2u)) >>
+                                  (k >> 1);
+    carve_u32 cap = allocs < fit ? allocs : fit;
+    return cap < CARVE_HEAP_HOLD_MAX ? cap : CARVE_HEAP_HOLD_MAX;
+}
+
+/* The page a work-item holds reservations on, or CARVE_NO_CLASS when it
+ * holds none (or its words were overwritten into something no page can
+ * be: then nothing is trusted, and the host's check finds the count
+ * they leave behind). */
+CARVE_INLINE carve_u32 carve_heap_held_page(
+    const carve_heap *hp, CARVE_GLOBAL const carve_arena_state *st)
+{
+    carve_u32 n = st->heap_hold & CARVE_HEAP_COUNT_MASK;
+    if (n == 0u || n > CARVE_HEAP_HOLD_MAX ||
+        st->heap_hold_page - 1u >= hp->page_count ||
+        (st->heap_hold >> 24) >= hp->class_count)
+        return CARVE_NO_CLASS;
+    return st->heap_hold_page - 1u;
+}
+
+/* Gives back every reservation the work-item holds. */
+CARVE_INLINE void carve_heap_give_back(const carve_heap *hp,
+                                       CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 page = carve_heap_held_page(hp, st);
+    if (page != CARVE_NO_CLASS)
+        carve_heap_unreserve(hp, page, st->heap_hold >> 24,
+                             st->heap_hold & CARVE_HEAP_COUNT_MASK);
+    st->heap_hold_page = 0u;
+    st->heap_hold = 0u;
+}
+
+/* After a free cleared its slot's bit: keeps the slot's reservation if the
+ * work-item holds none or holds on this page, below carve_heap_hold_cap,
+ * else drops it. */
+CARVE_INLINE void carve_heap_keep(const carve_heap *hp, carve_u32 page,
+                                  carve_u32 c,
+                                  CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 n = st->heap_hold & CARVE_HEAP_COUNT_MASK;
+    carve_u32 cap = carve_heap_hold_cap(c, st->heap_allocs);
+    if (cap != 0u && n == 0u) {
+        st->heap_hold_page = page + 1u;
+        st->heap_hold = c << 24 | 1u;
+    } else if (n < cap && st->heap_hold_page == page + 1u &&
+               (st->heap_hold >> 24) == c) {
+        st->heap_hold += 1u;
+    } else {
+        carve_heap_unreserve(hp, page, c, 1u);
     }
 }
 
@@ -327,55 +420,69 @@ CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
 
 /* Where a work-item last reserved in the heap: page + 1 (0: nowhere yet)
  * and the state it left there, a good guess for its next reservation of the
- * same class. Lives in the work-item's private handle. */
+ * same class, and the slot after the one it took last, a good guess for
+ * its next bit. Lives in the work-item's private handle. */
 typedef struct carve_heap_cursor {
     carve_u32 page;
     carve_u32 seen;
+    carve_u32 next;
 } carve_heap_cursor;
 
-/* A slot of class c on `page` after a reservation that left the page in
- * state `after`, or 0 (the reservation given back). */
-CARVE_INLINE CARVE_GLOBAL void *carve_heap_take_slot(const carve_heap *hp,
-                                                     carve_u32 page,
-                                                     carve_u32 c,
-                                                     carve_u32 after,
-                                                     carve_heap_cursor *cursor)
+/* The block of slot `slot` of class c on `page`, just claimed. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_slot_block(const carve_heap *hp,
+                                                      carve_u32 page,
+                                                      carve_u32 c,
+                                                      carve_u32 slot,
+                                                      carve_heap_cursor *cursor)
 {
-    carve_u32 slots = carve_heap_slots(hp, c);
-    carve_u32 slot;
-    if ((after & CARVE_HEAP_COUNT_MASK) == 1u) {
-        /* Perhaps a fresh page: say so in the hints (cheap to repeat). */
-        carve_heap_sync_used(hp, page);
-        carve_heap_sync_room(hp, page, c);
-    }
-    /* A work-item filling a page takes slots in order, so the count of
-     * reservations is where the next free bit most likely is. */
-    slot = carve_heap_claim_slot(hp, page, slots,
-                                 (after & CARVE_HEAP_COUNT_MASK) - 1u);
-    if (slot == CARVE_NO_CLASS) {
-        carve_heap_unreserve(hp, page, c);
-        return 0;
-    }
-    if ((after & CARVE_HEAP_COUNT_MASK) == slots)
-        carve_heap_sync_room(hp, page, c); /* now full */
-    cursor->page = page + 1u;
-    cursor->seen = after;
+    cursor->next = slot + 1u;
     CARVE_FENCE();
     return hp->pages + ((carve_u64)page << hp->page_shift) +
            (carve_u64)slot * (carve_heap_class_granules(c)
                               << CARVE_GRANULE_SHIFT);
 }
 
+/* A slot of class c on `page` after a reservation of `took` slots that
+ * left the page in state `after`, the others held by the work-item; or 0
+ * (every reservation given back). */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_take_slot(
+    const carve_heap *hp, carve_u32 page, carve_u32 c, carve_u32 after,
+    carve_u32 took, carve_heap_cursor *cursor,
+    CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 slots = carve_heap_slots(hp, c);
+    carve_u32 count = after & CARVE_HEAP_COUNT_MASK, slot;
+    if (count == took) {
+        /* Perhaps a fresh page: say so in the hints (cheap to repeat). */
+        carve_heap_sync_used(hp, page);
+        carve_heap_sync_room(hp, page, c);
+    }
+    /* A work-item filling a page takes slots in order, so the count of
+     * reservations before its own is where the next free bit most likely
+     * is. */
+    slot = carve_heap_claim_slot(hp, page, slots, count - took);
+    if (slot == CARVE_NO_CLASS) {
+        carve_heap_unreserve(hp, page, c, took);
+        return 0;
+    }
+    if (count == slots)
+        carve_heap_sync_room(hp, page, c); /* now full */
+    cursor->page = page + 1u;
+    cursor->seen = after;
+    if (took > 1u) {
+        st->heap_hold_page = page + 1u;
+        st->heap_hold = c << 24 | (took - 1u);
+    }
+    return carve_heap_slot_block(hp, page, c, slot, cursor);
+}
+
 /* Tries the pages of hint word w whose bits are set in `candidates`,
  * starting at bit `first` so that work-items spread over the pages; returns
  * a block or 0. `fresh`: the candidates are pages the used map calls free. */
-CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
-                                                    carve_u32 w,
-                                                    carve_u32 candidates,
-                                                    carve_u32 c, int fresh,
-                                                    carve_u32 hint,
-                                                    carve_u32 *contended,
-                                                    carve_heap_cursor *cursor)
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(
+    const carve_heap *hp, carve_u32 w, carve_u32 candidates, carve_u32 c,
+    int fresh, carve_u32 hint, carve_u32 want, carve_u32 *contended,
+    carve_heap_cursor *cursor, CARVE_GLOBAL carve_arena_state *st)
 {
     carve_u32 first = (hint >> 5) & 31u;
     /* Rotate so that bit 0 is page `first` of the word. */
@@ -384,14 +491,15 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
                                           (candidates << (32u - first));
     while (rotated != 0u) {
         carve_u32 page = (w << 5) + ((CARVE_CTZ32(rotated) + first) & 31u);
-        carve_u32 after = 0u;
+        carve_u32 after = 0u, took;
         CARVE_GLOBAL void *p;
         rotated &= rotated - 1u;
         if (page >= hp->page_count)
             continue;
-        if (!carve_heap_reserve(hp, page, c,
-                                carve_heap_load(carve_heap_state(hp, page)),
-                                &after)) {
+        took = carve_heap_reserve(hp, page, c,
+                                  carve_heap_load(carve_heap_state(hp, page)),
+                                  want, &after);
+        if (took == 0u) {
             /* A stale hint: set it right for whoever comes next. */
             if (fresh)
                 carve_heap_sync_used(hp, page);
@@ -399,7 +507,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
                 carve_heap_sync_room(hp, page, c);
             continue;
         }
-        p = carve_heap_take_slot(hp, page, c, after, cursor);
+        p = carve_heap_take_slot(hp, page, c, after, took, cursor, st);
         if (p != 0)
             return p;
         *contended += 1u;
@@ -409,13 +517,10 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_try_word(const carve_heap *hp,
 
 /* Tries `count` hint words from `start` (wrapping): the room map of class
  * c, or (fresh) the used map's free pages. */
-CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(const carve_heap *hp,
-                                                carve_u32 c, int fresh,
-                                                carve_u32 start,
-                                                carve_u32 count,
-                                                carve_u32 hash,
-                                                carve_u32 *contended,
-                                                carve_heap_cursor *cursor)
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(
+    const carve_heap *hp, carve_u32 c, int fresh, carve_u32 start,
+    carve_u32 count, carve_u32 hash, carve_u32 want, carve_u32 *contended,
+    carve_heap_cursor *cursor, CARVE_GLOBAL carve_arena_state *st)
 {
     CARVE_GLOBAL carve_u32 *map =
         fresh ? hp->used : hp->room + (carve_u64)c * hp->map_words;
@@ -424,7 +529,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(const carve_heap *hp,
     for (i = 0u; i < count; ++i) {
         bits = carve_heap_load(&map[w]);
         p = carve_heap_try_word(hp, w, fresh ? ~bits : bits, c, fresh, hash,
-                                contended, cursor);
+                                want, contended, cursor, st);
         if (p != 0)
             return p;
         w = w + 1u == hp->map_words ? 0u : w + 1u;
@@ -435,40 +540,70 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_scan(const carve_heap *hp,
 /* Hint words searched near a work-item's start before the whole heap. */
 #define CARVE_HEAP_NEAR 2u
 
-/* A slot of class c: on the page the cursor names if it is of class c and
- * has room (one compare-and-swap when no one else touched it since), else
- * on a page of that class with room near the work-item's start, else on a
- * free page near it, else anywhere (room, then free pages). Looking near
- * first keeps the usual request at a few atomics however large the heap;
- * the full scans make a NULL mean the heap is full (or contention won every
- * time). */
-CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_small(const carve_heap *hp,
-                                                       carve_u32 c,
-                                                       carve_u32 hash,
-                                                       carve_u32 *contended,
-                                                       carve_heap_cursor *cursor)
+/* carve_heap_alloc_small when the reservations held cannot serve: they
+ * go back, and a new reservation is searched for. */
+CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_search(
+    const carve_heap *hp, carve_u32 c, carve_u32 hash, carve_u32 *contended,
+    carve_heap_cursor *cursor, CARVE_GLOBAL carve_arena_state *st)
 {
-    carve_u32 start, near, after = 0u;
+    carve_u32 start, near, after = 0u, took = 0u, want;
     CARVE_GLOBAL void *p = 0;
+    carve_heap_give_back(hp, st);
+    want = carve_heap_hold_cap(c, st->heap_allocs);
+    want = want != 0u ? want : 1u;
     if (cursor->page != 0u && cursor->page <= hp->page_count &&
-        (cursor->seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
-        carve_heap_reserve(hp, cursor->page - 1u, c, cursor->seen, &after))
-        p = carve_heap_take_slot(hp, cursor->page - 1u, c, after, cursor);
+        (cursor->seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24))
+        took = carve_heap_reserve(hp, cursor->page - 1u, c, cursor->seen,
+                                  want, &after);
+    if (took != 0u)
+        p = carve_heap_take_slot(hp, cursor->page - 1u, c, after, took,
+                                 cursor, st);
     if (p != 0)
         return p;
     /* Only a search pays for this division. */
     start = (hash >> 10) % hp->map_words;
     near = hp->map_words < CARVE_HEAP_NEAR ? hp->map_words : CARVE_HEAP_NEAR;
-    p = carve_heap_scan(hp, c, 0, start, near, hash, contended, cursor);
+    p = carve_heap_scan(hp, c, 0, start, near, hash, want, contended, cursor,
+                        st);
     if (p == 0)
-        p = carve_heap_scan(hp, c, 1, start, near, hash, contended, cursor);
+        p = carve_heap_scan(hp, c, 1, start, near, hash, want, contended,
+                            cursor, st);
     if (p == 0 && near < hp->map_words)
-        p = carve_heap_scan(hp, c, 0, start, hp->map_words, hash, contended,
-                            cursor);
+        p = carve_heap_scan(hp, c, 0, start, hp->map_words, hash, want,
+                            contended, cursor, st);
     if (p == 0 && near < hp->map_words)
-        p = carve_heap_scan(hp, c, 1, start, hp->map_words, hash, contended,
-                            cursor);
+        p = carve_heap_scan(hp, c, 1, start, hp->map_words, hash, want,
+                            contended, cursor, st);
     return p;
+}
+
+/* A slot of class c for the work-item whose state entry is st: from the
+ * reservations it holds, if they are of class c (one atomic_or); else,
+ * having given those back, on the page the cursor names if it is of class
+ * c and has room (one compare-and-swap when no one else touched it
+ * since), else on a page of that class with room near the work-item's
+ * start, else on a free page near it, else anywhere (room, then free
+ * pages). Each reservation takes up to carve_heap_hold_cap slots (at
+ * least one), the rest held.
+ * Looking near first keeps the usual request at a few atomics however
+ * large the heap; the full scans make a NULL mean the heap is full (or
+ * contention won every time). The held reservations' path is kept small,
+ * to be inlined where the search is not. */
+CARVE_HOT CARVE_GLOBAL void *carve_heap_alloc_small(
+    const carve_heap *hp, carve_u32 c, carve_u32 hash, carve_u32 *contended,
+    carve_heap_cursor *cursor, CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 page = carve_heap_held_page(hp, st), slot;
+    if (page != CARVE_NO_CLASS && (st->heap_hold >> 24) == c) {
+        slot = carve_heap_claim_slot(hp, page, carve_heap_slots(hp, c),
+                                     cursor->next);
+        if (slot != CARVE_NO_CLASS) {
+            st->heap_hold -= 1u;
+            return carve_heap_slot_block(hp, page, c, slot, cursor);
+        }
+        *contended += 1u; /* others took every clear bit first */
+    }
+    return carve_heap_alloc_search(hp, c, hash, contended, cursor, st);
 }
 
 /* ---- large blocks ------------------------------------------------------------ */
@@ -592,11 +727,32 @@ typedef struct carve_heap_block {
  * start of a slot of a small page (whether that slot is live is for
  * carve_heap_resolve_live or the release to tell). Returns
  * CARVE_MISUSE_NONE or why not. */
-CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
-                                          carve_heap_block *b)
+/* The slot of a small page of class c that byte `within` of page `page`
+ * names (b's page and state already set). */
+CARVE_INLINE carve_u32 carve_heap_resolve_slot(const carve_heap *hp,
+                                               carve_u32 page,
+                                               carve_u32 within, carve_u32 c,
+                                               carve_heap_block *b)
+{
+    carve_u32 bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
+    b->large = 0u;
+    b->cls = c;
+    b->slot = carve_heap_slot_of(c, within >> CARVE_GRANULE_SHIFT);
+    b->bytes = bytes;
+    b->offset = (page << hp->page_shift) + b->slot * bytes;
+    /* A page holds whole slots; past the last is its unused tail. */
+    if ((b->slot + 1u) * bytes > hp->page_bytes)
+        return CARVE_MISUSE_NOT_LIVE;
+    if (within != b->slot * bytes)
+        return CARVE_MISUSE_INTERIOR;
+    return CARVE_MISUSE_NONE;
+}
+
+CARVE_INLINE carve_u32 carve_heap_resolve_in(const carve_heap *hp,
+                                             carve_u32 off, carve_u32 s,
+                                             carve_heap_block *b)
 {
     carve_u32 page = off >> hp->page_shift, within = off & (hp->page_bytes - 1u);
-    carve_u32 s = carve_heap_load(carve_heap_state(hp, page));
     carve_heap_page pg = carve_heap_decode(hp, s);
     /* Every field is set even when the pointer is refused: callers read
      * b->bytes on paths a compiler cannot tell are never taken then. */
@@ -620,26 +776,41 @@ CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
     default: /* continued, claimed */
         return CARVE_MISUSE_INTERIOR;
     }
-    b->cls = pg.cls;
-    b->slot = carve_heap_slot_of(pg.cls, within >> CARVE_GRANULE_SHIFT);
-    b->bytes = pg.slot_bytes;
-    b->offset = (page << hp->page_shift) + b->slot * pg.slot_bytes;
-    if (b->slot >= pg.slots)
-        return CARVE_MISUSE_NOT_LIVE; /* the unused tail of a page */
-    if (within != b->slot * pg.slot_bytes)
-        return CARVE_MISUSE_INTERIOR;
-    return CARVE_MISUSE_NONE;
+    return carve_heap_resolve_slot(hp, page, within, pg.cls, b);
 }
 
-/* carve_heap_resolve, and then whether the slot's bit says it is live: a
- * caller that reads the block before freeing it (a redzone) must know it
- * is not a double free first; a plain free learns it from the atomic that
- * clears the bit (carve_heap_release), one atomic cheaper. */
-CARVE_INLINE carve_u32 carve_heap_resolve_live(const carve_heap *hp,
-                                               carve_u32 off,
-                                               carve_heap_block *b)
+CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
+                                          carve_heap_block *b)
 {
-    carve_u32 kind = carve_heap_resolve(hp, off, b);
+    return carve_heap_resolve_in(
+        hp, off, carve_heap_load(carve_heap_state(hp, off >> hp->page_shift)),
+        b);
+}
+
+/* carve_heap_resolve for the work-item whose state entry is st: on the
+ * page it holds reservations on, the page's class is known without a load
+ * (the scheme: a held page keeps its class). */
+CARVE_HOT carve_u32 carve_heap_resolve_held(
+    const carve_heap *hp, carve_u32 off, CARVE_GLOBAL const carve_arena_state *st,
+    carve_heap_block *b)
+{
+    carve_u32 page = off >> hp->page_shift;
+    if (page != carve_heap_held_page(hp, st))
+        return carve_heap_resolve(hp, off, b);
+    b->page = page;
+    b->state = 0u; /* not read: it is for a large block's release */
+    return carve_heap_resolve_slot(hp, page, off & (hp->page_bytes - 1u),
+                                   st->heap_hold >> 24, b);
+}
+
+/* What a resolve said (`kind`), and then whether the slot's bit says it
+ * is live: a caller that reads the block before freeing it (a redzone)
+ * must know it is not a double free first; a plain free learns it from
+ * the atomic that clears the bit (carve_heap_release), one atomic
+ * cheaper. */
+CARVE_INLINE carve_u32 carve_heap_live(const carve_heap *hp, carve_u32 kind,
+                                       const carve_heap_block *b)
+{
     if (kind != CARVE_MISUSE_NONE || b->large)
         return kind;
     if (((carve_heap_load(carve_heap_state(hp, b->page) + 1u +
@@ -649,10 +820,20 @@ CARVE_INLINE carve_u32 carve_heap_resolve_live(const carve_heap *hp,
     return CARVE_MISUSE_NONE;
 }
 
-/* Frees the block b resolved; returns CARVE_MISUSE_NONE, or FREED when
- * another free of the same block won the race. */
-CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
-                                          const carve_heap_block *b)
+CARVE_INLINE carve_u32 carve_heap_resolve_live(const carve_heap *hp,
+                                               carve_u32 off,
+                                               carve_heap_block *b)
+{
+    return carve_heap_live(hp, carve_heap_resolve(hp, off, b), b);
+}
+
+/* Frees the block b resolved for the work-item whose state entry is st,
+ * which may keep a small slot's reservation (carve_heap_keep); returns
+ * CARVE_MISUSE_NONE, or FREED when another free of the same block won the
+ * race. */
+CARVE_HOT carve_u32 carve_heap_release(const carve_heap *hp,
+                                          const carve_heap_block *b,
+                                          CARVE_GLOBAL carve_arena_state *st)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, b->page);
     carve_u32 mask, old, k;
@@ -673,7 +854,7 @@ CARVE_INLINE carve_u32 carve_heap_release(const carve_heap *hp,
     old = CARVE_ATOMIC_AND(&state[1u + (b->slot >> 5)], ~mask);
     if ((old & mask) == 0u)
         return CARVE_MISUSE_FREED;
-    carve_heap_unreserve(hp, b->page, b->cls);
+    carve_heap_keep(hp, b->page, b->cls, st);
     return CARVE_MISUSE_NONE;
 }
 
@@ -732,10 +913,13 @@ CARVE_INLINE carve_u32 carve_heap_check_fail(carve_heap_report *r,
     return why;
 }
 
-/* Checks a small page: count equals the bitmap, no bit beyond the slots. */
+/* Checks a small page: count equals the bitmap plus the reservations
+ * work-items hold there (`held`: 0, or (class + 1) << 24 | how many), no
+ * bit beyond the slots. */
 CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
                                               carve_u32 page,
                                               carve_heap_page pg,
+                                              carve_u32 held,
                                               carve_heap_report *r)
 {
     CARVE_GLOBAL const carve_u32 *bits = carve_heap_state(hp, page) + 1u;
@@ -749,9 +933,12 @@ CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
             return carve_heap_check_fail(r, CARVE_HEAP_CHECK_BITMAP, page);
         n += CARVE_POPCOUNT32(bits[w]);
     }
-    if (n != pg.count || n == 0u)
+    if (held != 0u && (held >> 24) != c + 1u)
+        return carve_heap_check_fail(r, CARVE_HEAP_CHECK_HOLD, page);
+    held &= CARVE_HEAP_COUNT_MASK;
+    if (held > pg.count || n != pg.count - held || pg.count == 0u)
         return carve_heap_check_fail(r, CARVE_HEAP_CHECK_COUNT, page);
-    if (n < slots &&
+    if (pg.count < slots &&
         !((hp->room[(carve_u64)c * hp->map_words + (page >> 5)] >>
            (page & 31u)) & 1u))
         return carve_heap_check_fail(r, CARVE_HEAP_CHECK_ROOM_HINT, page);
@@ -762,8 +949,13 @@ CARVE_INLINE carve_u32 carve_heap_check_small(const carve_heap *hp,
 }
 
 /* Checks the heap of a quiescent set (no kernel running): every page state,
- * bitmap, large run and hint. O(pages x bitmap words). Writes only *r. */
+ * bitmap, large run and hint. `held`: per page, the reservations
+ * work-items hold there, as (class + 1) << 24 | how many (0: none); NULL
+ * when none do. The host builds it from the state entries
+ * (host/layout.c).
+ * O(pages x bitmap words). Writes only *r. */
 CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
+                                        const carve_u32 *held,
                                         carve_heap_report *r)
 {
     carve_u32 page = 0u, i, s, k, used_bit;
@@ -778,6 +970,8 @@ CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
         used_bit = (hp->used[page >> 5] >> (page & 31u)) & 1u;
         if (used_bit != (s != 0u))
             return carve_heap_check_fail(r, CARVE_HEAP_CHECK_USED_HINT, page);
+        if (held != 0 && held[page] != 0u && pg.kind != CARVE_HEAP_PAGE_SMALL)
+            return carve_heap_check_fail(r, CARVE_HEAP_CHECK_HOLD, page);
         if (pg.kind == CARVE_HEAP_PAGE_FREE) {
             for (i = 1u; i < hp->meta_words; ++i)
                 if (carve_heap_state(hp, page)[i] != 0u)
@@ -804,7 +998,8 @@ CARVE_INLINE carve_u32 carve_heap_check(const carve_heap *hp,
             continue;
         }
         if (pg.kind != CARVE_HEAP_PAGE_SMALL ||
-            carve_heap_check_small(hp, page, pg, r) != CARVE_HEAP_CHECK_OK)
+            carve_heap_check_small(hp, page, pg, held != 0 ? held[page] : 0u,
+                                   r) != CARVE_HEAP_CHECK_OK)
             return r->broken != CARVE_HEAP_CHECK_OK
                        ? r->broken
                        : carve_heap_check_fail(r, CARVE_HEAP_CHECK_STATE, page);

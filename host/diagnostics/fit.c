@@ -49,6 +49,24 @@ static void spill_bound(fit_sample *s, uint64_t in_use_bytes,
                      : (1ull << carve_heap_class_count(page_bytes)) - 1;
 }
 
+/* What a work-item that spills may hold reserved in the heap beyond its
+ * live blocks (carve_heap.h): up to carve_heap_hold_cap slots of one
+ * class it uses, each at its share of a page. */
+static uint64_t hold_allowance(uint64_t classes, uint32_t page_bytes)
+{
+    uint64_t most = 0, cost;
+    uint32_t c, slots;
+    for (c = 0; c < 64 && (classes >> c) != 0; ++c) {
+        if (!((classes >> c) & 1))
+            continue;
+        slots = page_bytes / (carve_heap_class_granules(c) * CARVE_GRANULE);
+        cost = (uint64_t)carve_heap_hold_cap(c, UINT32_MAX) *
+               ((page_bytes + slots - 1) / slots);
+        most = cost > most ? cost : most;
+    }
+    return most;
+}
+
 static uint32_t bit_count(uint64_t x)
 {
     uint32_t n = 0;
@@ -76,18 +94,20 @@ static carve_status fit_samples(fit_sample *samples, size_t n,
     out->cut_bytes = carve__percentile(needs, n, percentile);
     free(needs);
     arena = out->cut_bytes < CARVE_GRANULE ? CARVE_GRANULE : out->cut_bytes;
+    page = p->heap_page_bytes ? p->heap_page_bytes : DEFAULT_PAGE_BYTES;
     for (i = 0; i < n; ++i) {
         out->understated += samples[i].understated != 0;
         if (samples[i].need > arena) {
             out->above_cut += 1;
-            out->spill_bytes += samples[i].spill;
+            out->spill_bytes += samples[i].spill +
+                                hold_allowance(samples[i].classes,
+                                               (uint32_t)page);
             classes |= samples[i].classes;
         }
     }
     out->spill_exact = p->spill_exact;
     out->profiled_heap_bytes = p->heap_used ? p->heap_bytes : 0;
     out->profiled_arena_bytes = p->arena_bytes;
-    page = p->heap_page_bytes ? p->heap_page_bytes : DEFAULT_PAGE_BYTES;
     /* Each slot class may leave one page part empty; the rounding up of
      * the sum already holds one of them. */
     out->spill_classes = bit_count(classes);

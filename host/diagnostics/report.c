@@ -162,19 +162,23 @@ static void walk_arena(walk *w, uint32_t i)
     }
 }
 
-/* Checks the heap and walks its live blocks. */
-static void walk_heap(walk *w)
+/* Checks the heap and walks its live blocks; fails only for want of
+ * host memory. */
+static carve_status walk_heap(walk *w)
 {
     carve_heap hp = carve_heap_view((carve_u8 *)(uintptr_t)w->base);
     carve_heap_report check;
     carve_heap_walk cursor = carve_heap_walk_start();
     carve_heap_block b;
-    if (carve_heap_check(&hp, &check) != CARVE_HEAP_CHECK_OK) {
+    carve_status status = carve__heap_check(w->base, &check);
+    if (status != CARVE_SUCCESS)
+        return status;
+    if (check.broken != CARVE_HEAP_CHECK_OK) {
         w->report->heap_broken = check.broken;
         host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
                    hp.offset + check.page * hp.page_bytes, 0,
                    CARVE_SITE_UNKNOWN, check.broken);
-        return;
+        return CARVE_SUCCESS;
     }
     while (carve_heap_walk_next(&hp, &cursor, &b)) {
         const carve_u32 *entry = carve_heap_state(&hp, b.page);
@@ -198,13 +202,14 @@ static void walk_heap(walk *w)
             host_error(w, CARVE_MISUSE_CORRUPT, CARVE_HEAP_INDEX,
                        hp.offset + b.offset, entry[1], CARVE_SITE_UNKNOWN,
                        CARVE_HEAP_CHECK_RUN);
-            return;
+            return CARVE_SUCCESS;
         }
         facts.bytes = entry[1];
         facts.site = entry[2];
         facts.owner = entry[3];
         visit_block(w, hp.offset + b.offset, (uint32_t)rz, 1, facts);
     }
+    return CARVE_SUCCESS;
 }
 
 /* The device's error log: the records it kept. */
@@ -371,8 +376,8 @@ carve_status carve_layout_report(const void *mem, uint32_t top,
     read_error_log(&w);
     for (i = 0; i < w.h->arena_count; ++i)
         walk_arena(&w, i);
-    if (w.h->heap_pages != 0)
-        walk_heap(&w);
+    if (w.h->heap_pages != 0 && status == CARVE_SUCCESS)
+        status = walk_heap(&w);
     ok = status == CARVE_SUCCESS && high_water(&w, w.report->list_limit) &&
          assemble(&w);
     carve_event_analysis_release(w.events);

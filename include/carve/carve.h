@@ -775,9 +775,10 @@ CARVE_API carve_status carve_layout_summary(const void *mem, carve_summary *out)
  * broken invariant (CARVE_CHECK_* of carve_abi.h) in *broken, or, for the
  * heap, CARVE_HEAP_INDEX in *bad_index and a CARVE_HEAP_CHECK_* code of
  * carve_abi.h in *broken; either out-pointer may be NULL. Fails with
- * INVALID_ARGUMENT or CORRUPT_SET (out-pointers untouched). The set must be
- * quiescent (no kernel running). O(total bitmap words + blocks + heap
- * pages). */
+ * INVALID_ARGUMENT or CORRUPT_SET, or OUT_OF_HOST_MEMORY for a set with a
+ * heap (the check allocates 4 bytes a heap page), out-pointers untouched.
+ * The set must be quiescent (no kernel running). O(total bitmap words +
+ * blocks + heap pages). */
 #define CARVE_HEAP_INDEX 0xffffffffu
 CARVE_API carve_status carve_layout_check(const void *mem, uint32_t *bad_index,
                                 uint32_t *broken);

@@ -365,7 +365,9 @@ CARVE_API carve_status carve_event_analysis_print(const carve_event_analysis *an
  * beyond the cut" is not a bound. What is: all its live blocks at its
  * peak, each costing its heap slot's share of a page (page / slots per
  * page: a slot is at most 1.5x the block, and the page's unusable tail is
- * charged too) or, above half a page, its whole pages. Summed over those
+ * charged too) or, above half a page, its whole pages; plus the slots it
+ * may hold reserved beyond its live blocks (kernels/carve_heap.h: up to
+ * 16 slots and 1 KiB of one class it uses, at their page share). Summed over those
  * work-items (as if their peaks coincided), that is the heap if every
  * slot class packed its pages full; each class in use may leave one page
  * part empty, so the spill heap is ceil(sum / page) pages plus one per
@@ -399,7 +401,8 @@ typedef struct carve_fit {
     uint64_t max_need_bytes;  /* the hungriest work-item's need */
     uint64_t cut_bytes;       /* the percentile's need */
     uint64_t spill_bytes;     /* the page-share costs of the work-items
-                                 above the cut (see above) */
+                                 above the cut, reservations they may
+                                 hold included (see above) */
     uint32_t spill_classes;   /* slot classes counted for them */
     uint64_t spill_pages;     /* heap pages given to them */
     uint64_t profiled_heap_bytes; /* heap kept for large requests */

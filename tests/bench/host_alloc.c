@@ -191,7 +191,7 @@ static int run_item(const host_pairs_job *job, uint32_t id)
         }
     }
     if (carved)
-        carve_core_close(&arena);
+        carve_arena_close(&arena);
     job->sums[id] = sum;
     return 1;
 }

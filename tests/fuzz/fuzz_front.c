@@ -220,6 +220,19 @@ static void op_free(void *model, fuzz_input *in)
     forget(m, b);
 }
 
+/* A work-item closes its arena and opens it again, as a kernel launched a
+ * second time without a reset does: the heap reservations it held go
+ * back, and its blocks stay live. */
+static void op_reopen(void *model, fuzz_input *in)
+{
+    front_model *m = model;
+    uint32_t i = fuzz_u8(in) % ARENAS;
+    carve_alloc_close(&m->arenas[i]);
+    FUZZ_REQUIRE(m->arenas[i].state->heap_hold == 0,
+                 "arena %u holds heap reservations after closing", i);
+    m->arenas[i] = carve_core_open(m->image, i);
+}
+
 static void op_realloc(void *model, fuzz_input *in)
 {
     front_model *m = model;
@@ -333,7 +346,7 @@ static const fuzz_op front_ops[FUZZ_OP_SLOTS] = {
     [0] = {"malloc", op_malloc},   [1] = {"calloc", op_calloc},
     [2] = {"free", op_free},       [3] = {"realloc", op_realloc},
     [4] = {"misuse", op_misuse},   [5] = {"overflow", op_overflow},
-    [6] = {"malloc", op_malloc},   [7] = {"free", op_free},
+    [6] = {"reopen", op_reopen},   [7] = {"free", op_free},
 };
 
 static void after_op(void *model, const char *op)
@@ -398,6 +411,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         carve_alloc_free(freer_of(&m, b, 0), b->p, FREE_SITE);
         --m.live_count;
     }
+    /* Closing gives back the heap reservations work-items hold. */
+    for (i = 0; i < ARENAS; ++i)
+        carve_alloc_close(&m.arenas[i]);
     {
         carve_summary sum;
         FUZZ_REQUIRE(carve_layout_summary(m.image, &sum) == CARVE_SUCCESS &&

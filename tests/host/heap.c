@@ -181,6 +181,110 @@ static void test_freed_slot(uint32_t options, uint32_t event_records)
     fixture_free(&f);
 }
 
+#define HOLD_COUNT(a) ((a)->state->heap_hold & CARVE_HEAP_COUNT_MASK)
+
+/* What carve_layout_check says of the image: 0 when it passes, else the
+ * broken heap invariant (or ~0u for an arena's). */
+static uint32_t heap_broken(const core_fixture *f)
+{
+    uint32_t bad = 0, broken = 0;
+    if (carve_layout_check(f->image, &bad, &broken) == CARVE_SUCCESS)
+        return 0;
+    return bad == CARVE_HEAP_INDEX ? broken : ~0u;
+}
+
+/* Reservations a work-item holds in the heap (carve_heap.h): taken several
+ * at a time, kept by frees, given back for another class and at close;
+ * never a bit, so a stale free of a reserved slot is still a double free;
+ * counted by the host's check, which also names damaged hold words. */
+static void test_held_reservations(void)
+{
+    carve_plan_params params = heap_params(2, 1024, 64 * 1024, 0);
+    core_fixture f;
+    carve_arena a, b;
+    carve_summary sum;
+    unsigned char *p[8], *q, *r;
+    uint32_t i, page, class_64, saved_page, saved_hold;
+    params.large_request_bytes = 1; /* every request goes to the heap */
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    b = fixture_open(&f, 1);
+    /* Reservations of 1, 1, 2 and 4 slots: as many as it allocated so
+     * far. */
+    for (i = 0; i < 8; ++i) {
+        p[i] = carve_alloc_malloc(&a, 64, 16, 90);
+        EXPECT(in_heap(&f, p[i]));
+        EXPECT(HOLD_COUNT(&a) == (i == 2 ? 1u : i >= 4 && i < 7 ? 7u - i : 0u));
+    }
+    for (i = 1; i < 8; ++i)
+        EXPECT(p[i] == p[0] + 64 * i); /* one page, slots in order */
+    page = (uint32_t)((p[0] - f.image - f.plan.heap_offset) /
+                      f.plan.heap_page_bytes);
+    EXPECT_IMAGE_VALID(&f);
+    /* The slot after the last one handed out: reserved by a, but its bit
+     * is clear, so a free of it is refused whoever calls. */
+    carve_alloc_free(&a, p[7] + 64, 91);
+    carve_alloc_free(&b, p[7] + 64, 92);
+    EXPECT(a.state->misuse_count == 1 && b.state->misuse_count == 1 &&
+           a.state->last_misuse == CARVE_MISUSE_FREED &&
+           b.state->last_misuse == CARVE_MISUSE_FREED);
+    /* Frees keep their reservations, up to what the work-item allocated:
+     * the page stays taken with no live block, and the check agrees. */
+    for (i = 0; i < 8; ++i)
+        carve_alloc_free(&a, p[i], 93);
+    EXPECT(HOLD_COUNT(&a) == 8 && a.state->heap_hold_page == page + 1);
+    class_64 = a.state->heap_hold >> 24;
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_live_blocks == 0 &&
+           sum.heap_free_pages == sum.heap_pages - 1);
+    EXPECT_IMAGE_VALID(&f);
+    /* The same class is served from them; another class gives them back
+     * first, and the page is free again. */
+    q = carve_alloc_malloc(&a, 64, 16, 94);
+    EXPECT(HOLD_COUNT(&a) == 7 &&
+           (uint32_t)((q - f.image - f.plan.heap_offset) /
+                      f.plan.heap_page_bytes) == page);
+    carve_alloc_free(&a, q, 95);
+    r = carve_alloc_malloc(&a, 300, 16, 96);
+    EXPECT(in_heap(&f, r) && (a.state->heap_hold >> 24) != class_64);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_live_blocks == 1 &&
+           sum.heap_free_pages == sum.heap_pages - 1);
+    EXPECT_IMAGE_VALID(&f);
+    /* Closing gives back what is held. */
+    carve_alloc_free(&a, r, 97);
+    carve_alloc_close(&a);
+    EXPECT(a.state->heap_hold == 0 && a.state->heap_hold_page == 0);
+    REQUIRE_OK(carve_layout_summary(f.image, &sum));
+    EXPECT(sum.heap_free_pages == sum.heap_pages);
+    EXPECT_IMAGE_VALID(&f);
+    /* Damaged hold words: the check says so. */
+    for (i = 0; i < 3; ++i)
+        p[i] = carve_alloc_malloc(&b, 64, 16, 98);
+    EXPECT(HOLD_COUNT(&b) == 1);
+    EXPECT_IMAGE_VALID(&f);
+    saved_page = b.state->heap_hold_page;
+    saved_hold = b.state->heap_hold;
+    b.state->heap_hold_page = f.plan.heap_pages + 7;
+    EXPECT(heap_broken(&f) == CARVE_HEAP_CHECK_HOLD);
+    b.state->heap_hold_page = saved_page;
+    b.state->heap_hold = f.plan.heap_class_count << 24 | 1u;
+    EXPECT(heap_broken(&f) == CARVE_HEAP_CHECK_HOLD);
+    b.state->heap_hold = (saved_hold + (1u << 24)); /* another class */
+    EXPECT(heap_broken(&f) == CARVE_HEAP_CHECK_HOLD);
+    b.state->heap_hold = saved_hold + 1u; /* one more than reserved */
+    EXPECT(heap_broken(&f) == CARVE_HEAP_CHECK_COUNT);
+    b.state->heap_hold = saved_hold;
+    EXPECT_IMAGE_VALID(&f);
+    /* Hold words no page can have are not trusted: the request is served
+     * from a search, and the reservation they hid shows in the check. */
+    b.state->heap_hold = saved_hold | CARVE_HEAP_COUNT_MASK;
+    q = carve_alloc_malloc(&b, 64, 16, 99);
+    EXPECT(in_heap(&f, q) && q != p[0] && q != p[1] && q != p[2]);
+    EXPECT(heap_broken(&f) == CARVE_HEAP_CHECK_COUNT);
+    fixture_free(&f);
+}
+
 static void test_exhaustion_and_fallback(void)
 {
     carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
@@ -385,6 +489,11 @@ static void test_random(uint64_t operations, uint32_t options)
         EXPECT(intact(live[count].p, live[count].bytes, live[count].tag));
         carve_alloc_free(&arenas[live[count].owner], live[count].p, 65);
     }
+    /* Until they close, work-items hold heap reservations: pages stay
+     * taken, and the check counts them. */
+    EXPECT_IMAGE_VALID(&f);
+    for (i = 0; i < ARENAS; ++i)
+        carve_alloc_close(&arenas[i]);
     {
         carve_summary sum;
         REQUIRE_OK(carve_layout_summary(f.image, &sum));
@@ -489,6 +598,8 @@ static void *race(void *arg)
     }
     while (count > 0)
         release_checked(r, &a, mine[--count]);
+    /* Gives back the heap reservations it holds (carve_heap.h). */
+    carve_alloc_close(&a);
     return NULL;
 }
 
@@ -531,6 +642,7 @@ static void test_threads(uint64_t operations)
         if (h != NULL)
             release_checked(&drainer, &drain, h);
     }
+    carve_alloc_close(&drain);
     freed += drainer.freed;
     damaged += drainer.damaged;
     EXPECT(damaged == 0);
@@ -558,6 +670,7 @@ int main(int argc, char **argv)
     test_freed_slot(0, 64);
     test_freed_slot(CARVE_PLAN_CHECKS, 0);
     test_freed_slot(CARVE_PLAN_CHECKS, 64);
+    test_held_reservations();
     test_exhaustion_and_fallback();
     test_alignment_realloc_calloc();
     test_random(operations, 0);

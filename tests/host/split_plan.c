@@ -250,7 +250,7 @@ static void test_slice_refused(void)
                                 "50000 to 99999)") != NULL);
     EXPECT(strstr(plan.message, "CL_DEVICE_MAX_MEM_ALLOC_SIZE") != NULL);
     EXPECT(strstr(plan.message, "too much") != NULL);
-    EXPECT(strstr(plan.message, "or at most 20950 work-items") != NULL);
+    EXPECT(strstr(plan.message, "or at most 20144 work-items") != NULL);
     EXPECT_STATUS(carve_split_plan_print(&plan, stdout),
                   CARVE_ERROR_INVALID_ARGUMENT);
     EXPECT(strstr(carve_status_string(CARVE_ERROR_SLICE_REFUSED),
