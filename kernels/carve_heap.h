@@ -387,11 +387,10 @@ CARVE_INLINE void carve_heap_keep(const carve_heap *hp, carve_u32 page,
 
 /* Claims a clear bit of the page's bitmap; the caller holds a reservation,
  * so one is clear, but others may take it first: bounded passes. */
-CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
-                                             carve_u32 page, carve_u32 slots,
-                                             carve_u32 guess)
+CARVE_INLINE carve_u32 carve_heap_claim_search(CARVE_GLOBAL carve_u32 *bits,
+                                               carve_u32 slots,
+                                               carve_u32 guess)
 {
-    CARVE_GLOBAL carve_u32 *bits = carve_heap_state(hp, page) + 1u;
     carve_u32 words = (slots + 31u) >> 5, w = guess >> 5, pass;
     carve_u32 first = guess & 31u;
     /* A compare, not a division: guesses come from a count of slots. */
@@ -416,6 +415,23 @@ CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
         first = 0u;
     }
     return CARVE_NO_CLASS;
+}
+
+/* carve_heap_claim_search, after one try of the guessed bit alone: a
+ * work-item filling a page, or taking back the slots it freed, mostly
+ * finds its guess clear. */
+CARVE_INLINE carve_u32 carve_heap_claim_slot(const carve_heap *hp,
+                                             carve_u32 page, carve_u32 slots,
+                                             carve_u32 guess)
+{
+    CARVE_GLOBAL carve_u32 *bits = carve_heap_state(hp, page) + 1u;
+    carve_u32 bit = 1u << (guess & 31u);
+    if (guess < slots) {
+        if ((CARVE_ATOMIC_OR(&bits[guess >> 5], bit) & bit) == 0u)
+            return guess;
+        ++guess;
+    }
+    return carve_heap_claim_search(bits, slots, guess);
 }
 
 /* Where a work-item last reserved in the heap: page + 1 (0: nowhere yet)
