@@ -381,6 +381,9 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_from_heap(carve_arena *a,
         a->heap_seen = cursor.seen;
         a->heap_next = cursor.next;
     } else {
+        /* Slots this work-item holds would keep their page from a run of
+         * free pages it may need. */
+        carve_heap_give_back(hp, a->state);
         k = (carve_u32)((need + hp->page_bytes - 1u) / hp->page_bytes);
         p = carve_heap_alloc_large(hp, k, bytes, site, a->index, &contended);
     }

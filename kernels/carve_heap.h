@@ -357,10 +357,19 @@ CARVE_INLINE carve_u32 carve_heap_held_page(
 CARVE_INLINE void carve_heap_give_back(const carve_heap *hp,
                                        CARVE_GLOBAL carve_arena_state *st)
 {
-    carve_u32 page = carve_heap_held_page(hp, st);
-    if (page != CARVE_NO_CLASS)
-        carve_heap_unreserve(hp, page, st->heap_hold >> 24,
-                             st->heap_hold & CARVE_HEAP_COUNT_MASK);
+    carve_u32 page = carve_heap_held_page(hp, st), c, n, seen;
+    if (page != CARVE_NO_CLASS) {
+        c = st->heap_hold >> 24;
+        n = st->heap_hold & CARVE_HEAP_COUNT_MASK;
+        /* Real holds are on a page of their class with at least that
+         * count, and keep it so; words a wild write made (which may name
+         * a free page) must not make the count wrap into a state no page
+         * can have. Those are dropped, and the check finds the count. */
+        seen = carve_heap_load(carve_heap_state(hp, page));
+        if ((seen & CARVE_HEAP_KIND_MASK) == ((c + 1u) << 24) &&
+            (seen & CARVE_HEAP_COUNT_MASK) >= n)
+            carve_heap_unreserve(hp, page, c, n);
+    }
     st->heap_hold_page = 0u;
     st->heap_hold = 0u;
 }
@@ -781,6 +790,10 @@ CARVE_INLINE carve_u32 carve_heap_resolve_in(const carve_heap *hp,
     case CARVE_HEAP_PAGE_LARGE:
         if (within != 0u)
             return CARVE_MISUSE_INTERIOR;
+        /* A damaged state must not send a release or a size past the
+         * heap. */
+        if (pg.count == 0u || pg.count > hp->page_count - page)
+            return CARVE_MISUSE_CORRUPT;
         b->large = 1u;
         b->bytes = pg.count * hp->page_bytes;
         b->offset = page * hp->page_bytes;

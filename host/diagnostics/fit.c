@@ -51,14 +51,14 @@ static void spill_bound(fit_sample *s, uint64_t in_use_bytes,
 
 /* What a work-item that spills may hold reserved in the heap beyond its
  * live blocks (carve_heap.h): up to carve_heap_hold_cap slots of one
- * class it uses, each at its share of a page. */
-static uint64_t hold_allowance(uint64_t classes, uint32_t page_bytes)
+ * class, each at its share of a page. Any class: a work-item that frees
+ * blocks others allocated may hold slots of a class it never asked
+ * for. */
+static uint64_t hold_allowance(uint32_t page_bytes)
 {
     uint64_t most = 0, cost;
     uint32_t c, slots;
-    for (c = 0; c < 64 && (classes >> c) != 0; ++c) {
-        if (!((classes >> c) & 1))
-            continue;
+    for (c = 0; c < carve_heap_class_count(page_bytes); ++c) {
         slots = page_bytes / (carve_heap_class_granules(c) * CARVE_GRANULE);
         cost = (uint64_t)carve_heap_hold_cap(c, UINT32_MAX) *
                ((page_bytes + slots - 1) / slots);
@@ -100,8 +100,7 @@ static carve_status fit_samples(fit_sample *samples, size_t n,
         if (samples[i].need > arena) {
             out->above_cut += 1;
             out->spill_bytes += samples[i].spill +
-                                hold_allowance(samples[i].classes,
-                                               (uint32_t)page);
+                                hold_allowance((uint32_t)page);
             classes |= samples[i].classes;
         }
     }

@@ -367,7 +367,8 @@ CARVE_API carve_status carve_event_analysis_print(const carve_event_analysis *an
  * page: a slot is at most 1.5x the block, and the page's unusable tail is
  * charged too) or, above half a page, its whole pages; plus the slots it
  * may hold reserved beyond its live blocks (kernels/carve_heap.h: up to
- * 16 slots and 1 KiB of one class it uses, at their page share). Summed over those
+ * 16 slots and 1 KiB of one class, at their page share: the most of any
+ * class, about 1 KiB). Summed over those
  * work-items (as if their peaks coincided), that is the heap if every
  * slot class packed its pages full; each class in use may leave one page
  * part empty, so the spill heap is ceil(sum / page) pages plus one per

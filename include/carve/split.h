@@ -269,7 +269,8 @@ CARVE_API carve_status carve_split_summary(const carve_split *split,
  * *bad_slice, the launch-wide arena (or CARVE_HEAP_INDEX for that slice's
  * heap) in *bad_arena, the CARVE_CHECK_* or CARVE_HEAP_CHECK_* code in
  * *broken; any of them may be NULL. CORRUPT_SET if a slice's header is
- * damaged (*bad_slice says which). */
+ * damaged, OUT_OF_HOST_MEMORY if the check of a slice's heap could not
+ * allocate its table of held reservations (*bad_slice says which). */
 CARVE_API carve_status carve_split_check(const carve_split *split,
                                cl_uint *bad_slice, uint32_t *bad_arena,
                                uint32_t *broken);

@@ -285,6 +285,69 @@ static void test_held_reservations(void)
     fixture_free(&f);
 }
 
+/* A work-item's own held slots do not keep it from a large block: a
+ * heap of 4 pages, one taken by the reservations its frees kept, still
+ * serves a request for all 4. */
+static void test_holds_give_way_to_large(void)
+{
+    carve_plan_params params = heap_params(1, 1024, 4 * 4096, 0);
+    core_fixture f;
+    carve_arena a;
+    unsigned char *p[4], *big;
+    uint32_t i;
+    params.large_request_bytes = 1;
+    params.heap_page_bytes = 4096;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    for (i = 0; i < 4; ++i)
+        p[i] = carve_alloc_malloc(&a, 64, 16, 100);
+    for (i = 0; i < 4; ++i)
+        carve_alloc_free(&a, p[i], 101);
+    EXPECT(HOLD_COUNT(&a) == 4);
+    big = carve_alloc_malloc(&a, 4 * 4096, 16, 102);
+    EXPECT(in_heap(&f, big) && a.state->failed_count == 0);
+    EXPECT(a.state->heap_hold == 0);
+    EXPECT_IMAGE_VALID(&f);
+    carve_alloc_free(&a, big, 103);
+    EXPECT_IMAGE_VALID(&f);
+    fixture_free(&f);
+}
+
+/* Hold words a wild write made, naming a free page, and a page state
+ * that claims a large block past the heap's end: nothing is read or
+ * written outside the heap's tables (ASan and UBSan watch this test). */
+static void test_damaged_holds_stay_inside(void)
+{
+    carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
+    core_fixture f;
+    carve_arena a, b;
+    carve_heap hp;
+    unsigned char *page9;
+    params.large_request_bytes = 1;
+    params.heap_page_bytes = 4096;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    b = fixture_open(&f, 1);
+    hp = carve_heap_view(f.image);
+    page9 = f.image + f.plan.heap_offset + 9u * 4096u;
+    b.state->heap_hold_page = 5 + 1; /* page 5 is free */
+    b.state->heap_hold = 16u;
+    carve_alloc_close(&b);
+    EXPECT(*carve_heap_state(&hp, 5) == 0 && b.state->heap_hold == 0);
+    EXPECT_IMAGE_VALID(&f);
+    /* A large block of 2^24 - 16 pages from page 9 on. */
+    *carve_heap_state(&hp, 9) = CARVE_HEAP_LARGE | 0xfffff0u;
+    EXPECT(carve_alloc_usable_size(&a, page9, 104) == 0);
+    EXPECT(a.state->last_misuse == CARVE_MISUSE_CORRUPT);
+    carve_alloc_free(&a, page9, 105);
+    EXPECT(a.state->misuse_count == 2 &&
+           a.state->last_misuse == CARVE_MISUSE_CORRUPT);
+    EXPECT(carve_alloc_realloc(&a, page9, 64, 106) == NULL);
+    EXPECT(*carve_heap_state(&hp, 9) == (CARVE_HEAP_LARGE | 0xfffff0u));
+    EXPECT(*carve_heap_state(&hp, 10) == 0);
+    fixture_free(&f);
+}
+
 static void test_exhaustion_and_fallback(void)
 {
     carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
@@ -671,6 +734,8 @@ int main(int argc, char **argv)
     test_freed_slot(CARVE_PLAN_CHECKS, 0);
     test_freed_slot(CARVE_PLAN_CHECKS, 64);
     test_held_reservations();
+    test_holds_give_way_to_large();
+    test_damaged_holds_stay_inside();
     test_exhaustion_and_fallback();
     test_alignment_realloc_calloc();
     test_random(operations, 0);
