@@ -747,11 +747,6 @@ typedef struct carve_heap_block {
     carve_u32 offset;   /* of the block, from the heap's first page */
 } carve_heap_block;
 
-/* Resolves a pointer (whose offset from the first page is `off`, inside
- * the heap) to the block it names: a large block's first page, or the
- * start of a slot of a small page (whether that slot is live is for
- * carve_heap_resolve_live or the release to tell). Returns
- * CARVE_MISUSE_NONE or why not. */
 /* The slot of a small page of class c that byte `within` of page `page`
  * names (b's page and state already set). */
 CARVE_INLINE carve_u32 carve_heap_resolve_slot(const carve_heap *hp,
@@ -773,6 +768,7 @@ CARVE_INLINE carve_u32 carve_heap_resolve_slot(const carve_heap *hp,
     return CARVE_MISUSE_NONE;
 }
 
+/* carve_heap_resolve with the page's state `s` already read. */
 CARVE_INLINE carve_u32 carve_heap_resolve_in(const carve_heap *hp,
                                              carve_u32 off, carve_u32 s,
                                              carve_heap_block *b)
@@ -808,6 +804,11 @@ CARVE_INLINE carve_u32 carve_heap_resolve_in(const carve_heap *hp,
     return carve_heap_resolve_slot(hp, page, within, pg.cls, b);
 }
 
+/* Resolves a pointer (whose offset from the first page is `off`, inside
+ * the heap) to the block it names: a large block's first page, or the
+ * start of a slot of a small page (whether that slot is live is for
+ * carve_heap_resolve_live or the release to tell). Returns
+ * CARVE_MISUSE_NONE or why not. */
 CARVE_INLINE carve_u32 carve_heap_resolve(const carve_heap *hp, carve_u32 off,
                                           carve_heap_block *b)
 {
@@ -861,8 +862,8 @@ CARVE_INLINE carve_u32 carve_heap_resolve_live(const carve_heap *hp,
  * CARVE_MISUSE_NONE, or FREED when another free of the same block won the
  * race. */
 CARVE_HOT carve_u32 carve_heap_release(const carve_heap *hp,
-                                          const carve_heap_block *b,
-                                          CARVE_GLOBAL carve_arena_state *st)
+                                       const carve_heap_block *b,
+                                       CARVE_GLOBAL carve_arena_state *st)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, b->page);
     carve_u32 mask, old, k;
