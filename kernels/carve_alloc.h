@@ -512,17 +512,13 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_fallback(carve_arena *a,
             : CARVE_FAIL_NONE);
 }
 
-/* A request that goes to the heap by its size on a plan with nothing to
- * check or log: the slow path's steps without the redzone and the event.
- * Out of line, as the heap's free below (CARVE_COLD is only noinline):
- * inlined into the arena's fast paths, they cost every arena pair 1 to 3
- * instructions under GCC (callgrind, bench_host_pairs), 12 with mixed
- * sizes. */
-CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
-                                                         carve_u64 bytes,
-                                                         carve_u32 align,
-                                                         carve_u32 call,
-                                                         carve_u32 site)
+/* carve_alloc_heap_request when the reservations held cannot serve the
+ * request. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_search(carve_arena *a,
+                                                        carve_u64 bytes,
+                                                        carve_u32 align,
+                                                        carve_u32 call,
+                                                        carve_u32 site)
 {
     carve_u32 why = CARVE_FAIL_NONE;
     CARVE_GLOBAL void *p;
@@ -533,6 +529,39 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
                                        CARVE_FAIL_NONE);
     p = carve_alloc_from_heap(a, bytes, align, bytes, site, &why);
     return p != 0 ? p : carve_alloc_failed(a, bytes, why, call, site);
+}
+
+/* A request that goes to the heap by its size on a plan with nothing to
+ * check or log: the slow path's steps without the redzone and the event.
+ * First the reservations the work-item holds, for a request whose
+ * alignment a slot's start already gives (up to a granule), the class
+ * found as carve_alloc_from_heap finds it; else the search, a separate
+ * function so that this one stays small (a tail call, few registers).
+ * Out of line, as the heap's free below (CARVE_COLD is only noinline):
+ * inlined into the arena's fast paths, they cost every arena pair 1 to 3
+ * instructions under GCC (callgrind, bench_host_pairs), 12 with mixed
+ * sizes. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
+                                                         carve_u64 bytes,
+                                                         carve_u32 align,
+                                                         carve_u32 call,
+                                                         carve_u32 site)
+{
+    carve_u32 c;
+    CARVE_GLOBAL void *p;
+    if (bytes <= (a->heap.page_bytes >> 1) && align - 1u < CARVE_GRANULE &&
+        (align & (align - 1u)) == 0u) {
+        c = carve_heap_class_for(
+            (carve_u32)((bytes + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT));
+        if (c < a->heap.class_count) {
+            p = carve_heap_take_held(&a->heap, c, &a->heap_next, a->state);
+            if (p != 0) {
+                a->state->heap_allocs += 1u;
+                return p;
+            }
+        }
+    }
+    return carve_alloc_heap_search(a, bytes, align, call, site);
 }
 
 /* An allocation for `call` at `site`: on a plan with nothing to check or
@@ -628,15 +657,15 @@ CARVE_COLD void carve_alloc_free_slow(carve_arena *a, CARVE_GLOBAL void *p,
     carve_alloc_release(a, &b, CARVE_CALL_FREE, site);
 }
 
-/* A heap block's free on a plan with nothing to check or log: the slow
- * path's steps without the checks' reads of the block and the event. */
-CARVE_COLD void carve_alloc_heap_free(carve_arena *a, CARVE_GLOBAL void *p,
-                                        carve_u32 site)
+/* carve_alloc_heap_free for a block not on the page the work-item holds
+ * reservations on: resolved from its page's state. */
+CARVE_COLD void carve_alloc_heap_free_other(carve_arena *a,
+                                              CARVE_GLOBAL void *p,
+                                              carve_u32 site)
 {
     carve_alloc_block b;
-    carve_u32 kind = carve_heap_resolve_held(
-        &a->heap, carve_alloc_offset(a, p) - a->heap_begin, a->state,
-        &b.heap);
+    carve_u32 kind = carve_heap_resolve(
+        &a->heap, carve_alloc_offset(a, p) - a->heap_begin, &b.heap);
     if (kind != CARVE_MISUSE_NONE) {
         carve_alloc_refuse(a, p, kind, CARVE_CALL_FREE, site);
         return;
@@ -644,6 +673,32 @@ CARVE_COLD void carve_alloc_heap_free(carve_arena *a, CARVE_GLOBAL void *p,
     b.start = (CARVE_GLOBAL carve_u8 *)p;
     b.in_heap = 1u;
     carve_alloc_release(a, &b, CARVE_CALL_FREE, site);
+}
+
+/* A heap block's free on a plan with nothing to check or log: the slow
+ * path's steps without the checks' reads of the block and the event. On
+ * the page the work-item holds, one pass (carve_heap_free_held) that
+ * calls nothing but a tail call. */
+CARVE_COLD void carve_alloc_heap_free(carve_arena *a, CARVE_GLOBAL void *p,
+                                        carve_u32 site)
+{
+    carve_u32 kind = carve_heap_free_held(
+        &a->heap, carve_alloc_offset(a, p) - a->heap_begin, a->state);
+    if (kind == CARVE_MISUSE_NONE) {
+        a->state->heap_frees += 1u;
+        return;
+    }
+    if (kind == CARVE_HEAP_FREED_DROP) {
+        a->state->heap_frees += 1u;
+        carve_heap_drop(&a->heap, carve_alloc_offset(a, p) - a->heap_begin,
+                        a->state);
+        return;
+    }
+    if (kind != CARVE_NO_CLASS) {
+        carve_alloc_refuse(a, p, kind, CARVE_CALL_FREE, site);
+        return;
+    }
+    carve_alloc_heap_free_other(a, p, site);
 }
 
 /* carve_free(a, p) at `site`. */

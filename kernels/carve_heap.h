@@ -307,7 +307,7 @@ CARVE_INLINE carve_u32 carve_heap_reserve(const carve_heap *hp,
 
 /* Gives n reservations back: the count drops, and the page is released if
  * those were the last. */
-CARVE_INLINE void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
+CARVE_COLD void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
                                        carve_u32 c, carve_u32 n)
 {
     CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
@@ -331,11 +331,26 @@ CARVE_INLINE void carve_heap_unreserve(const carve_heap *hp, carve_u32 page,
 CARVE_INLINE carve_u32 carve_heap_hold_cap(carve_u32 c, carve_u32 allocs)
 {
     carve_u32 k = c - 1u;
+    /* Constant divisors: a variable one is a division instruction. */
     carve_u32 fit = c == 0u ? CARVE_HEAP_HOLD_GRANULES
-                            : (CARVE_HEAP_HOLD_GRANULES / ((k & 1u) ? 3u : 2u)) >>
+                            : ((k & 1u) ? CARVE_HEAP_HOLD_GRANULES / 3u
+                                        : CARVE_HEAP_HOLD_GRANULES / 2u) >>
                                   (k >> 1);
     carve_u32 cap = allocs < fit ? allocs : fit;
     return cap < CARVE_HEAP_HOLD_MAX ? cap : CARVE_HEAP_HOLD_MAX;
+}
+
+/* Whether a work-item holding n reservations of slots of `bytes` (a
+ * class's), having allocated `allocs` blocks in the heap, may hold one
+ * more: n < carve_heap_hold_cap(c, allocs) without its shifts. The
+ * granule bound is the same: for slots of g = 2^e or 3 x 2^e granules,
+ * carve_heap_hold_cap's floor(floor(64 / (g >> e)) >> e) is floor(64 / g),
+ * and n < floor(64 / g) exactly when (n + 1) x g <= 64. */
+CARVE_INLINE int carve_heap_may_hold(carve_u32 n, carve_u32 bytes,
+                                     carve_u32 allocs)
+{
+    return n < allocs && n < CARVE_HEAP_HOLD_MAX &&
+           (n + 1u) * bytes <= CARVE_HEAP_HOLD_GRANULES << CARVE_GRANULE_SHIFT;
 }
 
 /* The page a work-item holds reservations on, or CARVE_NO_CLASS when it
@@ -396,7 +411,7 @@ CARVE_INLINE void carve_heap_keep(const carve_heap *hp, carve_u32 page,
 
 /* Claims a clear bit of the page's bitmap; the caller holds a reservation,
  * so one is clear, but others may take it first: bounded passes. */
-CARVE_INLINE carve_u32 carve_heap_claim_search(CARVE_GLOBAL carve_u32 *bits,
+CARVE_COLD carve_u32 carve_heap_claim_search(CARVE_GLOBAL carve_u32 *bits,
                                                carve_u32 slots,
                                                carve_u32 guess)
 {
@@ -453,14 +468,15 @@ typedef struct carve_heap_cursor {
     carve_u32 next;
 } carve_heap_cursor;
 
-/* The block of slot `slot` of class c on `page`, just claimed. */
+/* The block of slot `slot` of class c on `page`, just claimed; the
+ * cursor's guess of the next slot (`next`) set to the slot after it. */
 CARVE_INLINE CARVE_GLOBAL void *carve_heap_slot_block(const carve_heap *hp,
                                                       carve_u32 page,
                                                       carve_u32 c,
                                                       carve_u32 slot,
-                                                      carve_heap_cursor *cursor)
+                                                      carve_u32 *next)
 {
-    cursor->next = slot + 1u;
+    *next = slot + 1u;
     CARVE_FENCE();
     return hp->pages + ((carve_u64)page << hp->page_shift) +
            (carve_u64)slot * (carve_heap_class_granules(c)
@@ -498,7 +514,7 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_take_slot(
         st->heap_hold_page = page + 1u;
         st->heap_hold = c << 24 | (took - 1u);
     }
-    return carve_heap_slot_block(hp, page, c, slot, cursor);
+    return carve_heap_slot_block(hp, page, c, slot, &cursor->next);
 }
 
 /* Tries the pages of hint word w whose bits are set in `candidates`,
@@ -602,6 +618,39 @@ CARVE_INLINE CARVE_GLOBAL void *carve_heap_alloc_search(
     return p;
 }
 
+/* The first try of carve_heap_alloc_small's held path, for a fast path
+ * to inline: a slot of class c (< hp->class_count) from the reservations
+ * the work-item whose state entry is st holds, if it holds some of class c
+ * and the cursor's guess of the slot (`next`, set to the slot after the
+ * one taken) is clear; else 0, and carve_heap_alloc_small decides. The
+ * hold words are checked as carve_heap_held_page does, in fewer steps: a
+ * class equal to c is one the heap has. */
+CARVE_HOT CARVE_GLOBAL void *carve_heap_take_held(
+    const carve_heap *hp, carve_u32 c, carve_u32 *next,
+    CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 hold = st->heap_hold, page = st->heap_hold_page - 1u;
+    carve_u32 slot = *next, bit;
+    carve_u32 bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
+    /* Class c and a count from 1 to CARVE_HEAP_HOLD_MAX, in one compare:
+     * another class, or a count of 0, makes the difference wrap or exceed
+     * it. A guess past the page's last whole slot is no slot. */
+    if (hold - (c << 24 | 1u) >= CARVE_HEAP_HOLD_MAX ||
+        page >= hp->page_count || (slot + 1u) * bytes > hp->page_bytes)
+        return 0;
+    /* The bit made here, next to its test, lets a compiler see one bit
+     * set and tested (x86: lock bts, not a compare-and-swap loop). */
+    bit = 1u << (slot & 31u);
+    if ((CARVE_ATOMIC_OR(carve_heap_state(hp, page) + 1u + (slot >> 5), bit) &
+         bit) != 0u)
+        return 0;
+    st->heap_hold = hold - 1u;
+    *next = slot + 1u;
+    CARVE_FENCE();
+    return hp->pages + ((carve_u64)page << hp->page_shift) +
+           (carve_u64)slot * bytes;
+}
+
 /* A slot of class c for the work-item whose state entry is st: from the
  * reservations it holds, if they are of class c (one atomic_or); else,
  * having given those back, on the page the cursor names if it is of class
@@ -624,7 +673,7 @@ CARVE_HOT CARVE_GLOBAL void *carve_heap_alloc_small(
                                      cursor->next);
         if (slot != CARVE_NO_CLASS) {
             st->heap_hold -= 1u;
-            return carve_heap_slot_block(hp, page, c, slot, cursor);
+            return carve_heap_slot_block(hp, page, c, slot, &cursor->next);
         }
         *contended += 1u; /* others took every clear bit first */
     }
@@ -886,6 +935,61 @@ CARVE_HOT carve_u32 carve_heap_release(const carve_heap *hp,
         return CARVE_MISUSE_FREED;
     carve_heap_keep(hp, b->page, b->cls, st);
     return CARVE_MISUSE_NONE;
+}
+
+/* What carve_heap_free_held says beyond the misuse kinds: the block is
+ * freed, and its reservation is the caller's to drop (carve_heap_drop). */
+#define CARVE_HEAP_FREED_DROP 0xfffffffeu
+
+/* A free of the block at `off` (from the first page, inside the heap) when
+ * it lies on the page named by the hold words of the work-item whose state
+ * entry is st: the slot is found by the held class, its bit cleared, and
+ * its reservation kept below carve_heap_hold_cap. While the work-item
+ * holds reservations there the page keeps its class, so no load of its
+ * state is needed; with none left (the words still name the page), one
+ * load says whether the page still has that class. Returns
+ * CARVE_MISUSE_NONE (freed, reservation kept), CARVE_HEAP_FREED_DROP
+ * (freed, the reservation to drop: not done here so that this path calls
+ * nothing), why the pointer is refused (NOT_LIVE, INTERIOR, or FREED when
+ * its bit was clear), or CARVE_NO_CLASS when the page is not the held one
+ * (or the hold words are not ones carve_heap_held_page trusts): the caller
+ * then resolves and releases it the general way. */
+CARVE_HOT carve_u32 carve_heap_free_held(const carve_heap *hp, carve_u32 off,
+                                         CARVE_GLOBAL carve_arena_state *st)
+{
+    carve_u32 hold = st->heap_hold, page = off >> hp->page_shift;
+    carve_u32 c = hold >> 24, n = hold & CARVE_HEAP_COUNT_MASK;
+    carve_u32 within, bytes, slot, mask;
+    CARVE_GLOBAL carve_u32 *state = carve_heap_state(hp, page);
+    if (st->heap_hold_page != page + 1u || c >= hp->class_count ||
+        n > CARVE_HEAP_HOLD_MAX)
+        return CARVE_NO_CLASS;
+    if (n == 0u &&
+        (carve_heap_load(state) & CARVE_HEAP_KIND_MASK) != (c + 1u) << 24)
+        return CARVE_NO_CLASS;
+    within = off & (hp->page_bytes - 1u);
+    bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
+    slot = carve_heap_slot_of(c, within >> CARVE_GRANULE_SHIFT);
+    if ((slot + 1u) * bytes > hp->page_bytes)
+        return CARVE_MISUSE_NOT_LIVE;
+    if (within != slot * bytes)
+        return CARVE_MISUSE_INTERIOR;
+    mask = 1u << (slot & 31u);
+    CARVE_FENCE();
+    if ((CARVE_ATOMIC_AND(&state[1u + (slot >> 5)], ~mask) & mask) == 0u)
+        return CARVE_MISUSE_FREED;
+    if (!carve_heap_may_hold(n, bytes, st->heap_allocs))
+        return CARVE_HEAP_FREED_DROP;
+    st->heap_hold = hold + 1u;
+    return CARVE_MISUSE_NONE;
+}
+
+/* After carve_heap_free_held said CARVE_HEAP_FREED_DROP for the block at
+ * `off`: drops its reservation. */
+CARVE_COLD void carve_heap_drop(const carve_heap *hp, carve_u32 off,
+                                CARVE_GLOBAL const carve_arena_state *st)
+{
+    carve_heap_unreserve(hp, off >> hp->page_shift, st->heap_hold >> 24, 1u);
 }
 
 /* The live block holding byte `off` (from the first page), anywhere in it:

@@ -285,6 +285,91 @@ static void test_held_reservations(void)
     fixture_free(&f);
 }
 
+/* The fast paths through held reservations (carve_heap_take_held,
+ * carve_heap_free_held): the same results as the general paths. */
+static void test_held_fast_paths(void)
+{
+    carve_plan_params params = heap_params(2, 1024, 64 * 1024, 0);
+    core_fixture f;
+    carve_arena a, b;
+    unsigned char *p[9], *other, *q;
+    uint32_t i, c, n, allocs, page, misuses, frees;
+    carve_heap hp;
+    params.large_request_bytes = 1;
+    f = fixture_make_params(&params);
+    hp = carve_heap_view(f.image);
+    /* carve_heap_may_hold is n < carve_heap_hold_cap, for every class. */
+    for (c = 0; c < hp.class_count; ++c)
+        for (n = 0; n < 40; ++n)
+            for (allocs = 0; allocs < 40; ++allocs)
+                if (carve_heap_may_hold(n,
+                                        carve_heap_class_granules(c) << 4,
+                                        allocs) !=
+                    (n < carve_heap_hold_cap(c, allocs))) {
+                    fprintf(stderr, "may_hold(%u, class %u, %u) != cap\n",
+                            n, c, allocs);
+                    ++carve_test_failures;
+                }
+    a = fixture_open(&f, 0);
+    b = fixture_open(&f, 1);
+    /* Eight 64-byte blocks leave no reservation held, the hold words
+     * still naming the page: a free there checks the page's class with
+     * one load and keeps the reservation. */
+    for (i = 0; i < 8; ++i)
+        p[i] = carve_alloc_malloc(&a, 64, 16, 110);
+    page = (uint32_t)((p[0] - f.image - f.plan.heap_offset) /
+                      f.plan.heap_page_bytes);
+    EXPECT(HOLD_COUNT(&a) == 0 && a.state->heap_hold_page == page + 1);
+    carve_alloc_free(&a, p[3], 111);
+    EXPECT(HOLD_COUNT(&a) == 1 && a.state->heap_hold_page == page + 1 &&
+           a.state->misuse_count == 0 && a.state->heap_frees == 1);
+    carve_alloc_free(&a, p[3], 112); /* double free on the held page */
+    EXPECT(a.state->misuse_count == 1 &&
+           a.state->last_misuse == CARVE_MISUSE_FREED && HOLD_COUNT(&a) == 1);
+    carve_alloc_free(&a, p[4] + 16, 113); /* inside a slot */
+    EXPECT(a.state->misuse_count == 2 &&
+           a.state->last_misuse == CARVE_MISUSE_INTERIOR);
+    EXPECT_IMAGE_VALID(&f);
+    /* A guess past the page's last slot: the request is still served
+     * from the held page. */
+    a.heap_next = 1000000u;
+    q = carve_alloc_malloc(&a, 64, 16, 114);
+    EXPECT(q == p[3] && HOLD_COUNT(&a) == 0);
+    /* Frees past the hold's bound drop their reservations: nine allocated
+     * (a reservation of 9 taken), so at most 9 are kept. */
+    p[8] = carve_alloc_malloc(&a, 64, 16, 115);
+    EXPECT(HOLD_COUNT(&a) == 8 - (p[8] == NULL));
+    frees = a.state->heap_frees;
+    for (i = 0; i < 9; ++i)
+        carve_alloc_free(&a, p[i], 116);
+    EXPECT(HOLD_COUNT(&a) == carve_heap_hold_cap(
+                                 a.state->heap_hold >> 24,
+                                 a.state->heap_allocs) &&
+           a.state->heap_frees == frees + 9 && a.state->misuse_count == 2);
+    EXPECT_IMAGE_VALID(&f);
+    carve_alloc_close(&a);
+    /* Hold words naming, with no reservation, a page that has since
+     * changed class: the free must not read the slot by the old class. */
+    a = fixture_open(&f, 0);
+    for (i = 0; i < 3; ++i)
+        p[i] = carve_alloc_malloc(&a, 64, 16, 117);
+    /* The second slot of b's page: by the 64-byte class, an unused one. */
+    other = carve_alloc_malloc(&b, 300, 16, 118);
+    other = carve_alloc_malloc(&b, 300, 16, 118);
+    EXPECT(in_heap(&f, other) &&
+           (other - f.image - f.plan.heap_offset) % f.plan.heap_page_bytes !=
+               0);
+    a.state->heap_hold_page =
+        (uint32_t)((other - f.image - f.plan.heap_offset) /
+                   f.plan.heap_page_bytes) + 1u;
+    a.state->heap_hold &= ~CARVE_HEAP_COUNT_MASK; /* 64-byte class, none */
+    misuses = a.state->misuse_count;
+    carve_alloc_free(&a, other, 119); /* a free of b's block by a */
+    EXPECT(a.state->misuse_count == misuses);
+    EXPECT(heap_broken(&f) != 0); /* a's two lost reservations, counted */
+    fixture_free(&f);
+}
+
 /* A work-item's own held slots do not keep it from a large block: a
  * heap of 4 pages, one taken by the reservations its frees kept, still
  * serves a request for all 4. */
@@ -734,6 +819,7 @@ int main(int argc, char **argv)
     test_freed_slot(CARVE_PLAN_CHECKS, 0);
     test_freed_slot(CARVE_PLAN_CHECKS, 64);
     test_held_reservations();
+    test_held_fast_paths();
     test_holds_give_way_to_large();
     test_damaged_holds_stay_inside();
     test_exhaustion_and_fallback();
