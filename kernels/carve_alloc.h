@@ -532,9 +532,9 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_search(carve_arena *a,
 }
 
 /* A request that goes to the heap by its size on a plan with nothing to
- * check or log: the slow path's steps without the redzone and the event.
- * First the reservations the work-item holds, for a request whose
- * alignment a slot's start already gives (up to a granule), the class
+ * check or log, aligned by `align` (a power of two) to at most a granule,
+ * which a slot's start gives: the slow path's steps without the redzone
+ * and the event. First the reservations the work-item holds, the class
  * found as carve_alloc_from_heap finds it; else the search, a separate
  * function so that this one stays small (a tail call, few registers).
  * Out of line, as the heap's free below (CARVE_COLD is only noinline):
@@ -549,8 +549,7 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
 {
     carve_u32 c;
     CARVE_GLOBAL void *p;
-    if (bytes <= (a->heap.page_bytes >> 1) && align - 1u < CARVE_GRANULE &&
-        (align & (align - 1u)) == 0u) {
+    if (bytes <= (a->heap.page_bytes >> 1)) {
         c = carve_heap_class_for(
             (carve_u32)((bytes + CARVE_GRANULE - 1u) >> CARVE_GRANULE_SHIFT));
         if (c < a->heap.class_count) {
@@ -585,8 +584,11 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                 return carve_alloc_failed(a, bytes, why, call, site);
             return carve_alloc_fallback(a, bytes, align, call, site, why);
         }
+        /* align is mostly a constant here: the test folds away. */
         if (a->heap_end != 0u)
-            return carve_alloc_heap_request(a, bytes, align, call, site);
+            return align - 1u < CARVE_GRANULE && (align & (align - 1u)) == 0u
+                       ? carve_alloc_heap_request(a, bytes, align, call, site)
+                       : carve_alloc_heap_search(a, bytes, align, call, site);
     }
     return carve_alloc_malloc_slow(a, bytes, align, call, site,
                                    CARVE_FAIL_NONE);
