@@ -53,7 +53,8 @@ const char *host_allocator_origin(host_allocator allocator)
     Dl_info info;
     void *(*fn)(size_t) = malloc;
     void *address;
-    if (allocator == HOST_CARVE || allocator == HOST_CARVE_RUNS)
+    if (allocator == HOST_CARVE || allocator == HOST_CARVE_RUNS ||
+        allocator == HOST_CARVE_CHECKS)
         return "kernels/carve_core.h, built for the host";
     if (allocator == HOST_CARVE_HEAP)
         return "kernels/carve_heap.h, built for the host";
@@ -143,6 +144,7 @@ static void *item_malloc(const host_pairs_job *job, carve_arena *arena,
         return mimalloc_malloc(size);
     case HOST_CARVE:
     case HOST_CARVE_RUNS:
+    case HOST_CARVE_CHECKS:
         /* What carve_malloc runs in a kernel. */
         return carve_alloc_malloc(arena, size, CARVE_DEFAULT_ALIGN, 0);
     case HOST_CARVE_HEAP:
@@ -161,6 +163,7 @@ static void item_free(const host_pairs_job *job, carve_arena *arena, void *p)
     case HOST_CARVE:
     case HOST_CARVE_RUNS:
     case HOST_CARVE_HEAP:
+    case HOST_CARVE_CHECKS:
         carve_alloc_free(arena, p, 0);
         break;
     default:

@@ -26,14 +26,15 @@ typedef enum host_allocator {
     HOST_MIMALLOC = 1,
     HOST_CARVE = 2,
     HOST_CARVE_HEAP = 3,
-    HOST_CARVE_RUNS = 4 /* HOST_CARVE with CARVE_PLAN_SMALL_RUNS */
+    HOST_CARVE_RUNS = 4,  /* HOST_CARVE with CARVE_PLAN_SMALL_RUNS */
+    HOST_CARVE_CHECKS = 5 /* HOST_CARVE with CARVE_PLAN_CHECKS */
 } host_allocator;
 
 /* Whether the allocator works in a carved image (host_carve_image). */
 static inline int host_allocator_carves(host_allocator allocator)
 {
     return allocator == HOST_CARVE || allocator == HOST_CARVE_HEAP ||
-           allocator == HOST_CARVE_RUNS;
+           allocator == HOST_CARVE_RUNS || allocator == HOST_CARVE_CHECKS;
 }
 
 /* Whether `allocator` can run here. If not, *why says why (static text).

@@ -8,8 +8,9 @@
  *     ALLOCATOR  carve (kernels/carve_core.h built for the host), glibc,
  *                mimalloc, or carve-heap (every block from carve's shared
  *                heap, kernels/carve_heap.h: compare THREADS 1 and 2 for
- *                what contention on its atomics costs), or carve-runs
- *                (carve with CARVE_PLAN_SMALL_RUNS)
+ *                what contention on its atomics costs), carve-runs
+ *                (carve with CARVE_PLAN_SMALL_RUNS) or carve-checks (carve
+ *                with CARVE_PLAN_CHECKS: redzones, the error log)
  *     SIZE       bytes per block, 0 for the mixed sizes
  *   e.g. valgrind --tool=callgrind bench_host_pairs carve 16 4096 8 1
  *
@@ -33,10 +34,11 @@ BENCH_WORKLOAD(BENCH_WORKLOAD_EXPAND)
 
 static int parse_allocator(const char *name, host_allocator *out)
 {
-    static const char *const names[] = {"glibc", "mimalloc", "carve",
-                                        "carve-heap", "carve-runs"};
+    static const char *const names[] = {"glibc",      "mimalloc",
+                                        "carve",      "carve-heap",
+                                        "carve-runs", "carve-checks"};
     int i;
-    for (i = 0; i < 5; ++i) {
+    for (i = 0; i < 6; ++i) {
         if (strcmp(name, names[i]) == 0) {
             *out = (host_allocator)i;
             return 1;
@@ -102,8 +104,8 @@ int main(int argc, char **argv)
     int carved;
     memset(&job, 0, sizeof job);
     if (argc < 5 || argc > 6 || !parse_allocator(argv[1], &job.allocator)) {
-        fprintf(stderr, "usage: %s carve|carve-runs|carve-heap|glibc|mimalloc SIZE "
-                        "ITEMS ROUNDS [THREADS]\n",
+        fprintf(stderr, "usage: %s carve|carve-runs|carve-heap|carve-checks|"
+                        "glibc|mimalloc SIZE ITEMS ROUNDS [THREADS]\n",
                 argv[0]);
         return 2;
     }
@@ -135,6 +137,10 @@ int main(int argc, char **argv)
         job.carve_image = host_carve_image(
             job.items, batch_bytes > 16384u ? batch_bytes : 16384u, 0,
             CARVE_PLAN_SMALL_RUNS);
+    else if (job.allocator == HOST_CARVE_CHECKS)
+        /* Every block carries a granule of redzone. */
+        job.carve_image = host_carve_image(
+            job.items, batch_bytes + BENCH_BATCH * 16u, 0, CARVE_PLAN_CHECKS);
     else if (job.allocator == HOST_CARVE_HEAP)
         job.carve_image = host_carve_image(
             job.items, 64, (uint64_t)batch_bytes * 64u + (16u << 20), 0);
