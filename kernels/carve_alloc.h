@@ -563,10 +563,65 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
     return carve_alloc_heap_search(a, bytes, align, call, site);
 }
 
+/* Plans whose only option beyond the fast paths' is CARVE_OPTION_CHECKS:
+ * an arena request on them takes the arena's path plus the redzone, and
+ * an arena block's free the lookup, the redzone's check and the release,
+ * without the general paths' branches for the heap, the event log and
+ * corruption. */
+#define CARVE_OPTION_CHECKED_PATH (CARVE_OPTION_FAST_PATH | CARVE_OPTION_CHECKS)
+
+/* A request below large_bytes on a plan of CARVE_OPTION_CHECKED_PATH: the
+ * block with its redzone granule from the arena, the redzone written;
+ * what the arena cannot serve goes on as from the fast path (the heap
+ * fallback or a failure), and the requests the general path treats apart
+ * (0 bytes, a size the redzone would overflow, a refused open) go there. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_checked_request(carve_arena *a,
+                                                            carve_u64 bytes,
+                                                            carve_u32 align,
+                                                            carve_u32 call,
+                                                            carve_u32 site)
+{
+    carve_u32 why = CARVE_FAIL_NONE;
+    CARVE_GLOBAL void *p;
+    if (bytes == 0u || bytes > 0xffffffffu - CARVE_GRANULE || a->state == 0)
+        return carve_alloc_malloc_slow(a, bytes, align, call, site,
+                                       CARVE_FAIL_NONE);
+    p = carve_core_try_malloc(a, bytes + CARVE_GRANULE, align, &why);
+    if (p == 0) {
+        if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
+            return carve_alloc_failed(a, bytes, why, call, site);
+        return carve_alloc_fallback(a, bytes, align, call, site, why);
+    }
+    /* The request left the block's usable size in the handle. */
+    carve_redzone_write(a, (CARVE_GLOBAL carve_u8 *)p,
+                        a->granted - CARVE_GRANULE, (carve_u32)bytes, site,
+                        a->index);
+    return p;
+}
+
+/* A request that is not the fast paths': the checked path's if the plan
+ * and the size allow it, else the slow path. Out of line, so that the
+ * inlined callers (the fast paths) stay as they were: deciding there cost
+ * every arena pair 5 instructions (callgrind, bench_host_pairs). */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_other_request(carve_arena *a,
+                                                          carve_u64 bytes,
+                                                          carve_u32 align,
+                                                          carve_u32 call,
+                                                          carve_u32 site)
+{
+    if ((a->options & CARVE_OPTION_CHECKS) &&
+        (a->options & ~CARVE_OPTION_CHECKED_PATH) == 0u &&
+        bytes < a->large_bytes)
+        return carve_alloc_checked_request(a, bytes, align, call, site);
+    return carve_alloc_malloc_slow(a, bytes, align, call, site,
+                                   CARVE_FAIL_NONE);
+}
+
 /* An allocation for `call` at `site`: on a plan with nothing to check or
  * log (one test of the handle), the fast path of the arena, or of the heap
  * for a request that goes there by its size (the slow path's steps
- * without the redzone and the event); else the slow path. */
+ * without the redzone and the event); on a plan with checks alone, the
+ * checked path for an arena request; else the slow path. */
 CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                                                     carve_u64 bytes,
                                                     carve_u32 align,
@@ -590,8 +645,7 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
                        ? carve_alloc_heap_request(a, bytes, align, call, site)
                        : carve_alloc_heap_search(a, bytes, align, call, site);
     }
-    return carve_alloc_malloc_slow(a, bytes, align, call, site,
-                                   CARVE_FAIL_NONE);
+    return carve_alloc_other_request(a, bytes, align, call, site);
 }
 
 /* carve_malloc_aligned(a, bytes, align) at `site`. */
@@ -703,6 +757,49 @@ CARVE_COLD void carve_alloc_heap_free(carve_arena *a, CARVE_GLOBAL void *p,
     carve_alloc_heap_free_other(a, p, site);
 }
 
+/* The free of an arena block on a plan of CARVE_OPTION_CHECKED_PATH, the
+ * arena not known corrupt: found, its redzone checked, released. A
+ * damaged redzone goes to the general path, which reports it and frees
+ * the block (finding a block changes nothing, so it is found again
+ * there). */
+CARVE_COLD void carve_alloc_checked_free(carve_arena *a, CARVE_GLOBAL void *p,
+                                           carve_u32 site)
+{
+    carve_core_block b;
+    carve_u32 usable;
+    /* Set for compilers that cannot see carve_core_find sets them
+     * whenever it returns nonzero. */
+    b.g = b.n = b.slot = b.bytes = 0u;
+    usable = carve_core_find(a, p, &b);
+    if (usable == 0u) {
+        carve_alloc_refused(a, p, a->state->last_misuse, CARVE_CALL_FREE,
+                            site);
+        return;
+    }
+    /* Exact for a plain block; a run's slot may hold less (b.n == 0). */
+    if (carve_redzone_read(a, (CARVE_GLOBAL const carve_u8 *)p,
+                           usable - CARVE_GRANULE, b.n != 0u)
+            .damaged != 0u) {
+        carve_alloc_free_slow(a, p, site);
+        return;
+    }
+    carve_core_retire(a, &b);
+}
+
+/* A free that is not the fast paths': the checked path's for an arena
+ * block if the plan allows it, else the slow path. Out of line for the
+ * reason carve_alloc_other_request is. */
+CARVE_COLD void carve_alloc_other_free(carve_arena *a, CARVE_GLOBAL void *p,
+                                         carve_u32 site)
+{
+    if ((a->options & CARVE_OPTION_CHECKS) &&
+        (a->options & ~CARVE_OPTION_CHECKED_PATH) == 0u &&
+        !carve_alloc_in_heap(a, p) && !(a->state->flags & CARVE_ARENA_CORRUPT))
+        carve_alloc_checked_free(a, p, site);
+    else
+        carve_alloc_free_slow(a, p, site);
+}
+
 /* carve_free(a, p) at `site`. */
 CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
                                    carve_u32 site)
@@ -724,7 +821,7 @@ CARVE_HOT void carve_alloc_free(carve_arena *a, CARVE_GLOBAL void *p,
             return;
         }
     }
-    carve_alloc_free_slow(a, p, site);
+    carve_alloc_other_free(a, p, site);
 }
 
 /* Resizes a resolved block where it is, if it can: arena blocks through

@@ -281,6 +281,102 @@ static void test_without_checks(void)
     fixture_free(&f);
 }
 
+/* Where p lies, the same in two sets of one plan but for their logs:
+ * from its arena's payload (arena blocks), from the heap's first page
+ * (heap blocks, offset by 1 << 31), or ~0 for NULL. */
+static uint32_t place_of(const core_fixture *f, const carve_arena *a,
+                         const unsigned char *p)
+{
+    uint64_t off;
+    if (p == NULL)
+        return ~0u;
+    off = (uint64_t)(p - f->image);
+    if (f->plan.heap_pages != 0 && off >= f->plan.heap_offset)
+        return (uint32_t)(off - f->plan.heap_offset) | 1u << 31;
+    return (uint32_t)(p - a->payload);
+}
+
+/* The checked paths (a plan with checks and no event log: arena requests
+ * and frees skip the general paths) against the general paths (the same
+ * plan with an event log, which takes them for every call): the same
+ * random calls, with misuse and planted overflows, give the same blocks,
+ * the same state entries and the same error records. */
+static void test_checked_paths_match(void)
+{
+    carve_plan_params params = checked_params(256, 0);
+    core_fixture fast, slow;
+    carve_arena fa[4], sa[4];
+    unsigned char *fl[64], *sl[64];
+    uint32_t fb[64], live = 0, op, i, k;
+    carve_test_rng rng = {0x5eedc4ecull};
+    const carve_set_header *fh, *sh;
+    params.options |= CARVE_PLAN_HEAP_FALLBACK;
+    params.large_request_bytes = 700;
+    fast = fixture_make_params(&params);
+    params.event_log_records = 1u << 16;
+    slow = fixture_make_params(&params);
+    for (k = 0; k < 4; ++k) {
+        fa[k] = fixture_open(&fast, k);
+        sa[k] = fixture_open(&slow, k);
+    }
+    for (op = 0; op < 6000 && carve_test_failures == 0; ++op) {
+        uint32_t roll = (uint32_t)carve_test_below(&rng, 100);
+        k = (uint32_t)carve_test_below(&rng, 4);
+        if (roll < 50 && live < 64) {
+            uint32_t bytes = (uint32_t)carve_test_below(&rng, 900);
+            fl[live] = carve_alloc_malloc(&fa[k], bytes, 16, 300 + op);
+            sl[live] = carve_alloc_malloc(&sa[k], bytes, 16, 300 + op);
+            EXPECT(place_of(&fast, &fa[k], fl[live]) ==
+                   place_of(&slow, &sa[k], sl[live]));
+            fb[live] = k;
+            if (fl[live] != NULL && sl[live] != NULL) {
+                memset(fl[live], 0x5a, bytes);
+                memset(sl[live], 0x5a, bytes);
+                if (bytes != 0 && roll < 4) { /* one byte past the end */
+                    fl[live][bytes] ^= 0xff;
+                    sl[live][bytes] ^= 0xff;
+                }
+                ++live;
+            }
+        } else if (live != 0) {
+            i = (uint32_t)carve_test_below(&rng, live);
+            k = fb[i];
+            if (roll < 55) { /* inside the block: refused */
+                carve_alloc_free(&fa[k], fl[i] + 16, 400 + op);
+                carve_alloc_free(&sa[k], sl[i] + 16, 400 + op);
+                continue;
+            }
+            carve_alloc_free(&fa[k], fl[i], 500 + op);
+            carve_alloc_free(&sa[k], sl[i], 500 + op);
+            if (roll < 60) { /* and again: a double free */
+                carve_alloc_free(&fa[k], fl[i], 600 + op);
+                carve_alloc_free(&sa[k], sl[i], 600 + op);
+            }
+            fl[i] = fl[live - 1];
+            sl[i] = sl[live - 1];
+            fb[i] = fb[--live];
+        }
+    }
+    for (k = 0; k < 4; ++k)
+        EXPECT(memcmp((const void *)fa[k].state, (const void *)sa[k].state,
+                      fast.plan.state_stride) == 0);
+    fh = header(&fast);
+    sh = header(&slow);
+    EXPECT(fh->error_count == sh->error_count && fh->error_count > 10);
+    for (i = 0; i < fh->error_count && i < fh->error_capacity; ++i) {
+        const carve_error_record *a = error_at(&fast, i);
+        const carve_error_record *b = error_at(&slow, i);
+        EXPECT(a->kind == b->kind && a->call == b->call &&
+               a->arena == b->arena && a->site == b->site &&
+               a->bytes == b->bytes && a->alloc_site == b->alloc_site &&
+               a->detail == b->detail);
+    }
+    EXPECT(carve_layout_check(fast.image, NULL, NULL) == CARVE_SUCCESS);
+    EXPECT(carve_layout_check(slow.image, NULL, NULL) == CARVE_SUCCESS);
+    fixture_free(&fast);
+    fixture_free(&slow);
+}
+
 int main(void)
 {
     test_overflows();
@@ -291,5 +387,6 @@ int main(void)
     test_error_log_limit();
     test_events();
     test_without_checks();
+    test_checked_paths_match();
     return carve_test_finish("checks");
 }
