@@ -634,9 +634,12 @@ CARVE_HOT CARVE_GLOBAL void *carve_heap_take_held(
     carve_u32 bytes = carve_heap_class_granules(c) << CARVE_GRANULE_SHIFT;
     /* Class c and a count from 1 to CARVE_HEAP_HOLD_MAX, in one compare:
      * another class, or a count of 0, makes the difference wrap or exceed
-     * it. A guess past the page's last whole slot is no slot. */
+     * it. A guess past the page's last whole slot is no slot; in 64 bits,
+     * because a guess made on a page of small slots times the bytes of a
+     * large class (hold words a wild write made) wraps 32. */
     if (hold - (c << 24 | 1u) >= CARVE_HEAP_HOLD_MAX ||
-        page >= hp->page_count || (slot + 1u) * bytes > hp->page_bytes)
+        page >= hp->page_count ||
+        (carve_u64)slot * bytes + bytes > hp->page_bytes)
         return 0;
     /* The bit made here, next to its test, lets a compiler see one bit
      * set and tested (x86: lock bts, not a compare-and-swap loop). */

@@ -433,6 +433,42 @@ static void test_damaged_holds_stay_inside(void)
     fixture_free(&f);
 }
 
+/* Hold words a wild write made, naming the largest class, after the
+ * work-item's cursor guessed a slot far into a page of 16-byte slots:
+ * the guess times the large slot's bytes must not wrap into a slot that
+ * passes the page's bound (512 KiB pages: 32768 x 256 KiB is 2^33). */
+static void test_damaged_hold_class_stays_inside(void)
+{
+    carve_plan_params params = heap_params(1, 1024, 4 * (512u << 10), 0);
+    core_fixture f;
+    carve_arena a;
+    carve_heap hp;
+    unsigned char *p = NULL;
+    uint32_t i, last;
+    uint64_t off;
+    params.large_request_bytes = 1;
+    params.heap_page_bytes = 512u << 10;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 0);
+    hp = carve_heap_view(f.image);
+    for (i = 0; i < (512u << 10) / 16u; ++i)
+        p = carve_alloc_malloc(&a, 16, 16, 107);
+    EXPECT(p != NULL && a.heap_next == (512u << 10) / 16u);
+    last = hp.class_count - 1u;
+    a.state->heap_hold_page = 1; /* page 0, full of 16-byte slots */
+    a.state->heap_hold = last << 24 | 1u;
+    p = carve_alloc_malloc(&a, carve_heap_class_granules(last) << 4, 16, 108);
+    off = (uint64_t)(p - f.image);
+    EXPECT(p != NULL && in_heap(&f, p) &&
+           (off - f.plan.heap_offset) % (carve_heap_class_granules(last) << 4) ==
+               0);
+    for (i = 1; i < 4; ++i) /* no state word set to a bit of a bitmap */
+        EXPECT(*carve_heap_state(&hp, i) == 0 ||
+               (*carve_heap_state(&hp, i) & CARVE_HEAP_KIND_MASK) ==
+                   (last + 1u) << 24);
+    fixture_free(&f);
+}
+
 static void test_exhaustion_and_fallback(void)
 {
     carve_plan_params params = heap_params(2, 1024, 16 * 4096, 0);
@@ -822,6 +858,7 @@ int main(int argc, char **argv)
     test_held_fast_paths();
     test_holds_give_way_to_large();
     test_damaged_holds_stay_inside();
+    test_damaged_hold_class_stays_inside();
     test_exhaustion_and_fallback();
     test_alignment_realloc_calloc();
     test_random(operations, 0);
