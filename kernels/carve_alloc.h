@@ -493,18 +493,20 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_malloc_slow(carve_arena *a,
     return carve_alloc_finish(a, p, bytes, call, site);
 }
 
-/* A fast-path request the arena did not serve (`why`) on a plan with a
- * heap fallback: what it could not serve goes to the heap without asking
- * the arena again (which may have found itself damaged the first time); a
- * corrupt arena or a bad alignment is the slow path's to decide, as it was
- * before these plans had a fast path. */
-CARVE_COLD CARVE_GLOBAL void *carve_alloc_fallback(carve_arena *a,
-                                                     carve_u64 bytes,
-                                                     carve_u32 align,
-                                                     carve_u32 call,
-                                                     carve_u32 site,
-                                                     carve_u32 why)
+/* A fast-path request the arena did not serve (`why`): without a heap
+ * fallback, a failure; with one, what it could not serve goes to the heap
+ * without asking the arena again (which may have found itself damaged the
+ * first time), and a corrupt arena or a bad alignment is the slow path's
+ * to decide, as it was before these plans had a fast path. */
+CARVE_COLD CARVE_GLOBAL void *carve_alloc_not_served(carve_arena *a,
+                                                       carve_u64 bytes,
+                                                       carve_u32 align,
+                                                       carve_u32 call,
+                                                       carve_u32 site,
+                                                       carve_u32 why)
 {
+    if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
+        return carve_alloc_failed(a, bytes, why, call, site);
     return carve_alloc_malloc_slow(
         a, bytes, align, call, site,
         why == CARVE_FAIL_OUT_OF_MEMORY || why == CARVE_FAIL_TOO_LARGE
@@ -587,11 +589,8 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_checked_request(carve_arena *a,
         return carve_alloc_malloc_slow(a, bytes, align, call, site,
                                        CARVE_FAIL_NONE);
     p = carve_core_try_malloc(a, bytes + CARVE_GRANULE, align, &why);
-    if (p == 0) {
-        if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
-            return carve_alloc_failed(a, bytes, why, call, site);
-        return carve_alloc_fallback(a, bytes, align, call, site, why);
-    }
+    if (p == 0)
+        return carve_alloc_not_served(a, bytes, align, call, site, why);
     /* The request left the block's usable size in the handle. */
     carve_redzone_write(a, (CARVE_GLOBAL carve_u8 *)p,
                         a->granted - CARVE_GRANULE, (carve_u32)bytes, site,
@@ -635,9 +634,7 @@ CARVE_HOT CARVE_GLOBAL void *carve_alloc_request(carve_arena *a,
             p = carve_core_try_malloc(a, bytes, align, &why);
             if (p != 0 || why == CARVE_FAIL_NONE)
                 return p;
-            if (!(a->options & CARVE_OPTION_HEAP_FALLBACK))
-                return carve_alloc_failed(a, bytes, why, call, site);
-            return carve_alloc_fallback(a, bytes, align, call, site, why);
+            return carve_alloc_not_served(a, bytes, align, call, site, why);
         }
         /* align is mostly a constant here: the test folds away. */
         if (a->heap_end != 0u)
