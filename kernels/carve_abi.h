@@ -25,9 +25,10 @@ typedef uint64_t carve_u64;
 #define CARVE_MAX_ALIGN 128u
 #define CARVE_SET_MAGIC 0x45565243u /* "CRVE" little-endian */
 /* 4: the state entry holds the work-item's heap reservations (see below).
- * A kernel built against another version's headers finds every open
- * refused. */
-#define CARVE_SET_VERSION 4u
+ * 5: a redzone's check word is computed without a final mixing step
+ * (carve_alloc.h). A kernel built against another version's headers finds
+ * every open refused. */
+#define CARVE_SET_VERSION 5u
 /* Largest arena: granule indices and byte offsets must fit 32 bits. */
 #define CARVE_MAX_ARENA_GRANULES (1u << 27)
 

@@ -90,6 +90,38 @@ static void test_overflows(void)
     fixture_free(&f);
 }
 
+/* Every byte of the canary is checked, the first damaged one reported:
+ * the check goes by bytes to a word boundary, then by words, then by
+ * bytes, so each size from 1 to 47 B (every head and tail length) has
+ * each of its canary bytes damaged alone, and then the last two together
+ * (the lower one is reported). */
+static void test_every_canary_byte(void)
+{
+    carve_plan_params params = checked_params(512, 0); /* a record each */
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 1);
+    uint32_t bytes, poke, rz, planted = 0;
+    for (bytes = 1; bytes < 48; ++bytes) {
+        rz = (bytes + 15u) & ~15u;
+        for (poke = bytes; poke < rz; ++poke, ++planted)
+            plant_overflow(&f, &a, bytes, poke, 0);
+        if (rz - bytes >= 2) {
+            uint32_t before = header(&f)->error_count;
+            unsigned char *p = carve_alloc_malloc(&a, bytes, 16, 7);
+            REQUIRE_OK(p != NULL ? CARVE_SUCCESS
+                                 : CARVE_ERROR_INVALID_ARGUMENT);
+            p[rz - 2] ^= 0x01;
+            p[rz - 1] ^= 0x80;
+            carve_alloc_free(&a, p, 8);
+            EXPECT(header(&f)->error_count == before + 1 &&
+                   error_at(&f, before)->detail == rz - 2);
+            ++planted;
+        }
+    }
+    EXPECT(a.state->misuse_count == planted && a.state->live_blocks == 0);
+    fixture_free(&f);
+}
+
 /* A stray write into a large heap block's size word must not make free
  * read a "redzone" past the block: the damage is reported as metadata
  * corruption and the block is still freed. */
@@ -380,6 +412,7 @@ static void test_checked_paths_match(void)
 int main(void)
 {
     test_overflows();
+    test_every_canary_byte();
     test_damaged_large_header();
     test_zero_bytes();
     test_far_pointer();
