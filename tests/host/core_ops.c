@@ -29,6 +29,42 @@ static void test_size_classes(void)
     EXPECT(carve_core_class_count(CARVE_MAX_ARENA_GRANULES) <= 128);
 }
 
+/* carve_core_next_bit (the bitmap search under a block's size, the
+ * class bitmap and the refusal scans) against a bit-by-bit search, for
+ * every start and limit over bitmaps of 8 words with 0 to 3 bits set at
+ * random (so that the set bit lies anywhere from the first word to past
+ * the limit, or nowhere). Each search reads a copy holding only the words
+ * up to the limit's, so that a read past them is an error under the
+ * sanitizer and Valgrind runs. */
+static void test_next_bit(void)
+{
+    uint32_t bits[8], from, limit, k, round, seed = 12345u;
+    for (round = 0; round < 200; ++round) {
+        memset(bits, 0, sizeof bits);
+        for (k = 0; k < round % 4; ++k) {
+            seed = seed * 1103515245u + 12345u;
+            bits[(seed >> 8) % 8] |= 1u << ((seed >> 20) & 31u);
+        }
+        for (limit = 0; limit <= 256; limit += 1 + (limit & 7)) {
+            uint32_t words = (limit + 31) / 32;
+            uint32_t *copy = malloc(4 * (words ? words : 1));
+            REQUIRE_OK(copy != NULL ? CARVE_SUCCESS
+                                    : CARVE_ERROR_OUT_OF_HOST_MEMORY);
+            memcpy(copy, bits, 4 * words);
+            for (from = 0; from <= 256; ++from) {
+                uint32_t want = CARVE_NO_CLASS, i;
+                for (i = from; i < limit; ++i)
+                    if ((bits[i >> 5] >> (i & 31u)) & 1u) {
+                        want = i;
+                        break;
+                    }
+                EXPECT(carve_core_next_bit(copy, from, limit) == want);
+            }
+            free(copy);
+        }
+    }
+}
+
 static void test_malloc_basics(void)
 {
     core_fixture f = fixture_make(2, 1024, 0);
@@ -328,6 +364,7 @@ static void test_offsets(void)
 
 int main(void)
 {
+    test_next_bit();
     test_size_classes();
     test_malloc_basics();
     test_failures_are_recorded();
