@@ -91,10 +91,10 @@ static void test_overflows(void)
 }
 
 /* Every byte of the canary is checked, the first damaged one reported:
- * the check goes by bytes to a word boundary, then by words, then by
- * bytes, so each size from 1 to 47 B (every head and tail length) has
- * each of its canary bytes damaged alone, and then the last two together
- * (the lower one is reported). */
+ * the check reads four bytes a step, then the rest one by one, so each
+ * size from 1 to 47 B (canaries of every length and alignment) has each
+ * of its canary bytes damaged alone, and then the last two together (the
+ * lower one is reported). */
 static void test_every_canary_byte(void)
 {
     carve_plan_params params = checked_params(512, 0); /* a record each */
