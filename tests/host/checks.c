@@ -90,34 +90,87 @@ static void test_overflows(void)
     fixture_free(&f);
 }
 
-/* Every byte of the canary is checked, the first damaged one reported:
- * the check reads four bytes a step, then the rest one by one, so each
- * size from 1 to 47 B (canaries of every length and alignment) has each
- * of its canary bytes damaged alone, and then the last two together (the
- * lower one is reported). */
-static void test_every_canary_byte(void)
+/* Allocates `bytes` aligned to `align`, damages `first` (and `second`, if
+ * not 0) past the end, frees, and expects an OVERFLOW record naming
+ * `first`. */
+static void damage_canary(core_fixture *f, carve_arena *a, uint32_t bytes,
+                          uint32_t align, uint32_t first, uint32_t second)
 {
-    carve_plan_params params = checked_params(512, 0); /* a record each */
-    core_fixture f = fixture_make_params(&params);
-    carve_arena a = fixture_open(&f, 1);
+    uint32_t before = header(f)->error_count;
+    unsigned char *p = carve_alloc_malloc(a, bytes, align, 7);
+    REQUIRE_OK(p != NULL ? CARVE_SUCCESS : CARVE_ERROR_INVALID_ARGUMENT);
+    p[first] ^= 0x01;
+    if (second != 0)
+        p[second] ^= 0x80;
+    carve_alloc_free(a, p, 8);
+    EXPECT(header(f)->error_count == before + 1);
+    EXPECT(error_at(f, before)->kind == CARVE_MISUSE_OVERFLOW &&
+           error_at(f, before)->detail == first);
+}
+
+/* Where the redzone of a block of `bytes` aligned to `align` lies, and
+ * whether the block is a slot (of a run or a heap page). */
+static uint32_t redzone_at(carve_arena *a, uint32_t bytes, uint32_t align,
+                           int *slot)
+{
+    carve_alloc_block b;
+    unsigned char *p = carve_alloc_malloc(a, bytes, align, 7);
+    int found = p != NULL && carve_alloc_resolve(a, p, CARVE_CALL_USABLE_SIZE,
+                                                 7, &b);
+    REQUIRE_OK(found ? CARVE_SUCCESS : CARVE_ERROR_INVALID_ARGUMENT);
+    *slot = b.in_heap || b.core.n == 0;
+    carve_alloc_free(a, p, 8);
+    return b.rz;
+}
+
+/* Damages each canary byte of blocks of bytes [from, to) alone, then the
+ * last two together (the lower one is reported); returns how many
+ * records that made. */
+static uint32_t damage_every_canary_byte(core_fixture *f, carve_arena *a,
+                                         uint32_t from, uint32_t to,
+                                         uint32_t align, int slots)
+{
     uint32_t bytes, poke, rz, planted = 0;
-    for (bytes = 1; bytes < 48; ++bytes) {
-        rz = (bytes + 15u) & ~15u;
+    int slot;
+    for (bytes = from; bytes < to; ++bytes) {
+        rz = redzone_at(a, bytes, align, &slot);
+        EXPECT(slot == slots && rz >= bytes);
         for (poke = bytes; poke < rz; ++poke, ++planted)
-            plant_overflow(&f, &a, bytes, poke, 0);
+            damage_canary(f, a, bytes, align, poke, 0);
         if (rz - bytes >= 2) {
-            uint32_t before = header(&f)->error_count;
-            unsigned char *p = carve_alloc_malloc(&a, bytes, 16, 7);
-            REQUIRE_OK(p != NULL ? CARVE_SUCCESS
-                                 : CARVE_ERROR_INVALID_ARGUMENT);
-            p[rz - 2] ^= 0x01;
-            p[rz - 1] ^= 0x80;
-            carve_alloc_free(&a, p, 8);
-            EXPECT(header(&f)->error_count == before + 1 &&
-                   error_at(&f, before)->detail == rz - 2);
+            damage_canary(f, a, bytes, align, rz - 2, rz - 1);
             ++planted;
         }
     }
+    return planted;
+}
+
+/* Every byte of the canary is checked, the first damaged one reported:
+ * the check reads four bytes a step, then the rest one by one. Plain
+ * arena blocks of 1 to 47 B (canaries of 0 to 15 bytes, ending at a
+ * granule); run slots of 1 to 16 B aligned to 8 (in this small arena
+ * the larger sizes plus their redzones are granule blocks: these slots
+ * are 24 or 32 bytes, so canaries end 8 bytes into a granule or at its
+ * end); heap slots of 257 to 264 B (canaries of 104 to 111 bytes). */
+static void test_every_canary_byte(void)
+{
+    carve_plan_params params = checked_params(2048, 0); /* a record each */
+    core_fixture f = fixture_make_params(&params);
+    carve_arena a = fixture_open(&f, 1);
+    uint32_t planted = damage_every_canary_byte(&f, &a, 1, 48, 16, 0);
+    EXPECT(a.state->misuse_count == planted && a.state->live_blocks == 0);
+    fixture_free(&f);
+
+    params.options |= CARVE_PLAN_SMALL_RUNS;
+    f = fixture_make_params(&params);
+    a = fixture_open(&f, 1);
+    {
+        int slot;
+        /* The coverage claimed above: a slot's canary ending mid-granule. */
+        EXPECT((redzone_at(&a, 1, 8, &slot) & 15u) == 8u && slot);
+    }
+    planted = damage_every_canary_byte(&f, &a, 1, 17, 8, 1);
+    planted += damage_every_canary_byte(&f, &a, 257, 265, 8, 1);
     EXPECT(a.state->misuse_count == planted && a.state->live_blocks == 0);
     fixture_free(&f);
 }

@@ -45,7 +45,11 @@ static void test_next_bit(void)
             seed = seed * 1103515245u + 12345u;
             bits[(seed >> 8) % 8] |= 1u << ((seed >> 20) & 31u);
         }
-        for (limit = 0; limit <= 256; limit += 1 + (limit & 7)) {
+        /* Every limit on a word boundary and either side of it (the
+         * callers' limits, class counts and bump, are often multiples of
+         * 32), and a few between. */
+        for (limit = 0; limit <= 256;
+             limit += (limit & 31u) == 31u || (limit & 31u) == 0u ? 1 : 15) {
             uint32_t words = (limit + 31) / 32;
             uint32_t *copy = malloc(4 * (words ? words : 1));
             REQUIRE_OK(copy != NULL ? CARVE_SUCCESS
