@@ -599,6 +599,14 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_heap_request(carve_arena *a,
  * corruption. */
 #define CARVE_OPTION_CHECKED_PATH (CARVE_OPTION_FAST_PATH | CARVE_OPTION_CHECKS)
 
+/* Whether the handle's plan is one the checked paths serve: checks on,
+ * nothing beyond CARVE_OPTION_CHECKED_PATH. */
+CARVE_INLINE int carve_alloc_checked_plan(const carve_arena *a)
+{
+    return (a->options & CARVE_OPTION_CHECKS) &&
+           (a->options & ~CARVE_OPTION_CHECKED_PATH) == 0u;
+}
+
 /* A request below large_bytes on a plan of CARVE_OPTION_CHECKED_PATH: the
  * block with its redzone granule from the arena, the redzone written;
  * what the arena cannot serve goes on as from the fast path (the heap
@@ -635,9 +643,7 @@ CARVE_COLD CARVE_GLOBAL void *carve_alloc_other_request(carve_arena *a,
                                                           carve_u32 call,
                                                           carve_u32 site)
 {
-    if ((a->options & CARVE_OPTION_CHECKS) &&
-        (a->options & ~CARVE_OPTION_CHECKED_PATH) == 0u &&
-        bytes < a->large_bytes)
+    if (carve_alloc_checked_plan(a) && bytes < a->large_bytes)
         return carve_alloc_checked_request(a, bytes, align, call, site);
     return carve_alloc_malloc_slow(a, bytes, align, call, site,
                                    CARVE_FAIL_NONE);
@@ -816,9 +822,8 @@ CARVE_COLD void carve_alloc_checked_free(carve_arena *a, CARVE_GLOBAL void *p,
 CARVE_COLD void carve_alloc_other_free(carve_arena *a, CARVE_GLOBAL void *p,
                                          carve_u32 site)
 {
-    if ((a->options & CARVE_OPTION_CHECKS) &&
-        (a->options & ~CARVE_OPTION_CHECKED_PATH) == 0u &&
-        !carve_alloc_in_heap(a, p) && !(a->state->flags & CARVE_ARENA_CORRUPT))
+    if (carve_alloc_checked_plan(a) && !carve_alloc_in_heap(a, p) &&
+        !(a->state->flags & CARVE_ARENA_CORRUPT))
         carve_alloc_checked_free(a, p, site);
     else
         carve_alloc_free_slow(a, p, site);
